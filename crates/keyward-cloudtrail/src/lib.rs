@@ -1,0 +1,25 @@
+//! Readers for AWS CloudTrail log files.
+//!
+//! [`read_log`] takes one file in any shape that CloudTrail, EventBridge or
+//! a log pipeline writes and returns the events of the services whose
+//! assets keyward watches: AWS KMS, Secrets Manager, Certificate Manager,
+//! Private CA and CloudHSM. Every other record is counted and dropped.
+
+#![deny(missing_docs)]
+
+mod event;
+mod names;
+mod reader;
+mod resource;
+mod service;
+mod time;
+
+pub use event::{Classified, Event, Parsed, RecordError, parse_record};
+pub use names::{NameBinding, name_bindings};
+pub use reader::{FileSummary, Position, ReadError, ReadOptions, read_log};
+pub use resource::{Scope, normalize_key_id, primary_resource};
+pub use service::{
+    CERTIFICATE_USE_OPERATIONS, CRYPTO_EVENT_SOURCES, CryptoService, KMS_CRYPTOGRAPHIC_OPERATIONS,
+    SECRET_READ_OPERATIONS,
+};
+pub use time::{format_day, parse_event_time};

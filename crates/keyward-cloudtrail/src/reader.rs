@@ -1,0 +1,999 @@
+//! Streaming reader for CloudTrail log files.
+//!
+//! One reader handles every shape found in real exports: the S3 delivery
+//! format `{"Records":[...]}`, a bare record, a JSON array of records, JSON
+//! Lines, and EventBridge envelopes, each optionally gzipped. Memory stays
+//! bounded by the largest single record, never by the file: records are cut
+//! out of a sliding buffer by a structural scan and parsed one at a time.
+//!
+//! Only records of the kept services are parsed field by field. Any other
+//! record is recognized from its `eventSource` value and counted, which is
+//! what makes large trees fast: in an organization trail most records
+//! belong to other services. Such records are checked for structure
+//! (balanced braces, closed strings) but not parsed in full.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+
+use memchr::memmem;
+use serde_json::value::RawValue;
+
+use crate::event::{Classified, Event, Parsed, parse_record};
+use crate::service::CRYPTO_EVENT_SOURCES;
+
+/// Bytes requested from the input per read.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Error messages kept per file; further errors are only counted.
+const MAX_ERRORS_KEPT: usize = 20;
+
+/// Limits for reading one file.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// Largest single JSON value (a record, or a whole document that is not
+    /// in the `{"Records":[...]}` layout) held in memory. A larger one is
+    /// reported and skipped.
+    pub max_value_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            max_value_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Where in a file a problem was found. Offsets count uncompressed bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Offset of the first byte of the value concerned, from 0.
+    pub byte: u64,
+    /// Line of that byte, from 1, where the reader counts lines (it does not
+    /// for the `{"Records":[...]}` layout, whose files are one line).
+    pub line: Option<u64>,
+    /// Column of the problem within its line, from 1, where known.
+    pub column: Option<u64>,
+    /// Index of the record in its array, from 0, where there is one.
+    pub record: Option<u64>,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "line {line}, column {column}")?,
+            (Some(line), None) => write!(f, "line {line}")?,
+            _ => write!(f, "byte {}", self.byte)?,
+        }
+        if let Some(record) = self.record {
+            write!(f, " (record {record})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A problem in one part of a file. Reading goes on after it where the
+/// file's structure allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadError {
+    /// Where the problem is.
+    pub position: Position,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.position, self.message)
+    }
+}
+
+/// Counts for one file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileSummary {
+    /// CloudTrail records found, of every service.
+    pub records: u64,
+    /// Records of the kept services, passed to the caller.
+    pub crypto_events: u64,
+    /// Records of other services, counted and dropped.
+    pub other_events: u64,
+    /// CloudTrail Insights records, skipped.
+    pub insight_records: u64,
+    /// CloudTrail digest documents, skipped.
+    pub digests: u64,
+    /// JSON values that are not CloudTrail records, skipped.
+    pub not_cloudtrail: u64,
+    /// Uncompressed bytes read.
+    pub bytes: u64,
+    /// Whether the input was gzip-compressed.
+    pub gzip: bool,
+    /// The first problems found, up to a limit.
+    pub errors: Vec<ReadError>,
+    /// Number of problems found, including those not kept.
+    pub error_count: u64,
+    /// Whether reading stopped before the end of the file.
+    pub stopped_early: bool,
+}
+
+impl FileSummary {
+    fn push_error(&mut self, position: Position, message: impl Into<String>) {
+        self.error_count += 1;
+        if self.errors.len() < MAX_ERRORS_KEPT {
+            self.errors.push(ReadError {
+                position,
+                message: message.into(),
+            });
+        }
+    }
+}
+
+/// Reads one CloudTrail log file, plain or gzipped, and passes each event
+/// of a kept service to `sink`.
+///
+/// Never fails as a whole: problems are counted in the summary with their
+/// position, and the events read before them are kept.
+pub fn read_log<R: Read>(
+    input: R,
+    options: &ReadOptions,
+    sink: &mut dyn FnMut(Event),
+) -> FileSummary {
+    let mut input = BufReader::with_capacity(64 << 10, input);
+    let mut summary = FileSummary::default();
+    let gzip = match input.fill_buf() {
+        Ok(head) => head.starts_with(&[0x1f, 0x8b]),
+        Err(error) => {
+            summary.push_error(Position::default_start(), format!("read failed: {error}"));
+            summary.stopped_early = true;
+            return summary;
+        }
+    };
+    summary.gzip = gzip;
+    if gzip {
+        let decoder = flate2::bufread::MultiGzDecoder::new(input);
+        FileReader::new(decoder, options, sink, summary).run()
+    } else {
+        FileReader::new(input, options, sink, summary).run()
+    }
+}
+
+impl Position {
+    fn default_start() -> Self {
+        Self {
+            byte: 0,
+            line: Some(1),
+            column: None,
+            record: None,
+        }
+    }
+}
+
+/// How a scan of one value ended.
+enum Scanned {
+    /// The value is `buffer[start..end]`.
+    Complete { start: usize, end: usize },
+    /// The value exceeded the size limit and was skipped; its length.
+    Oversize(u64),
+    /// The input ended inside the value.
+    Truncated,
+    /// Reading the input failed.
+    Failed(io::Error),
+}
+
+/// The sliding buffer over the decompressed input.
+struct Buffer<R> {
+    input: R,
+    data: Vec<u8>,
+    /// Start of unread data.
+    pos: usize,
+    /// End of valid data.
+    len: usize,
+    /// Input offset of `data[0]`.
+    base: u64,
+    eof: bool,
+    /// Line of `data[pos]`, when lines are counted.
+    line: Option<u64>,
+}
+
+impl<R: Read> Buffer<R> {
+    fn new(input: R) -> Self {
+        Self {
+            input,
+            data: vec![0; READ_CHUNK * 2],
+            pos: 0,
+            len: 0,
+            base: 0,
+            eof: false,
+            line: Some(1),
+        }
+    }
+
+    /// Reads more input, keeping `data[keep_from..len]`. Returns how far the
+    /// kept bytes moved towards the start, or `Ok(None)` at end of input.
+    fn fill(&mut self, keep_from: usize) -> io::Result<Option<usize>> {
+        if self.eof {
+            return Ok(None);
+        }
+        let shift = keep_from;
+        if shift > 0 {
+            self.data.copy_within(shift..self.len, 0);
+            self.len -= shift;
+            self.pos -= shift.min(self.pos);
+            self.base += shift as u64;
+        }
+        if self.data.len() - self.len < READ_CHUNK {
+            self.data.resize(self.len + READ_CHUNK * 2, 0);
+        }
+        loop {
+            match self.input.read(&mut self.data[self.len..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(None);
+                }
+                Ok(read) => {
+                    self.len += read;
+                    return Ok(Some(shift));
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn offset(&self, index: usize) -> u64 {
+        self.base + index as u64
+    }
+
+    /// Moves `pos` to `to`, counting the lines passed when lines are counted.
+    fn advance(&mut self, to: usize) {
+        if let Some(line) = self.line.as_mut() {
+            let passed = memchr::memchr_iter(b'\n', &self.data[self.pos..to]).count();
+            *line += passed as u64;
+        }
+        self.pos = to;
+    }
+
+    /// Skips whitespace and a byte order mark; returns the next byte, or
+    /// `None` at end of input.
+    fn peek_non_space(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            while self.pos < self.len {
+                match self.data[self.pos] {
+                    b'\n' => {
+                        if let Some(line) = self.line.as_mut() {
+                            *line += 1;
+                        }
+                        self.pos += 1;
+                    }
+                    b' ' | b'\t' | b'\r' => self.pos += 1,
+                    0xEF if self.data[self.pos..self.len].starts_with(&[0xEF, 0xBB, 0xBF]) => {
+                        self.pos += 3;
+                    }
+                    byte => return Ok(Some(byte)),
+                }
+            }
+            let keep = self.pos;
+            if self.fill(keep)?.is_none() && self.pos >= self.len {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Makes at least `count` bytes available after `pos`, unless the input
+    /// ends first.
+    fn ensure(&mut self, count: usize) -> io::Result<()> {
+        while self.len - self.pos < count {
+            let keep = self.pos;
+            if self.fill(keep)?.is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Scans the object that starts at `pos` to its closing brace.
+    ///
+    /// Brace depth alone finds the end: arrays and strings inside a valid
+    /// object are balanced, and strings are skipped whole.
+    fn scan_object(&mut self, max_bytes: usize) -> Scanned {
+        let mut start = self.pos;
+        let mut index = self.pos;
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut retained = true;
+        let mut skipped = 0u64;
+        loop {
+            if index >= self.len {
+                if retained && index - start > max_bytes {
+                    retained = false;
+                }
+                let keep_from = if retained { start } else { index.min(self.len) };
+                if !retained {
+                    skipped += (keep_from - start) as u64;
+                    start = keep_from;
+                }
+                match self.fill(keep_from) {
+                    Ok(Some(shift)) => {
+                        start -= shift;
+                        index -= shift;
+                        self.pos = start;
+                    }
+                    Ok(None) => return Scanned::Truncated,
+                    Err(error) => return Scanned::Failed(error),
+                }
+                continue;
+            }
+            let rest = &self.data[index..self.len];
+            if in_string {
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    None => index = self.len,
+                    Some(found) if rest[found] == b'\\' => index += found + 2,
+                    Some(found) => {
+                        in_string = false;
+                        index += found + 1;
+                    }
+                }
+                continue;
+            }
+            match memchr::memchr3(b'"', b'{', b'}', rest) {
+                None => index = self.len,
+                Some(found) => {
+                    index += found;
+                    match self.data[index] {
+                        b'"' => in_string = true,
+                        b'{' => depth += 1,
+                        _ => depth -= 1,
+                    }
+                    index += 1;
+                    if depth == 0 {
+                        if retained && index - start <= max_bytes {
+                            return Scanned::Complete { start, end: index };
+                        }
+                        self.pos = index;
+                        return Scanned::Oversize(skipped + (index - start) as u64);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the elements of an array are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ArrayKind {
+    /// The `Records` array of a CloudTrail file: every element must be a
+    /// record.
+    Records,
+    /// A top-level JSON array, which may hold records or anything else.
+    TopLevel,
+}
+
+struct FileReader<'a, R> {
+    buffer: Buffer<R>,
+    options: &'a ReadOptions,
+    sink: &'a mut dyn FnMut(Event),
+    summary: FileSummary,
+    source_finder: memmem::Finder<'static>,
+    /// Set when the first record of the file is an Insights event; the rest
+    /// of the file is then counted without parsing.
+    insight_file: bool,
+    records_seen: bool,
+}
+
+impl<'a, R: Read> FileReader<'a, R> {
+    fn new(
+        input: R,
+        options: &'a ReadOptions,
+        sink: &'a mut dyn FnMut(Event),
+        summary: FileSummary,
+    ) -> Self {
+        Self {
+            buffer: Buffer::new(input),
+            options,
+            sink,
+            summary,
+            source_finder: memmem::Finder::new(b"\"eventSource\""),
+            insight_file: false,
+            records_seen: false,
+        }
+    }
+
+    fn run(mut self) -> FileSummary {
+        if let Err(error) = self.read_documents() {
+            let position = self.position_here();
+            self.summary
+                .push_error(position, read_failure(&error, self.summary.gzip));
+            self.summary.stopped_early = true;
+        }
+        self.summary.bytes = self.buffer.offset(self.buffer.len);
+        self.summary
+    }
+
+    fn position_here(&self) -> Position {
+        Position {
+            byte: self.buffer.offset(self.buffer.pos),
+            line: self.buffer.line,
+            column: None,
+            record: None,
+        }
+    }
+
+    /// Reads top-level values until the end of input or a fatal problem.
+    fn read_documents(&mut self) -> io::Result<()> {
+        let mut values = 0u64;
+        loop {
+            let Some(byte) = self.buffer.peek_non_space()? else {
+                if values == 0 {
+                    self.summary.not_cloudtrail += 1;
+                }
+                return Ok(());
+            };
+            values += 1;
+            let keep_going = match byte {
+                b'[' => {
+                    self.buffer.pos += 1;
+                    self.read_array(ArrayKind::TopLevel)?
+                }
+                b'{' if self.starts_records_object()? => self.read_records_object()?,
+                b'{' => self.read_document()?,
+                other => {
+                    let position = self.position_here();
+                    let message = format!(
+                        "invalid JSON: expected '{{' or '[' but found {:?}",
+                        char::from(other)
+                    );
+                    self.summary.push_error(position, message);
+                    false
+                }
+            };
+            if !keep_going {
+                self.summary.stopped_early = true;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Checks whether the object at `pos` starts with the key `"Records"`
+    /// holding an array, the layout of every file CloudTrail delivers.
+    fn starts_records_object(&mut self) -> io::Result<bool> {
+        self.buffer.ensure(256)?;
+        let head = &self.buffer.data[self.buffer.pos + 1..self.buffer.len];
+        let head = trim_start(head);
+        let Some(rest) = head.strip_prefix(b"\"Records\"") else {
+            return Ok(false);
+        };
+        let rest = trim_start(rest);
+        let Some(rest) = rest.strip_prefix(b":") else {
+            return Ok(false);
+        };
+        Ok(trim_start(rest).starts_with(b"["))
+    }
+
+    /// Reads `{"Records":[...]}` element by element, then the rest of the
+    /// object.
+    fn read_records_object(&mut self) -> io::Result<bool> {
+        let data = &self.buffer.data[..self.buffer.len];
+        let bracket =
+            memchr::memchr(b'[', &data[self.buffer.pos..]).map(|found| self.buffer.pos + found);
+        let Some(bracket) = bracket else {
+            return Ok(false);
+        };
+        self.buffer.pos = bracket + 1;
+        if !self.read_array(ArrayKind::Records)? {
+            return Ok(false);
+        }
+        match self.buffer.peek_non_space()? {
+            Some(b'}') => {
+                self.buffer.pos += 1;
+                Ok(true)
+            }
+            Some(b',') => {
+                let position = self.position_here();
+                self.summary.push_error(
+                    position,
+                    "unexpected key after the Records array; the rest of the file is ignored",
+                );
+                Ok(false)
+            }
+            _ => {
+                let position = self.position_here();
+                self.summary
+                    .push_error(position, "invalid JSON: expected '}' after Records");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Reads array elements after the opening bracket through the closing
+    /// one. Returns `false` when the structure is broken and reading must
+    /// stop.
+    fn read_array(&mut self, kind: ArrayKind) -> io::Result<bool> {
+        let mut index = 0u64;
+        if self.buffer.peek_non_space()? == Some(b']') {
+            self.buffer.pos += 1;
+            return Ok(true);
+        }
+        loop {
+            let Some(byte) = self.buffer.peek_non_space()? else {
+                self.push_truncated(index);
+                return Ok(false);
+            };
+            if byte != b'{' {
+                let position = self.element_position(index);
+                let message = format!(
+                    "record is not a JSON object (starts with {:?})",
+                    char::from(byte)
+                );
+                self.summary.push_error(position, message);
+                return Ok(false);
+            }
+            if !self.read_element(kind, index)? {
+                return Ok(false);
+            }
+            index += 1;
+            match self.buffer.peek_non_space()? {
+                Some(b',') => self.buffer.pos += 1,
+                Some(b']') => {
+                    self.buffer.pos += 1;
+                    return Ok(true);
+                }
+                Some(other) => {
+                    let position = self.element_position(index);
+                    let message = format!(
+                        "invalid JSON: expected ',' or ']' after record {} but found {:?}",
+                        index - 1,
+                        char::from(other)
+                    );
+                    self.summary.push_error(position, message);
+                    return Ok(false);
+                }
+                None => {
+                    self.push_truncated(index);
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    fn element_position(&self, index: u64) -> Position {
+        Position {
+            record: Some(index),
+            ..self.position_here()
+        }
+    }
+
+    fn push_truncated(&mut self, index: u64) {
+        let position = self.element_position(index);
+        self.summary
+            .push_error(position, "unexpected end of file: the file is truncated");
+    }
+
+    /// Reads one array element. Returns `false` when reading must stop.
+    fn read_element(&mut self, kind: ArrayKind, index: u64) -> io::Result<bool> {
+        let position = self.element_position(index);
+        let (start, end) = match self.buffer.scan_object(self.options.max_value_bytes) {
+            Scanned::Complete { start, end } => (start, end),
+            Scanned::Oversize(length) => {
+                let message = format!(
+                    "record of {length} bytes exceeds the {} byte limit and was skipped",
+                    self.options.max_value_bytes
+                );
+                self.summary.push_error(position, message);
+                return Ok(true);
+            }
+            Scanned::Truncated => {
+                self.summary
+                    .push_error(position, "unexpected end of file inside a record");
+                return Ok(false);
+            }
+            Scanned::Failed(error) => return Err(error),
+        };
+        let bytes = &self.buffer.data[start..end];
+        let must_parse = kind == ArrayKind::TopLevel
+            || !self.records_seen
+            || mentions_crypto_source(bytes, &self.source_finder);
+        if self.insight_file {
+            self.summary.records += 1;
+            self.summary.insight_records += 1;
+        } else if must_parse {
+            let outcome = parse_record(bytes);
+            self.records_seen = true;
+            let in_records = kind == ArrayKind::Records;
+            match outcome {
+                Ok(Parsed::One(classified)) => self.tally_element(classified, in_records, position),
+                Ok(Parsed::Records(records)) => {
+                    let records = records.get().to_owned();
+                    self.read_nested_records(&records, position);
+                }
+                Err(error) => {
+                    let (position, message) = locate_error(&error, position);
+                    self.summary.push_error(position, message);
+                }
+            }
+        } else {
+            self.summary.records += 1;
+            self.summary.other_events += 1;
+        }
+        self.buffer.advance(end);
+        Ok(true)
+    }
+
+    fn tally_element(&mut self, classified: Classified, in_records: bool, position: Position) {
+        match classified {
+            Classified::Insight if self.summary.records == 0 => {
+                self.insight_file = true;
+                self.summary.records += 1;
+                self.summary.insight_records += 1;
+            }
+            Classified::NotCloudTrail | Classified::Digest if in_records => {
+                self.summary.push_error(
+                    position,
+                    "record is not a CloudTrail record (no eventTime, eventSource or eventName)",
+                );
+            }
+            other => self.tally(other),
+        }
+    }
+
+    fn tally(&mut self, classified: Classified) {
+        match classified {
+            Classified::Crypto(event) => {
+                self.summary.records += 1;
+                self.summary.crypto_events += 1;
+                (self.sink)(*event);
+            }
+            Classified::Other => {
+                self.summary.records += 1;
+                self.summary.other_events += 1;
+            }
+            Classified::Insight => {
+                self.summary.records += 1;
+                self.summary.insight_records += 1;
+            }
+            Classified::Digest => self.summary.digests += 1,
+            Classified::NotCloudTrail => self.summary.not_cloudtrail += 1,
+        }
+    }
+
+    /// Reads a whole top-level object that is not in the Records layout: a
+    /// bare record, an EventBridge envelope, a digest, a Records object
+    /// whose first key is another, or unrelated JSON.
+    fn read_document(&mut self) -> io::Result<bool> {
+        let position = self.position_here();
+        let (start, end) = match self.buffer.scan_object(self.options.max_value_bytes) {
+            Scanned::Complete { start, end } => (start, end),
+            Scanned::Oversize(length) => {
+                let message = format!(
+                    "JSON value of {length} bytes exceeds the {} byte limit and was skipped",
+                    self.options.max_value_bytes
+                );
+                self.summary.push_error(position, message);
+                return Ok(true);
+            }
+            Scanned::Truncated => {
+                self.summary
+                    .push_error(position, "unexpected end of file inside a JSON value");
+                return Ok(false);
+            }
+            Scanned::Failed(error) => return Err(error),
+        };
+        let bytes = &self.buffer.data[start..end];
+        match parse_record(bytes) {
+            Ok(Parsed::One(classified)) => self.tally(classified),
+            Ok(Parsed::Records(records)) => {
+                let records = records.get().to_owned();
+                self.read_nested_records(&records, position);
+            }
+            Err(error) => {
+                let (position, message) = locate_error(&error, position);
+                self.summary.push_error(position, message);
+            }
+        }
+        self.buffer.advance(end);
+        Ok(true)
+    }
+
+    /// Reads the elements of a `Records` array that was parsed as part of a
+    /// larger value.
+    fn read_nested_records(&mut self, records: &str, position: Position) {
+        let elements: Vec<&RawValue> = match serde_json::from_str(records) {
+            Ok(elements) => elements,
+            Err(error) => {
+                self.summary
+                    .push_error(position, format!("Records is not an array: {error}"));
+                return;
+            }
+        };
+        for (index, element) in elements.into_iter().enumerate() {
+            let position = Position {
+                record: Some(index as u64),
+                ..position
+            };
+            match parse_record(element.get().as_bytes()) {
+                Ok(Parsed::One(classified)) => self.tally_element(classified, true, position),
+                Ok(Parsed::Records(_)) => self
+                    .summary
+                    .push_error(position, "Records nested inside a record"),
+                Err(error) => self.summary.push_error(position, error.to_string()),
+            }
+        }
+    }
+}
+
+/// Places a parse error of a value that starts at `start` in the file, and
+/// describes it.
+fn locate_error(error: &crate::event::RecordError, start: Position) -> (Position, String) {
+    use crate::event::RecordError;
+    let RecordError::Json(json) = error else {
+        return (start, error.to_string());
+    };
+    let kind = match json.classify() {
+        serde_json::error::Category::Data => "record of the wrong shape",
+        _ => "invalid JSON",
+    };
+    let text = json.to_string();
+    let detail = text.split(" at line ").next().unwrap_or_default();
+    let message = format!("{kind}: {detail}");
+    let position = match start.line {
+        // On the value's first line the column would need the value's own
+        // column, so the byte offset of the value is given instead.
+        Some(first_line) if json.line() > 1 => Position {
+            line: Some(first_line + json.line() as u64 - 1),
+            column: Some(json.column() as u64),
+            ..start
+        },
+        _ => Position {
+            line: None,
+            ..start
+        },
+    };
+    (position, message)
+}
+
+fn read_failure(error: &io::Error, gzip: bool) -> String {
+    if gzip {
+        format!("truncated or corrupt gzip data: {error}")
+    } else {
+        format!("read failed: {error}")
+    }
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let count = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &bytes[count..]
+}
+
+/// Reports whether a record's `eventSource` may be a kept service. A `true`
+/// can be wrong (a nested key of that name); parsing then decides.
+fn mentions_crypto_source(record: &[u8], finder: &memmem::Finder<'_>) -> bool {
+    finder.find_iter(record).any(|found| {
+        let rest = trim_start(&record[found + b"\"eventSource\"".len()..]);
+        let Some(rest) = rest.strip_prefix(b":") else {
+            return false;
+        };
+        let Some(rest) = trim_start(rest).strip_prefix(b"\"") else {
+            return false;
+        };
+        let value = memchr::memchr(b'"', rest).map_or(rest, |end| &rest[..end]);
+        CRYPTO_EVENT_SOURCES
+            .iter()
+            .any(|source| source.as_bytes() == value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn record(source: &str, name: &str, id: &str) -> String {
+        format!(
+            r#"{{"eventVersion":"1.08","eventTime":"2024-05-01T10:00:00Z","eventSource":"{source}","eventName":"{name}","awsRegion":"us-east-1","eventID":"{id}","requestParameters":{{"keyId":"k-{id}","text":"brace {{ and quote \" inside"}},"recipientAccountId":"111122223333"}}"#
+        )
+    }
+
+    fn read_all(bytes: &[u8]) -> (FileSummary, Vec<Event>) {
+        read_with(bytes, &ReadOptions::default())
+    }
+
+    fn read_with(bytes: &[u8], options: &ReadOptions) -> (FileSummary, Vec<Event>) {
+        let mut events = Vec::new();
+        let summary = read_log(bytes, options, &mut |event| events.push(event));
+        (summary, events)
+    }
+
+    /// A reader that returns one byte per call, to cross every buffer
+    /// boundary.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            out[0] = *first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    fn records_file() -> String {
+        let records = [
+            record("kms.amazonaws.com", "Decrypt", "a"),
+            record("s3.amazonaws.com", "GetObject", "b"),
+            record("secretsmanager.amazonaws.com", "GetSecretValue", "c"),
+            record("ec2.amazonaws.com", "DescribeInstances", "d"),
+        ];
+        format!("{{\"Records\":[{}]}}", records.join(","))
+    }
+
+    #[test]
+    fn records_layout_keeps_crypto_events() {
+        let (summary, events) = read_all(records_file().as_bytes());
+        assert_eq!(summary.records, 4);
+        assert_eq!(summary.crypto_events, 2);
+        assert_eq!(summary.other_events, 2);
+        assert_eq!(summary.error_count, 0, "{:?}", summary.errors);
+        let names: Vec<_> = events.iter().map(|e| e.operation.as_str()).collect();
+        assert_eq!(names, ["Decrypt", "GetSecretValue"]);
+    }
+
+    #[test]
+    fn one_byte_reads_give_same_result() {
+        let file = records_file();
+        let mut events = Vec::new();
+        let summary = read_log(
+            Trickle(file.as_bytes()),
+            &ReadOptions::default(),
+            &mut |e| events.push(e),
+        );
+        assert_eq!(summary, read_all(file.as_bytes()).0);
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn gzip_detected_by_content() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(records_file().as_bytes()).unwrap();
+        let compressed = encoder.finish().unwrap();
+        let (summary, events) = read_all(&compressed);
+        assert!(summary.gzip);
+        assert_eq!(events.len(), 2);
+        assert_eq!(summary.bytes, records_file().len() as u64);
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_earlier_records() {
+        let big: Vec<String> = (0..2000)
+            .map(|i| record("kms.amazonaws.com", "Encrypt", &i.to_string()))
+            .collect();
+        let file = format!("{{\"Records\":[{}]}}", big.join(","));
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(file.as_bytes()).unwrap();
+        let compressed = encoder.finish().unwrap();
+        let (summary, events) = read_all(&compressed[..compressed.len() / 2]);
+        assert!(summary.stopped_early);
+        assert_eq!(summary.error_count, 1);
+        assert!(!events.is_empty());
+        assert!(events.len() < 2000);
+    }
+
+    #[test]
+    fn bare_record_array_and_lines() {
+        let bare = record("kms.amazonaws.com", "Sign", "x");
+        assert_eq!(read_all(bare.as_bytes()).1.len(), 1);
+
+        let array = format!(
+            "[{bare},{}]",
+            record("acm.amazonaws.com", "GetCertificate", "y")
+        );
+        assert_eq!(read_all(array.as_bytes()).1.len(), 2);
+
+        let lines = format!(
+            "{bare}\n{}\n\n",
+            record("iam.amazonaws.com", "ListRoles", "z")
+        );
+        let (summary, events) = read_all(lines.as_bytes());
+        assert_eq!(events.len(), 1);
+        assert_eq!(summary.records, 2);
+    }
+
+    #[test]
+    fn eventbridge_envelope_unwrapped() {
+        let envelope = format!(
+            r#"{{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{}}}"#,
+            record("kms.amazonaws.com", "Decrypt", "e")
+        );
+        let (summary, events) = read_all(envelope.as_bytes());
+        assert_eq!(summary.crypto_events, 1);
+        assert_eq!(events[0].event_id.as_deref(), Some("e"));
+    }
+
+    #[test]
+    fn digest_and_unrelated_json_skipped() {
+        let digest =
+            r#"{"awsAccountId":"111122223333","digestPublicKeyFingerprint":"ab","logFiles":[]}"#;
+        assert_eq!(read_all(digest.as_bytes()).0.digests, 1);
+        let other = r#"{"name":"not a log"}"#;
+        let (summary, _) = read_all(other.as_bytes());
+        assert_eq!(summary.not_cloudtrail, 1);
+        assert_eq!(summary.error_count, 0);
+    }
+
+    #[test]
+    fn insight_file_counted_not_kept() {
+        let insight = r#"{"eventVersion":"1.07","eventTime":"2024-05-01T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventType":"AwsCloudTrailInsight","insightDetails":{}}"#;
+        let file = format!("{{\"Records\":[{insight},{insight}]}}");
+        let (summary, events) = read_all(file.as_bytes());
+        assert!(events.is_empty());
+        assert_eq!(summary.insight_records, 2);
+    }
+
+    #[test]
+    fn invalid_json_reports_line() {
+        let text = "{\n  \"eventTime\": \"2024-05-01T10:00:00Z\",\n  \"eventSource\": \"kms.amazonaws.com\"\n  \"eventName\": \"Decrypt\"\n}";
+        let (summary, events) = read_all(text.as_bytes());
+        assert!(events.is_empty());
+        assert_eq!(summary.error_count, 1);
+        let message = summary.errors[0].message.clone();
+        assert!(message.starts_with("invalid JSON"), "{message}");
+        assert_eq!(summary.errors[0].position.line, Some(4));
+    }
+
+    #[test]
+    fn wrong_shape_record_reported_and_rest_kept() {
+        let bad = r#"{"eventTime":12,"eventSource":"kms.amazonaws.com","eventName":"Decrypt"}"#;
+        let file = format!(
+            "{{\"Records\":[{bad},{}]}}",
+            record("kms.amazonaws.com", "Sign", "ok")
+        );
+        let (summary, events) = read_all(file.as_bytes());
+        assert_eq!(events.len(), 1);
+        assert_eq!(summary.error_count, 1);
+        assert_eq!(summary.errors[0].position.record, Some(0));
+    }
+
+    #[test]
+    fn oversize_record_skipped() {
+        let options = ReadOptions {
+            max_value_bytes: 400,
+        };
+        let long = record("kms.amazonaws.com", "Decrypt", &"x".repeat(300));
+        let file = format!(
+            "{{\"Records\":[{long},{}]}}",
+            record("kms.amazonaws.com", "Sign", "s")
+        );
+        let (summary, events) = read_with(file.as_bytes(), &options);
+        assert_eq!(events.len(), 1, "{:?}", summary);
+        assert_eq!(summary.error_count, 1);
+        assert!(summary.errors[0].message.contains("exceeds"));
+    }
+
+    #[test]
+    fn missing_comma_stops_file() {
+        let a = record("kms.amazonaws.com", "Decrypt", "1");
+        let b = record("kms.amazonaws.com", "Encrypt", "2");
+        let file = format!("{{\"Records\":[{a} {b}]}}");
+        let (summary, events) = read_all(file.as_bytes());
+        assert_eq!(events.len(), 1);
+        assert!(summary.stopped_early);
+    }
+
+    #[test]
+    fn unterminated_file_reported() {
+        let file = format!(
+            "{{\"Records\":[{}",
+            record("kms.amazonaws.com", "Decrypt", "1")
+        );
+        let (summary, events) = read_all(file.as_bytes());
+        assert_eq!(events.len(), 1);
+        assert_eq!(summary.error_count, 1);
+    }
+
+    #[test]
+    fn empty_file_is_not_cloudtrail() {
+        let (summary, _) = read_all(b"  \n");
+        assert_eq!(summary.not_cloudtrail, 1);
+        assert_eq!(summary.error_count, 0);
+    }
+}

@@ -1,0 +1,393 @@
+//! CloudTrail ingest: reads log files from disk and S3 in parallel and
+//! writes the events of the kept services into the store.
+//!
+//! Worker threads read and parse files; the calling thread writes. A file
+//! whose every part was read goes into the manifest with the next write, so
+//! a later run skips it while it is unchanged. A file with problems stays
+//! out of the manifest: its valid events are stored, and the next run reads
+//! it again, storing nothing twice.
+
+#![deny(missing_docs)]
+
+mod error;
+mod s3;
+mod source;
+
+use std::fs::File;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use keyward_cloudtrail::{FileSummary, ReadOptions, read_log};
+use keyward_store::{ManifestEntry, Store, StoredEvent};
+use serde::Serialize;
+use tokio::runtime::Handle;
+use tracing::{debug, info};
+
+pub use error::IngestError;
+pub use s3::S3Reader;
+pub use source::{Listing, Location, PathKind, Source, SourceFile, classify_path, list_local};
+
+/// Batches of events queued between the readers and the writer.
+const QUEUE_LENGTH: usize = 64;
+
+/// Events sent to the writer at a time.
+const EVENT_BATCH: usize = 256;
+
+/// Settings of one ingest run.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    /// Reader threads.
+    pub threads: usize,
+    /// S3 endpoint that replaces AWS's, for S3-compatible servers.
+    pub endpoint_url: Option<String>,
+    /// Whether to draw a progress bar on a terminal.
+    pub progress: bool,
+    /// Read files again even when the manifest has them unchanged.
+    pub force: bool,
+    /// Limits for each file.
+    pub read: ReadOptions,
+    /// Buffered event bytes that trigger a write to the store.
+    pub flush_bytes: Option<usize>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            endpoint_url: None,
+            progress: false,
+            force: false,
+            read: ReadOptions::default(),
+            flush_bytes: None,
+        }
+    }
+}
+
+/// Counts of one ingest run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct IngestSummary {
+    /// Log files found in the sources.
+    pub files: u64,
+    /// Files read in full without a problem.
+    pub files_ingested: u64,
+    /// Files skipped because the manifest has them unchanged.
+    pub files_unchanged: u64,
+    /// Files read with problems, or not readable at all.
+    pub files_failed: u64,
+    /// Digest files skipped by their path.
+    pub digest_files: u64,
+    /// Insights files skipped by their path.
+    pub insight_files: u64,
+    /// Files in the trees skipped because their name is not a log file's.
+    pub other_files: u64,
+    /// Sources that could not be listed.
+    pub sources_failed: u64,
+    /// CloudTrail records read.
+    pub records_read: u64,
+    /// Events of kept services newly stored.
+    pub events_stored: u64,
+    /// Events dropped because the store or this run already had them.
+    pub duplicates: u64,
+    /// Records of other services, counted and dropped.
+    pub other_events: u64,
+    /// Insights records and digest documents found inside files.
+    pub skipped_records: u64,
+    /// JSON values that are not CloudTrail records.
+    pub not_cloudtrail: u64,
+    /// Problems found: unreadable files, invalid JSON, records of the wrong
+    /// shape.
+    pub errors: u64,
+    /// Uncompressed bytes read.
+    pub bytes_uncompressed: u64,
+    /// Bytes read as stored.
+    pub bytes_stored: u64,
+    /// Parquet files written.
+    pub parquet_files: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+impl IngestSummary {
+    /// Reports whether some input could not be read.
+    pub fn is_partial(&self) -> bool {
+        self.errors > 0 || self.files_failed > 0 || self.sources_failed > 0
+    }
+}
+
+/// A problem with one source or file. The run goes on.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// The source, file or object concerned.
+    pub source: String,
+    /// What went wrong, with its position when there is one.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+enum Message {
+    Events(Vec<StoredEvent>),
+    Done(Box<SourceFile>, Box<FileSummary>),
+    Failed(Box<SourceFile>, String),
+}
+
+/// Ingests the sources into the store.
+///
+/// `runtime` runs S3 requests; call this from outside that runtime. Each
+/// problem is passed to `on_problem` as it is found. Fails as a whole only
+/// when the store cannot be written.
+pub fn ingest(
+    store: &Store,
+    sources: &[Source],
+    options: &IngestOptions,
+    runtime: &Handle,
+    on_problem: &mut dyn FnMut(&Problem),
+) -> Result<IngestSummary, IngestError> {
+    let started = Instant::now();
+    let _lock = store.lock()?;
+    let mut summary = IngestSummary::default();
+
+    let s3 =
+        needs_s3(sources).then(|| runtime.block_on(S3Reader::new(options.endpoint_url.as_deref())));
+    let listing = list_sources(sources, s3.as_ref(), runtime, &mut summary, on_problem);
+    summary.files = listing.files.len() as u64;
+    summary.digest_files = listing.digest_files;
+    summary.insight_files = listing.insight_files;
+    summary.other_files = listing.other_files;
+
+    let manifest = store.manifest()?;
+    let (pending, unchanged): (Vec<_>, Vec<_>) = listing
+        .files
+        .into_iter()
+        .partition(|file| options.force || !manifest.contains(&file.id, &file.fingerprint));
+    summary.files_unchanged = unchanged.len() as u64;
+    info!(
+        files = pending.len(),
+        unchanged = unchanged.len(),
+        "reading log files"
+    );
+
+    let progress = progress_bar(options.progress, pending.len() as u64);
+    let (work_sender, work) = unbounded();
+    for file in pending {
+        let _ = work_sender.send(file);
+    }
+    drop(work_sender);
+
+    let run_id = run_id();
+    let mut writer = store.writer(run_id.clone());
+    if let Some(bytes) = options.flush_bytes {
+        writer = writer.with_flush_bytes(bytes);
+    }
+    let (sender, receiver) = bounded(QUEUE_LENGTH);
+    let stats = std::thread::scope(|scope| {
+        for _ in 0..options.threads.max(1) {
+            let work = work.clone();
+            let sender = sender.clone();
+            let s3 = s3.clone();
+            let read = options.read.clone();
+            scope.spawn(move || read_files(&work, &sender, s3.as_ref(), &read));
+        }
+        drop(sender);
+        let mut report = |problem: &Problem| progress.suspend(|| on_problem(problem));
+        let written = write_events(receiver, &mut writer, &mut summary, &progress, &mut report);
+        // Workers stop at their next send once the receiver is gone.
+        written.and_then(|()| writer.finish().map_err(IngestError::from))
+    })?;
+    progress.finish_and_clear();
+
+    summary.events_stored = stats.stored;
+    summary.duplicates = stats.duplicates;
+    summary.parquet_files = stats.files;
+    summary.seconds = started.elapsed().as_secs_f64();
+    debug!(run = run_id, "ingest finished");
+    Ok(summary)
+}
+
+fn needs_s3(sources: &[Source]) -> bool {
+    sources
+        .iter()
+        .any(|source| matches!(source, Source::S3 { .. }))
+}
+
+fn list_sources(
+    sources: &[Source],
+    s3: Option<&S3Reader>,
+    runtime: &Handle,
+    summary: &mut IngestSummary,
+    on_problem: &mut dyn FnMut(&Problem),
+) -> Listing {
+    let mut listing = Listing::default();
+    for source in sources {
+        let result = match (source, s3) {
+            (Source::Local(path), _) => list_local(path, &mut listing),
+            (Source::S3 { bucket, prefix }, Some(s3)) => {
+                runtime.block_on(s3.list(bucket, prefix, &mut listing))
+            }
+            (Source::S3 { .. }, None) => Ok(()),
+        };
+        if let Err(error) = result {
+            summary.sources_failed += 1;
+            summary.errors += 1;
+            on_problem(&Problem {
+                source: source.to_string(),
+                message: error.to_string(),
+            });
+        }
+    }
+    listing
+}
+
+fn progress_bar(enabled: bool, files: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(files), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:30}] {pos}/{len} files, {msg} ({eta} left)",
+    );
+    if let Ok(style) = style {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// A run id that sorts by time and differs between processes.
+fn run_id() -> String {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("{micros:013x}-{:x}", std::process::id())
+}
+
+/// Reads files from the work queue until it is empty or the writer stops.
+fn read_files(
+    work: &Receiver<SourceFile>,
+    sender: &Sender<Message>,
+    s3: Option<&S3Reader>,
+    options: &ReadOptions,
+) {
+    for file in work {
+        let input: Result<Box<dyn Read>, String> = match (&file.location, s3) {
+            (Location::Local(path), _) => File::open(path)
+                .map(|file| Box::new(file) as Box<dyn Read>)
+                .map_err(|error| format!("failed to open: {error}")),
+            (Location::S3 { bucket, key }, Some(s3)) => s3
+                .open(bucket, key)
+                .map(|reader| Box::new(reader) as Box<dyn Read>)
+                .map_err(|error| error.to_string()),
+            (Location::S3 { .. }, None) => Err("no S3 client configured".to_owned()),
+        };
+        let input = match input {
+            Ok(input) => input,
+            Err(message) => {
+                if sender
+                    .send(Message::Failed(Box::new(file), message))
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        let source_file: Arc<str> = Arc::from(file.id.as_str());
+        let mut writer_gone = false;
+        let mut batch = Vec::with_capacity(EVENT_BATCH);
+        let summary = read_log(input, options, &mut |event| {
+            batch.push(StoredEvent {
+                event,
+                source_file: source_file.clone(),
+            });
+            if batch.len() == EVENT_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH));
+                writer_gone |= sender.send(Message::Events(full)).is_err();
+            }
+        });
+        if !batch.is_empty() {
+            writer_gone |= sender.send(Message::Events(batch)).is_err();
+        }
+        let done = Message::Done(Box::new(file), Box::new(summary));
+        if writer_gone || sender.send(done).is_err() {
+            return;
+        }
+    }
+}
+
+fn write_events(
+    receiver: Receiver<Message>,
+    writer: &mut keyward_store::EventWriter<'_>,
+    summary: &mut IngestSummary,
+    progress: &ProgressBar,
+    report: &mut dyn FnMut(&Problem),
+) -> Result<(), IngestError> {
+    let ingested_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    for message in receiver {
+        match message {
+            Message::Events(events) => {
+                for stored in events {
+                    writer.push(stored)?;
+                }
+            }
+            Message::Done(file, file_summary) => {
+                add_file_summary(summary, &file_summary);
+                summary.bytes_stored += file.size;
+                for error in &file_summary.errors {
+                    report(&Problem {
+                        source: file.id.clone(),
+                        message: error.to_string(),
+                    });
+                }
+                let hidden = file_summary.error_count - file_summary.errors.len() as u64;
+                if hidden > 0 {
+                    let message = format!("{hidden} more problems in this file not shown");
+                    report(&Problem {
+                        source: file.id.clone(),
+                        message,
+                    });
+                }
+                if file_summary.error_count == 0 {
+                    summary.files_ingested += 1;
+                    writer.source_done(ManifestEntry {
+                        source: file.id,
+                        fingerprint: file.fingerprint,
+                        ingested_at,
+                        records: file_summary.records,
+                        events: file_summary.crypto_events,
+                    });
+                } else {
+                    summary.files_failed += 1;
+                }
+                progress.inc(1);
+                progress.set_message(format!("{} records", summary.records_read));
+            }
+            Message::Failed(file, message) => {
+                summary.files_failed += 1;
+                summary.errors += 1;
+                report(&Problem {
+                    source: file.id,
+                    message,
+                });
+                progress.inc(1);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn add_file_summary(summary: &mut IngestSummary, file: &FileSummary) {
+    summary.records_read += file.records;
+    summary.other_events += file.other_events;
+    summary.skipped_records += file.insight_records + file.digests;
+    summary.not_cloudtrail += file.not_cloudtrail;
+    summary.errors += file.error_count;
+    summary.bytes_uncompressed += file.bytes;
+}

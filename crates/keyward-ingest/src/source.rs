@@ -1,0 +1,247 @@
+//! Where CloudTrail log files come from: local files, local folder trees
+//! and S3 prefixes, each in CloudTrail's delivery layout
+//! `AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use crate::error::IngestError;
+
+/// A source named on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A file or a folder tree on disk.
+    Local(PathBuf),
+    /// Every object under a prefix of an S3 bucket.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Key prefix, possibly empty.
+        prefix: String,
+    },
+}
+
+impl Source {
+    /// Parses a command-line argument: an `s3://bucket/prefix` URL or a path.
+    pub fn parse(text: &str) -> Result<Self, IngestError> {
+        let Some(rest) = text.strip_prefix("s3://") else {
+            return Ok(Self::Local(PathBuf::from(text)));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(IngestError::InvalidSource(format!(
+                "{text}: an S3 source needs a bucket, as in s3://bucket/AWSLogs/"
+            )));
+        }
+        Ok(Self::S3 {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(path) => write!(f, "{}", path.display()),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// Where one file's bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A file on disk.
+    Local(PathBuf),
+    /// An S3 object.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+}
+
+/// One file to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The file's identity in the manifest: an absolute path or an S3 URL.
+    pub id: String,
+    /// What changes when the file changes: size and modification time on
+    /// disk, ETag and size in S3.
+    pub fingerprint: String,
+    /// Size in bytes as stored (compressed, for gzip).
+    pub size: u64,
+    /// Where to read it.
+    pub location: Location,
+}
+
+/// What a file's path says it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    /// A log file to read.
+    Log,
+    /// A CloudTrail digest file (`CloudTrail-Digest/` in the layout).
+    Digest,
+    /// A CloudTrail Insights file (`CloudTrail-Insight/` in the layout).
+    Insight,
+    /// Not a log file by its name, such as a README in the tree.
+    NotLog,
+}
+
+/// Classifies a path inside a tree by CloudTrail's layout and the file name.
+pub fn classify_path(path: &str) -> PathKind {
+    let components: Vec<&str> = path.split(['/', '\\']).collect();
+    if components.contains(&"CloudTrail-Digest") {
+        return PathKind::Digest;
+    }
+    if components.contains(&"CloudTrail-Insight") {
+        return PathKind::Insight;
+    }
+    let name = components
+        .last()
+        .copied()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if name.starts_with('.') {
+        return PathKind::NotLog;
+    }
+    let log_suffixes = [
+        ".json",
+        ".json.gz",
+        ".jsonl",
+        ".jsonl.gz",
+        ".ndjson",
+        ".ndjson.gz",
+        ".gz",
+    ];
+    if log_suffixes.iter().any(|suffix| name.ends_with(suffix)) {
+        PathKind::Log
+    } else {
+        PathKind::NotLog
+    }
+}
+
+/// Files found in the sources, and those skipped by their path.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Files to read, in a stable order.
+    pub files: Vec<SourceFile>,
+    /// Digest files skipped.
+    pub digest_files: u64,
+    /// Insights files skipped.
+    pub insight_files: u64,
+    /// Files skipped because their name is not a log file's.
+    pub other_files: u64,
+}
+
+impl Listing {
+    pub(crate) fn add(&mut self, kind: PathKind, file: SourceFile) {
+        match kind {
+            PathKind::Log => self.files.push(file),
+            PathKind::Digest => self.digest_files += 1,
+            PathKind::Insight => self.insight_files += 1,
+            PathKind::NotLog => self.other_files += 1,
+        }
+    }
+}
+
+/// Lists a local file or tree. A file named directly is always read,
+/// whatever its name; files in a tree are read by the rules of
+/// [`classify_path`].
+pub fn list_local(path: &Path, listing: &mut Listing) -> Result<(), IngestError> {
+    let metadata = std::fs::metadata(path).map_err(|source| IngestError::Io {
+        action: "read",
+        path: path.display().to_string(),
+        source,
+    })?;
+    if metadata.is_file() {
+        let file = local_file(path, &metadata)?;
+        listing.add(PathKind::Log, file);
+        return Ok(());
+    }
+    let walker = walkdir::WalkDir::new(path)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walker {
+        let entry = entry.map_err(|error| IngestError::Io {
+            action: "list",
+            path: error.path().unwrap_or(path).display().to_string(),
+            source: error.into(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
+        let kind = classify_path(&relative.to_string_lossy());
+        let metadata = entry.metadata().map_err(|error| IngestError::Io {
+            action: "read",
+            path: entry.path().display().to_string(),
+            source: error.into(),
+        })?;
+        listing.add(kind, local_file(entry.path(), &metadata)?);
+    }
+    Ok(())
+}
+
+fn local_file(path: &Path, metadata: &std::fs::Metadata) -> Result<SourceFile, IngestError> {
+    let absolute = std::path::absolute(path).map_err(|source| IngestError::Io {
+        action: "resolve",
+        path: path.display().to_string(),
+        source,
+    })?;
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |duration| duration.as_nanos());
+    Ok(SourceFile {
+        id: absolute.display().to_string(),
+        fingerprint: format!("size={};mtime_ns={modified}", metadata.len()),
+        size: metadata.len(),
+        location: Location::Local(absolute),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_url_parsed() {
+        let source = Source::parse("s3://trail-bucket/AWSLogs/o-abc/").unwrap();
+        let expected = Source::S3 {
+            bucket: "trail-bucket".to_owned(),
+            prefix: "AWSLogs/o-abc/".to_owned(),
+        };
+        assert_eq!(source, expected);
+        let bare = Source::parse("s3://trail-bucket").unwrap();
+        assert_eq!(
+            bare,
+            Source::S3 {
+                bucket: "trail-bucket".to_owned(),
+                prefix: String::new()
+            }
+        );
+    }
+
+    #[test]
+    fn s3_url_without_bucket_rejected() {
+        assert!(Source::parse("s3:///AWSLogs").is_err());
+    }
+
+    #[test]
+    fn layout_paths_classified() {
+        let log = "AWSLogs/o-abc/111122223333/CloudTrail/us-east-1/2024/05/01/x.json.gz";
+        assert_eq!(classify_path(log), PathKind::Log);
+        let digest = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/05/01/x.json.gz";
+        assert_eq!(classify_path(digest), PathKind::Digest);
+        let insight = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/01/x.json.gz";
+        assert_eq!(classify_path(insight), PathKind::Insight);
+        assert_eq!(classify_path("notes/README.md"), PathKind::NotLog);
+        assert_eq!(classify_path("exports/events.jsonl"), PathKind::Log);
+        assert_eq!(classify_path("a/.hidden.json"), PathKind::NotLog);
+    }
+}

@@ -1,0 +1,251 @@
+//! The columns of the store's tables and the conversion of events into
+//! Arrow record batches. `docs/columns.md` describes each column.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, ListBuilder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use keyward_cloudtrail::{Event, NameBinding};
+
+use crate::error::Result;
+
+/// Time zone of every timestamp column.
+pub const UTC: &str = "UTC";
+
+fn timestamp() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+}
+
+fn text(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, true)
+}
+
+/// Columns of the `events` table, without the partition columns.
+pub static EVENT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("time", timestamp(), false),
+        Field::new("event_key", DataType::FixedSizeBinary(16), false),
+        text("metadata_uid"),
+        text("event_version"),
+        Field::new("api_service_name", DataType::Utf8, false),
+        Field::new("api_operation", DataType::Utf8, false),
+        text("event_type"),
+        text("event_category"),
+        Field::new("status", DataType::Utf8, false),
+        text("api_response_error"),
+        text("api_response_message"),
+        text("cloud_account_uid"),
+        text("cloud_region"),
+        text("actor_user_type"),
+        text("actor_user_uid_alt"),
+        text("actor_user_uid"),
+        text("actor_user_account_uid"),
+        text("actor_session_issuer"),
+        text("actor_invoked_by"),
+        text("src_endpoint_ip"),
+        text("http_request_user_agent"),
+        Field::new("read_only", DataType::Boolean, true),
+        Field::new(
+            "resources_uid",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            true,
+        ),
+        text("resource_uid"),
+        text("request_resource_id"),
+        text("api_request_data"),
+        text("api_response_data"),
+        text("additional_event_data"),
+        text("vpc_endpoint_id"),
+        text("source_file"),
+    ]))
+});
+
+/// Columns of the `names` table: aliases and secret names seen in events.
+pub static NAME_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("account", DataType::Utf8, false),
+        Field::new("region", DataType::Utf8, false),
+        Field::new("reference", DataType::Utf8, false),
+        Field::new("target", DataType::Utf8, false),
+        Field::new("time", timestamp(), false),
+    ]))
+});
+
+/// Columns of the `manifest` table: the source files already ingested.
+pub static MANIFEST_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("source", DataType::Utf8, false),
+        Field::new("fingerprint", DataType::Utf8, false),
+        Field::new("ingested_at", timestamp(), false),
+        Field::new("records", DataType::UInt64, false),
+        Field::new("events", DataType::UInt64, false),
+    ]))
+});
+
+/// An event with the file it came from.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    /// The event.
+    pub event: Event,
+    /// The source file's path or URL.
+    pub source_file: Arc<str>,
+}
+
+impl StoredEvent {
+    /// Approximate heap bytes held, for bounding buffers.
+    pub fn approximate_size(&self) -> usize {
+        let event = &self.event;
+        let optional = [
+            &event.request_parameters,
+            &event.response_elements,
+            &event.additional_event_data,
+            &event.actor_arn,
+            &event.actor_session_issuer,
+            &event.user_agent,
+            &event.error_message,
+            &event.resource,
+        ];
+        let text: usize = optional
+            .iter()
+            .map(|field| field.as_ref().map_or(0, String::len))
+            .sum();
+        let arns: usize = event.resource_arns.iter().map(String::len).sum();
+        512 + text + arns
+    }
+}
+
+/// Builds a record batch of events, in the given order.
+pub fn events_to_batch(events: &[StoredEvent]) -> Result<RecordBatch> {
+    let rows = events.len();
+    let mut time = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(UTC);
+    let mut key = FixedSizeBinaryBuilder::with_capacity(rows, 16);
+    let mut read_only = BooleanBuilder::with_capacity(rows);
+    let mut resources = ListBuilder::new(StringBuilder::new());
+    let mut texts: Vec<StringBuilder> = (0..TEXT_COLUMNS).map(|_| StringBuilder::new()).collect();
+
+    for stored in events {
+        let event = &stored.event;
+        time.append_value(event.time);
+        key.append_value(event.key.to_le_bytes())?;
+        read_only.append_option(event.read_only);
+        for arn in &event.resource_arns {
+            resources.values().append_value(arn);
+        }
+        resources.append(true);
+        let status = if event.succeeded() {
+            "Success"
+        } else {
+            "Failure"
+        };
+        let values: [Option<&str>; TEXT_COLUMNS] = [
+            event.event_id.as_deref(),
+            event.event_version.as_deref(),
+            Some(&event.service),
+            Some(&event.operation),
+            event.event_type.as_deref(),
+            event.event_category.as_deref(),
+            Some(status),
+            event.error_code.as_deref(),
+            event.error_message.as_deref(),
+            event.account.as_deref(),
+            event.region.as_deref(),
+            event.actor_type.as_deref(),
+            event.actor_principal_id.as_deref(),
+            event.actor_arn.as_deref(),
+            event.actor_account.as_deref(),
+            event.actor_session_issuer.as_deref(),
+            event.actor_invoked_by.as_deref(),
+            event.source_ip.as_deref(),
+            event.user_agent.as_deref(),
+        ];
+        for (builder, value) in texts.iter_mut().zip(values) {
+            builder.append_option(value);
+        }
+    }
+
+    let mut tail: Vec<StringBuilder> = (0..TAIL_COLUMNS).map(|_| StringBuilder::new()).collect();
+    for stored in events {
+        let event = &stored.event;
+        let values: [Option<&str>; TAIL_COLUMNS] = [
+            event.resource.as_deref(),
+            event.request_resource_id.as_deref(),
+            event.request_parameters.as_deref(),
+            event.response_elements.as_deref(),
+            event.additional_event_data.as_deref(),
+            event.vpc_endpoint_id.as_deref(),
+            Some(&stored.source_file),
+        ];
+        for (builder, value) in tail.iter_mut().zip(values) {
+            builder.append_option(value);
+        }
+    }
+
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(time.finish()), Arc::new(key.finish())];
+    columns.extend(texts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    columns.push(Arc::new(read_only.finish()));
+    columns.push(Arc::new(resources.finish()));
+    columns.extend(tail.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    Ok(RecordBatch::try_new(EVENT_SCHEMA.clone(), columns)?)
+}
+
+/// Text columns between `event_key` and `read_only`.
+const TEXT_COLUMNS: usize = 19;
+/// Text columns after `resources_uid`.
+const TAIL_COLUMNS: usize = 7;
+
+/// Builds a record batch of name bindings.
+pub fn names_to_batch(bindings: &[NameBinding]) -> Result<RecordBatch> {
+    let mut builders: Vec<StringBuilder> = (0..4).map(|_| StringBuilder::new()).collect();
+    let mut time = TimestampMicrosecondBuilder::new().with_timezone(UTC);
+    for binding in bindings {
+        let values = [
+            &binding.account,
+            &binding.region,
+            &binding.reference,
+            &binding.target,
+        ];
+        for (builder, value) in builders.iter_mut().zip(values) {
+            builder.append_value(value);
+        }
+        time.append_value(binding.time);
+    }
+    let mut columns: Vec<ArrayRef> = builders
+        .iter_mut()
+        .map(|b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    columns.push(Arc::new(time.finish()));
+    Ok(RecordBatch::try_new(NAME_SCHEMA.clone(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_matches_schema() {
+        let event = Event {
+            key: 7,
+            time: 1,
+            service: "kms.amazonaws.com".to_owned(),
+            operation: "Decrypt".to_owned(),
+            resource_arns: vec!["arn:aws:kms:us-east-1:1:key/a".to_owned()],
+            error_code: Some("AccessDenied".to_owned()),
+            ..Event::default()
+        };
+        let stored = StoredEvent {
+            event,
+            source_file: Arc::from("f.json"),
+        };
+        let batch = events_to_batch(&[stored]).unwrap();
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(batch.schema(), *EVENT_SCHEMA);
+        let status = batch.column_by_name("status").unwrap();
+        let status = status
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::StringArray>();
+        assert_eq!(status.unwrap().value(0), "Failure");
+    }
+}

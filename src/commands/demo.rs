@@ -1,0 +1,112 @@
+//! `keyward demo`: ingest the CloudTrail examples built into keyward and
+//! answer every built-in question on them.
+//!
+//! The examples are published CloudTrail records from AWS documentation and
+//! security tools, including files that are invalid as published; their
+//! errors show how keyward reports bad input and goes on.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use keyward_ingest::{IngestOptions, Source, ingest};
+use keyward_store::Store;
+use keyward_store::query::catalog::QUESTIONS;
+use keyward_store::query::output::{OutputFormat, write_batches};
+use keyward_store::query::{QuestionFilters, TimeWindow, open_session, run_sql};
+use rust_embed::RustEmbed;
+
+use crate::time_args::now_micros;
+
+#[derive(RustEmbed)]
+#[folder = "tests/fixtures/cloudtrail/"]
+#[exclude = "*.md"]
+#[exclude = "expected.json"]
+struct Examples;
+
+/// Arguments of `keyward demo`.
+#[derive(Debug, clap::Args)]
+#[deny(missing_docs)]
+pub struct Args {
+    /// Folder for the example logs and the store; replaced if it exists.
+    #[arg(long, value_name = "DIR", default_value = "keyward-demo")]
+    out: PathBuf,
+}
+
+/// Runs `keyward demo`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let logs = args.out.join("cloudtrail");
+    let store_path = args.out.join("store");
+    if args.out.exists() {
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("failed to clear {}", args.out.display()))?;
+    }
+    let files = write_examples(&logs)?;
+    println!(
+        "Wrote {files} CloudTrail example files to {}",
+        logs.display()
+    );
+
+    let store = Store::create_or_open(&store_path)?;
+    let runtime = super::runtime()?;
+    let options = IngestOptions::default();
+    let mut problems = 0;
+    let summary = ingest(
+        &store,
+        &[Source::Local(logs)],
+        &options,
+        runtime.handle(),
+        &mut |p| {
+            problems += 1;
+            println!("  bad input: {p}");
+        },
+    )?;
+    println!("{}", super::ingest::summary_line(&summary));
+    if problems > 0 {
+        println!("The {problems} problems above are in examples that are invalid as published.");
+    }
+
+    let filters = QuestionFilters {
+        window: TimeWindow {
+            from: Some(0),
+            to: None,
+        },
+        now: now_micros(),
+        ..QuestionFilters::default()
+    };
+    let mut stdout = std::io::stdout().lock();
+    runtime.block_on(async {
+        let session = open_session(&store).await?;
+        for question in &QUESTIONS {
+            use std::io::Write;
+            writeln!(stdout, "\n== {}: {}", question.name, question.description)?;
+            let batches = run_sql(&session, &question.sql(&filters)).await?;
+            write_batches(&batches, OutputFormat::Table, &mut stdout)?;
+        }
+        anyhow::Ok(())
+    })?;
+    println!(
+        "\nThe store is in {}; try `keyward --store {} query --list`.",
+        store_path.display(),
+        store_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_examples(folder: &std::path::Path) -> anyhow::Result<usize> {
+    let mut count = 0;
+    for name in Examples::iter() {
+        let Some(file) = Examples::get(&name) else {
+            continue;
+        };
+        let path = folder.join(name.as_ref());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        std::fs::write(&path, file.data.as_ref())
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        count += 1;
+    }
+    Ok(count)
+}

@@ -1,0 +1,126 @@
+//! `keyward ingest`: read CloudTrail log files into the store.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use keyward_ingest::{IngestOptions, IngestSummary, Source, ingest};
+use keyward_store::Store;
+
+use crate::EXIT_PARTIAL;
+
+/// Arguments of `keyward ingest`.
+#[derive(Debug, clap::Args)]
+#[deny(missing_docs)]
+pub struct Args {
+    /// Files, folder trees or s3://bucket/prefix URLs of CloudTrail logs.
+    #[arg(required = true, value_name = "SOURCE")]
+    sources: Vec<String>,
+
+    /// Reader threads; defaults to the number of cores.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Read files again even when the store has them unchanged.
+    #[arg(long)]
+    force: bool,
+
+    /// S3 endpoint URL, for an S3-compatible server; AWS_ENDPOINT_URL also
+    /// sets it.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+
+    /// How to print the summary of the run.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    summary: SummaryFormat,
+
+    /// Never draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+/// How the summary is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SummaryFormat {
+    /// One line of text.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Runs `keyward ingest`.
+pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let sources = args
+        .sources
+        .iter()
+        .map(|text| Source::parse(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.threads == Some(0) {
+        anyhow::bail!("invalid --threads 0; use 1 or more");
+    }
+    let mut options = IngestOptions {
+        endpoint_url: args.endpoint_url,
+        progress: !args.no_progress && std::io::stderr().is_terminal(),
+        force: args.force,
+        ..IngestOptions::default()
+    };
+    if let Some(threads) = args.threads {
+        options.threads = threads;
+    }
+
+    let store = Store::create_or_open(store_path)
+        .with_context(|| format!("failed to open the store at {}", store_path.display()))?;
+    let runtime = super::runtime()?;
+    let summary = ingest(
+        &store,
+        &sources,
+        &options,
+        runtime.handle(),
+        &mut |problem| {
+            eprintln!("error: {problem}");
+        },
+    )?;
+    print_summary(&summary, args.summary)?;
+    Ok(if summary.is_partial() {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_summary(summary: &IngestSummary, format: SummaryFormat) -> anyhow::Result<()> {
+    match format {
+        SummaryFormat::Json => println!("{}", serde_json::to_string(summary)?),
+        SummaryFormat::Text => println!("{}", summary_line(summary)),
+    }
+    Ok(())
+}
+
+/// Formats the one-line summary of a run.
+pub fn summary_line(summary: &IngestSummary) -> String {
+    let megabytes = summary.bytes_uncompressed as f64 / 1e6;
+    let rate = if summary.seconds > 0.0 {
+        megabytes / summary.seconds
+    } else {
+        0.0
+    };
+    let skipped = summary.digest_files + summary.insight_files + summary.other_files;
+    format!(
+        "{} files ({} ingested, {} unchanged, {} failed, {} skipped), {} records read, \
+         {} crypto events stored, {} duplicates, {} skipped records, {} errors; \
+         {megabytes:.1} MB in {:.2} s ({rate:.1} MB/s)",
+        summary.files + skipped,
+        summary.files_ingested,
+        summary.files_unchanged,
+        summary.files_failed,
+        skipped,
+        summary.records_read,
+        summary.events_stored,
+        summary.duplicates,
+        summary.skipped_records + summary.not_cloudtrail,
+        summary.errors,
+        summary.seconds,
+    )
+}

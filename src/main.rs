@@ -1,0 +1,95 @@
+//! keyward: inventory and watch the cryptographic assets of an AWS
+//! organization.
+//!
+//! Exit codes:
+//! - 0: the command finished and read all of its input;
+//! - 1: the command failed;
+//! - 2: the command line is invalid;
+//! - 3: the command finished, but some input could not be read (a file,
+//!   object or source); what was read is stored and the problems are listed.
+
+mod commands;
+mod time_args;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code of a run that finished with some input unread.
+pub const EXIT_PARTIAL: u8 = 3;
+
+/// Inventory and watch the cryptographic assets of an AWS organization:
+/// KMS keys, certificates and secrets.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about, long_about = None)]
+#[deny(missing_docs)]
+struct Cli {
+    /// Folder of the keyward store.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_STORE",
+        default_value = "keyward-data"
+    )]
+    store: PathBuf,
+
+    /// Log more detail to standard error; repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Log only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+#[deny(missing_docs)]
+enum Command {
+    /// Read CloudTrail log files into the store.
+    Ingest(commands::ingest::Args),
+    /// Run a built-in question over the store.
+    Query(commands::query::Args),
+    /// Run an SQL query over the store's tables.
+    Sql(commands::sql::Args),
+    /// Ingest the CloudTrail examples built into keyward and answer every
+    /// question on them.
+    Demo(commands::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Ingest(args) => commands::ingest::run(&cli.store, args),
+        Command::Query(args) => commands::query::run(&cli.store, args),
+        Command::Sql(args) => commands::sql::run(&cli.store, args),
+        Command::Demo(args) => commands::demo::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
