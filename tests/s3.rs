@@ -112,7 +112,8 @@ fn s3_tree_ingests_like_local_tree() {
     };
     let s3_store = Store::create_or_open(work.path().join("s3")).unwrap();
     let source = Source::parse(&format!("s3://{bucket}/AWSLogs/o-test123/")).unwrap();
-    let (remote, remote_problems) = ingest_sources(&s3_store, &[source.clone()], &options);
+    let (remote, remote_problems) =
+        ingest_sources(&s3_store, std::slice::from_ref(&source), &options);
 
     assert_eq!(local_problems.len(), remote_problems.len());
     assert_eq!(remote.digest_files, 1);
