@@ -5,8 +5,8 @@
 //! - 0: the command finished and read all of its input;
 //! - 1: the command failed;
 //! - 2: the command line is invalid;
-//! - 3: the command finished, but some input could not be read (a file,
-//!   object or source); what was read is stored and the problems are listed.
+//! - 3: the command finished, but some input (a file, object or source)
+//!   could not be read. What was read is stored, and each problem is listed.
 
 mod commands;
 mod time_args;

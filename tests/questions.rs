@@ -98,3 +98,42 @@ fn account_and_region_filters() {
         assert_eq!(row["region"], "eu-west-1");
     }
 }
+
+#[test]
+fn usage_index_covers_keys_and_secrets() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::create_or_open(directory.path()).unwrap();
+    ingest_paths(&store, &[fixture("queries/events.json")]);
+
+    let secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:prod/db/password-a1B2c3";
+    let rows = query_json(
+        &store,
+        &format!("SELECT * FROM usage WHERE asset = '{secret}'"),
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["service"], "secretsmanager.amazonaws.com");
+    assert_eq!(rows[0]["account"], "111122223333");
+    assert_eq!(rows[0]["last_operation"], "GetSecretValue");
+    assert_eq!(
+        rows[0]["uses"], 5,
+        "four reads in the window and one before it"
+    );
+
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1111aaaa-1111-4111-8111-111111111111";
+    let operations = query_json(
+        &store,
+        &format!(
+            "SELECT operation, successes, failures FROM usage_by_operation \
+             WHERE asset = '{key}' ORDER BY operation"
+        ),
+    );
+    assert!(operations.iter().any(|row| row["operation"] == "Decrypt"));
+    let keys = query_json(
+        &store,
+        &format!("SELECT principal_accounts FROM usage WHERE asset = '{key}'"),
+    );
+    assert_eq!(
+        keys[0]["principal_accounts"].as_array().map(Vec::len),
+        Some(1)
+    );
+}

@@ -39,9 +39,14 @@ pub struct Args {
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+
+    /// Megabytes of events held in memory before they are written to the
+    /// store; larger values write fewer, larger files.
+    #[arg(long, value_name = "MB", default_value_t = 48)]
+    buffer_mb: usize,
 }
 
-/// How the summary is printed.
+/// Format of the run summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum SummaryFormat {
     /// One line of text.
@@ -64,6 +69,7 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         endpoint_url: args.endpoint_url,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
         force: args.force,
+        flush_bytes: Some(args.buffer_mb.max(1) << 20),
         ..IngestOptions::default()
     };
     if let Some(threads) = args.threads {

@@ -122,7 +122,7 @@ impl IngestSummary {
 pub struct Problem {
     /// The source, file or object concerned.
     pub source: String,
-    /// What went wrong, with its position when there is one.
+    /// Description of the problem, with its position when there is one.
     pub message: String,
 }
 
@@ -157,7 +157,7 @@ pub fn ingest(
     let s3 =
         needs_s3(sources).then(|| runtime.block_on(S3Reader::new(options.endpoint_url.as_deref())));
     let listing = list_sources(sources, s3.as_ref(), runtime, &mut summary, on_problem);
-    summary.files = listing.files.len() as u64;
+    summary.files += listing.files.len() as u64;
     summary.digest_files = listing.digest_files;
     summary.insight_files = listing.insight_files;
     summary.other_files = listing.other_files;
@@ -242,6 +242,15 @@ fn list_sources(
             });
         }
     }
+    for (place, message) in listing.unreadable.drain(..) {
+        summary.files += 1;
+        summary.files_failed += 1;
+        summary.errors += 1;
+        on_problem(&Problem {
+            source: place,
+            message,
+        });
+    }
     listing
 }
 
@@ -259,7 +268,7 @@ fn progress_bar(enabled: bool, files: u64) -> ProgressBar {
     bar
 }
 
-/// A run id that sorts by time and differs between processes.
+/// Returns a run id that sorts by time and differs between processes.
 fn run_id() -> String {
     let micros = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,5 +1,5 @@
-//! Where CloudTrail log files come from: local files, local folder trees
-//! and S3 prefixes, each in CloudTrail's delivery layout
+//! Sources of CloudTrail log files: local files, local folder trees and S3
+//! prefixes, each in CloudTrail's delivery layout
 //! `AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`.
 
 use std::fmt;
@@ -50,7 +50,7 @@ impl fmt::Display for Source {
     }
 }
 
-/// Where one file's bytes are.
+/// Location of one file's bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
     /// A file on disk.
@@ -69,16 +69,16 @@ pub enum Location {
 pub struct SourceFile {
     /// The file's identity in the manifest: an absolute path or an S3 URL.
     pub id: String,
-    /// What changes when the file changes: size and modification time on
-    /// disk, ETag and size in S3.
+    /// Version marker that changes when the file changes: size and
+    /// modification time on disk, ETag and size in S3.
     pub fingerprint: String,
     /// Size in bytes as stored (compressed, for gzip).
     pub size: u64,
-    /// Where to read it.
+    /// Location to read it from.
     pub location: Location,
 }
 
-/// What a file's path says it is.
+/// Kind of file, as its path shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathKind {
     /// A log file to read.
@@ -135,6 +135,9 @@ pub struct Listing {
     pub insight_files: u64,
     /// Files skipped because their name is not a log file's.
     pub other_files: u64,
+    /// Entries of a tree that could not be listed or read, with the error;
+    /// the rest of the tree is listed.
+    pub unreadable: Vec<(String, String)>,
 }
 
 impl Listing {
@@ -166,22 +169,35 @@ pub fn list_local(path: &Path, listing: &mut Listing) -> Result<(), IngestError>
         .follow_links(true)
         .sort_by_file_name();
     for entry in walker {
-        let entry = entry.map_err(|error| IngestError::Io {
-            action: "list",
-            path: error.path().unwrap_or(path).display().to_string(),
-            source: error.into(),
-        })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                let place = error.path().unwrap_or(path).display().to_string();
+                listing
+                    .unreadable
+                    .push((place, format!("failed to list: {error}")));
+                continue;
+            }
+        };
         if !entry.file_type().is_file() {
             continue;
         }
         let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
         let kind = classify_path(&relative.to_string_lossy());
-        let metadata = entry.metadata().map_err(|error| IngestError::Io {
-            action: "read",
-            path: entry.path().display().to_string(),
-            source: error.into(),
-        })?;
-        listing.add(kind, local_file(entry.path(), &metadata)?);
+        let file = entry
+            .metadata()
+            .map_err(|error| IngestError::Io {
+                action: "read",
+                path: entry.path().display().to_string(),
+                source: error.into(),
+            })
+            .and_then(|metadata| local_file(entry.path(), &metadata));
+        match file {
+            Ok(file) => listing.add(kind, file),
+            Err(error) => listing
+                .unreadable
+                .push((entry.path().display().to_string(), error.to_string())),
+        }
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! The built-in questions: the CloudTrail questions a crypto-asset
-//! monitoring team asks, with the defects of the AWS sample solution's
+//! The built-in questions: the CloudTrail questions that crypto-asset
+//! monitoring teams put to their logs, with the defects of the AWS sample solution's
 //! Athena queries fixed.
 //!
 //! Fixed relative to those queries:
@@ -50,7 +50,7 @@ pub struct QuestionFilters {
 pub struct Question {
     /// Name, as `keyward query NAME` takes it.
     pub name: &'static str,
-    /// One line on what it answers.
+    /// One-line description of its result.
     pub description: &'static str,
     /// Days covered when no window is given; `None` covers all time.
     pub default_days: Option<i64>,

@@ -10,6 +10,7 @@
 //! - `crypto_events`: `events` plus `principal` (who acted) and `asset` (the
 //!   key, secret, certificate or authority concerned, with aliases and
 //!   secret names resolved to ARNs where events revealed them).
+//! - `usage` and `usage_by_operation`: the usage index, per asset.
 //!
 //! The built-in questions in [`catalog`] read `crypto_events`.
 
@@ -71,6 +72,8 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
     )
     .await?;
     context.sql(CRYPTO_EVENTS_VIEW).await?;
+    context.sql(&usage_view()).await?;
+    context.sql(&usage_by_operation_view()).await?;
     Ok(context)
 }
 
@@ -93,6 +96,98 @@ LEFT JOIN (
   ON n.account = e.cloud_account_uid
  AND n.region = e.cloud_region
  AND n.reference = e.resource_uid";
+
+/// Builds the condition that makes an event a use of its asset.
+fn use_condition() -> String {
+    use keyward_cloudtrail::{
+        CERTIFICATE_USE_OPERATIONS, KMS_CRYPTOGRAPHIC_OPERATIONS, SECRET_READ_OPERATIONS,
+    };
+    let list = |names: &[&str]| {
+        names
+            .iter()
+            .map(|name| format!("'{name}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "((api_service_name = 'kms.amazonaws.com' AND api_operation IN ({}))
+          OR (api_service_name = 'secretsmanager.amazonaws.com' AND api_operation IN ({}))
+          OR (api_service_name IN ('acm.amazonaws.com', 'acm-pca.amazonaws.com')
+              AND api_operation IN ({})))",
+        list(&KMS_CRYPTOGRAPHIC_OPERATIONS),
+        list(&SECRET_READ_OPERATIONS),
+        list(&CERTIFICATE_USE_OPERATIONS),
+    )
+}
+
+/// Builds the `usage` view: one row per asset with its latest use, counts,
+/// callers and latest failed use. Account and Region come from the asset's ARN, or from its events
+/// for a secret known only by name.
+fn usage_view() -> String {
+    format!(
+        "
+CREATE VIEW usage AS
+WITH named AS (
+    SELECT asset, api_service_name, api_operation, time, metadata_uid, principal,
+           actor_user_account_uid, cloud_account_uid, cloud_region, status,
+           api_response_error, {uses} AS is_use
+    FROM crypto_events
+    WHERE asset IS NOT NULL
+),
+latest_use AS (
+    SELECT asset, time, api_operation, metadata_uid, principal,
+           row_number() OVER (PARTITION BY asset ORDER BY time DESC, metadata_uid DESC) AS rank
+    FROM named WHERE is_use AND status = 'Success'
+),
+latest_denied AS (
+    SELECT asset, time, api_operation, principal, api_response_error,
+           row_number() OVER (PARTITION BY asset ORDER BY time DESC, metadata_uid DESC) AS rank
+    FROM named WHERE is_use AND status = 'Failure'
+),
+totals AS (
+    SELECT asset,
+           min(api_service_name) AS service,
+           max(cloud_account_uid) AS event_account,
+           max(cloud_region) AS event_region,
+           count(*) FILTER (WHERE is_use AND status = 'Success') AS uses,
+           count(DISTINCT CASE WHEN is_use AND status = 'Success' THEN principal END)
+               AS principals,
+           array_agg(DISTINCT actor_user_account_uid)
+               FILTER (WHERE is_use AND status = 'Success'
+                       AND actor_user_account_uid IS NOT NULL) AS principal_accounts,
+           min(time) AS first_seen,
+           max(time) AS last_seen
+    FROM named GROUP BY asset
+)
+SELECT t.asset, t.service,
+       CASE WHEN t.asset LIKE 'arn:%' THEN split_part(t.asset, ':', 5)
+            ELSE t.event_account END AS account,
+       CASE WHEN t.asset LIKE 'arn:%' THEN split_part(t.asset, ':', 4)
+            ELSE t.event_region END AS region,
+       u.time AS last_used, u.api_operation AS last_operation,
+       u.metadata_uid AS last_event_id, u.principal AS last_principal,
+       t.uses, t.principals, t.principal_accounts, t.first_seen, t.last_seen,
+       d.time AS last_denied, d.api_operation AS last_denied_operation,
+       d.principal AS last_denied_principal, d.api_response_error AS last_denied_error
+FROM totals t
+LEFT JOIN latest_use u ON u.asset = t.asset AND u.rank = 1
+LEFT JOIN latest_denied d ON d.asset = t.asset AND d.rank = 1",
+        uses = use_condition()
+    )
+}
+
+/// Counts of successful and failed calls per asset and operation.
+fn usage_by_operation_view() -> String {
+    "
+CREATE VIEW usage_by_operation AS
+SELECT asset, api_service_name AS service, api_operation AS operation,
+       count(*) FILTER (WHERE status = 'Success') AS successes,
+       count(*) FILTER (WHERE status = 'Failure') AS failures
+FROM crypto_events
+WHERE asset IS NOT NULL
+GROUP BY 1, 2, 3"
+        .to_owned()
+}
 
 async fn register_table(
     context: &SessionContext,

@@ -1,0 +1,224 @@
+//! The keyward binary as a user runs it: exit codes, error lines, output
+//! formats, and a store that survives a killed ingest.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::fixture;
+
+fn keyward(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("KEYWARD_STORE")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write_gzip(path: &Path, content: &[u8]) {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(content).unwrap();
+    std::fs::write(path, encoder.finish().unwrap()).unwrap();
+}
+
+fn record(index: usize, day: u32) -> String {
+    format!(
+        r#"{{"eventVersion":"1.08","eventTime":"2024-05-{day:02}T10:00:{:02}Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","awsRegion":"us-east-1","eventID":"id-{index}","requestParameters":{{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab","padding":"{}"}},"recipientAccountId":"111122223333"}}"#,
+        index % 60,
+        "x".repeat(200)
+    )
+}
+
+#[test]
+fn bad_files_reported_and_exit_code_partial() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("logs");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::copy(
+        fixture("cloudtrail/kms/ct-decrypt.1.json"),
+        tree.join("good.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("cloudtrail/invalid-as-published/kms/ct-encrypt.1.json"),
+        tree.join("invalid.json"),
+    )
+    .unwrap();
+    let records: Vec<String> = (0..500).map(|i| record(i, 1)).collect();
+    let file = format!("{{\"Records\":[{}]}}", records.join(","));
+    write_gzip(&tree.join("whole.json.gz"), file.as_bytes());
+    let mut truncated = std::fs::read(tree.join("whole.json.gz")).unwrap();
+    truncated.truncate(truncated.len() / 2);
+    std::fs::write(tree.join("truncated.json.gz"), truncated).unwrap();
+    std::os::unix::fs::symlink(tree.join("missing.json"), tree.join("dangling.json")).unwrap();
+
+    let store = work.path().join("store");
+    let output = keyward(&store, &["ingest", "--no-progress", tree.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    for name in ["invalid.json", "truncated.json.gz", "dangling.json"] {
+        let line = stderr.lines().find(|line| line.contains(name));
+        assert!(line.is_some(), "no error line names {name}:\n{stderr}");
+    }
+    assert!(!stderr.contains("good.json"), "{stderr}");
+    assert!(stderr.contains("invalid JSON"), "{stderr}");
+    assert!(stderr.contains("gzip"), "{stderr}");
+    let summary = text(&output.stdout);
+    assert!(summary.contains("3 failed"), "{summary}");
+
+    let count = keyward(
+        &store,
+        &["sql", "--format", "csv", "SELECT count(*) AS n FROM events"],
+    );
+    assert!(count.status.success());
+    let stored: u64 = text(&count.stdout).lines().nth(1).unwrap().parse().unwrap();
+    // The good file and the whole gzip; records that the truncated gzip
+    // yielded before its error are kept too, when the decoder returned any.
+    assert!(stored >= 501, "{stored}");
+}
+
+#[test]
+fn query_list_snapshot() {
+    let work = tempfile::tempdir().unwrap();
+    let output = keyward(work.path(), &["query", "--list"]);
+    assert!(output.status.success());
+    insta::assert_snapshot!(text(&output.stdout));
+}
+
+#[test]
+fn unknown_question_fails_with_hint() {
+    let work = tempfile::tempdir().unwrap();
+    let output = keyward(work.path(), &["query", "kms-nothing"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("keyward query --list"));
+}
+
+#[test]
+fn query_without_store_explains() {
+    let work = tempfile::tempdir().unwrap();
+    let output = keyward(&work.path().join("none"), &["query", "kms-access-denied"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("no keyward store"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn output_formats() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let ingest = keyward(
+        &store,
+        &["ingest", fixture("queries/events.json").to_str().unwrap()],
+    );
+    assert!(ingest.status.success(), "{}", text(&ingest.stderr));
+    let args = ["--from", "2026-05-01", "--to", "2026-05-31"];
+    let run = |format: &str| {
+        let mut all = vec!["query", "sm-operations-brkdwn", "--format", format];
+        all.extend(args);
+        keyward(&store, &all)
+    };
+
+    let json: Vec<serde_json::Value> = serde_json::from_slice(&run("json").stdout).unwrap();
+    let lines = text(&run("jsonl").stdout);
+    assert_eq!(lines.lines().count(), json.len());
+    let csv = text(&run("csv").stdout);
+    assert_eq!(csv.lines().next(), Some("operation,account,region,count"));
+    assert_eq!(csv.lines().count(), json.len() + 1);
+    let table = text(&run("table").stdout);
+    assert!(table.contains("| operation"));
+}
+
+#[test]
+fn killed_ingest_leaves_whole_files() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("logs");
+    std::fs::create_dir_all(&tree).unwrap();
+    let mut index = 0;
+    for file in 0..300 {
+        let day = 1 + (file % 28) as u32;
+        let records: Vec<String> = (0..400)
+            .map(|_| {
+                index += 1;
+                record(index, day)
+            })
+            .collect();
+        let body = format!("{{\"Records\":[{}]}}", records.join(","));
+        write_gzip(&tree.join(format!("f{file:04}.json.gz")), body.as_bytes());
+    }
+    let store = work.path().join("store");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "ingest",
+            "--no-progress",
+            "--threads",
+            "1",
+        ])
+        .args(["--buffer-mb", "1", tree.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !has_parquet_file(&store.join("events")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let partial = keyward(
+        &store,
+        &["sql", "--format", "csv", "SELECT count(*) AS n FROM events"],
+    );
+    assert!(
+        partial.status.success(),
+        "store unreadable after kill: {}",
+        text(&partial.stderr)
+    );
+
+    let output = keyward(&store, &["ingest", "--no-progress", tree.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let count = keyward(
+        &store,
+        &["sql", "--format", "csv", "SELECT count(*) AS n FROM events"],
+    );
+    let stored: usize = text(&count.stdout).lines().nth(1).unwrap().parse().unwrap();
+    assert_eq!(stored, index, "every event once, none twice");
+}
+
+fn has_parquet_file(directory: &Path) -> bool {
+    walk(directory)
+        .iter()
+        .any(|path| path.extension().is_some_and(|e| e == "parquet"))
+}
+
+fn walk(directory: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            paths.extend(walk(&path));
+        } else {
+            paths.push(path);
+        }
+    }
+    paths
+}
