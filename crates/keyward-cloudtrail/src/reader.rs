@@ -322,39 +322,93 @@ impl<R: Read> Buffer<R> {
                 }
                 continue;
             }
-            let rest = &self.data[index..self.len];
-            if in_string {
-                match memchr::memchr2(b'"', b'\\', rest) {
-                    None => index = self.len,
-                    Some(found) if rest[found] == b'\\' => index += found + 2,
-                    Some(found) => {
-                        in_string = false;
-                        index += found + 1;
-                    }
+            let (next, state) = scan_bytes(&self.data[..self.len], index, in_string, depth);
+            index = next;
+            in_string = state.in_string;
+            depth = state.depth;
+            if state.closed {
+                if retained && index - start <= max_bytes {
+                    return Scanned::Complete { start, end: index };
                 }
-                continue;
-            }
-            match memchr::memchr3(b'"', b'{', b'}', rest) {
-                None => index = self.len,
-                Some(found) => {
-                    index += found;
-                    match self.data[index] {
-                        b'"' => in_string = true,
-                        b'{' => depth += 1,
-                        _ => depth -= 1,
-                    }
-                    index += 1;
-                    if depth == 0 {
-                        if retained && index - start <= max_bytes {
-                            return Scanned::Complete { start, end: index };
-                        }
-                        self.pos = index;
-                        return Scanned::Oversize(skipped + (index - start) as u64);
-                    }
-                }
+                self.pos = index;
+                return Scanned::Oversize(skipped + (index - start) as u64);
             }
         }
     }
+}
+
+/// Scanner state after [`scan_bytes`].
+struct ScanState {
+    in_string: bool,
+    depth: usize,
+    /// Whether the object's closing brace was reached.
+    closed: bool,
+}
+
+/// Class of each byte for the structural scan: 0 plain, 1 quote,
+/// 2 backslash, 3 opening brace, 4 closing brace.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b'"' as usize] = 1;
+    table[b'\\' as usize] = 2;
+    table[b'{' as usize] = 3;
+    table[b'}' as usize] = 4;
+    table
+};
+
+/// Scans `data` from `index` until the brace depth returns to zero or the
+/// data ends. Returns the index after the last byte examined, which may
+/// exceed `data.len()` by one when the data ends inside an escape.
+///
+/// A byte loop over a class table: CloudTrail strings are short, so a
+/// call into a vectorized search per string costs more than it saves.
+fn scan_bytes(
+    data: &[u8],
+    mut index: usize,
+    mut in_string: bool,
+    mut depth: usize,
+) -> (usize, ScanState) {
+    while index < data.len() {
+        let class = BYTE_CLASS[usize::from(data[index])];
+        index += 1;
+        if class == 0 {
+            continue;
+        }
+        if in_string {
+            match class {
+                1 => in_string = false,
+                2 => index += 1,
+                _ => {}
+            }
+            continue;
+        }
+        match class {
+            1 => in_string = true,
+            3 => depth += 1,
+            4 => {
+                depth -= 1;
+                if depth == 0 {
+                    return (
+                        index,
+                        ScanState {
+                            in_string,
+                            depth,
+                            closed: true,
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    (
+        index,
+        ScanState {
+            in_string,
+            depth,
+            closed: false,
+        },
+    )
 }
 
 /// What the elements of an array are.
