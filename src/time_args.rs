@@ -6,6 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use keyward_cloudtrail::parse_event_time;
 
+/// Longest duration accepted, in microseconds: 100 years of 365 days.
+const MAX_DURATION: i64 = 36_500 * 86_400 * 1_000_000;
+
 /// Microseconds since the epoch, now.
 pub fn now_micros() -> i64 {
     SystemTime::now()
@@ -45,7 +48,14 @@ pub fn parse_duration(text: &str) -> anyhow::Result<i64> {
         "w" => 7 * 86_400,
         _ => bail!("invalid duration unit in {text:?}; use s, m, h, d or w"),
     };
-    Ok(count * seconds * 1_000_000)
+    let micros = count
+        .checked_mul(seconds * 1_000_000)
+        .filter(|micros| *micros <= MAX_DURATION);
+    match micros {
+        Some(0) => bail!("invalid duration {text:?}; use a length above zero"),
+        Some(micros) => Ok(micros),
+        None => bail!("invalid duration {text:?}; the longest is 100 years (36500d)"),
+    }
 }
 
 #[cfg(test)]
@@ -64,6 +74,9 @@ mod tests {
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("3y").is_err());
+        assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("36501d").is_err());
+        assert!(parse_duration("9223372036854775807s").is_err());
     }
 
     #[test]

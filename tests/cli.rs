@@ -222,3 +222,64 @@ fn walk(directory: &Path) -> Vec<std::path::PathBuf> {
     }
     paths
 }
+
+#[test]
+fn sql_rejects_writes() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let ingest = keyward(
+        &store,
+        &["ingest", fixture("queries/events.json").to_str().unwrap()],
+    );
+    assert!(ingest.status.success());
+    let statements = [
+        "INSERT INTO events SELECT * FROM events LIMIT 1",
+        "COPY (SELECT 1) TO '/tmp/keyward-should-not-exist.csv'",
+        "CREATE TABLE copy AS SELECT * FROM events",
+    ];
+    for statement in statements {
+        let output = keyward(&store, &["sql", statement]);
+        assert_eq!(output.status.code(), Some(1), "{statement} was accepted");
+    }
+    let count = keyward(
+        &store,
+        &["sql", "--format", "csv", "SELECT count(*) AS n FROM events"],
+    );
+    let stored: u64 = text(&count.stdout).lines().nth(1).unwrap().parse().unwrap();
+    assert_eq!(stored, 62);
+}
+
+#[test]
+fn demo_keeps_foreign_folder() {
+    let work = tempfile::tempdir().unwrap();
+    let precious = work.path().join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("thesis.txt"), "keep me").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args(["demo", "--out", precious.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("not made by keyward demo"));
+    assert!(precious.join("thesis.txt").exists());
+}
+
+#[test]
+fn invalid_option_values_exit_2() {
+    let work = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 4] = [
+        &["ingest", "--threads", "0", "x"],
+        &["query", "kms-operation", "--since", "30x"],
+        &["query", "kms-operation", "--since", "99999999999999d"],
+        &["query", "kms-operation", "--from", "2022-13-01"],
+    ];
+    for args in cases {
+        let output = keyward(work.path(), args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}

@@ -28,7 +28,8 @@ struct Examples;
 #[derive(Debug, clap::Args)]
 #[deny(missing_docs)]
 pub struct Args {
-    /// Folder for the example logs and the store; replaced if it exists.
+    /// Folder for the example logs and the store. An existing folder is
+    /// only replaced when an earlier demo made it.
     #[arg(long, value_name = "DIR", default_value = "keyward-demo")]
     out: PathBuf,
 }
@@ -37,10 +38,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let logs = args.out.join("cloudtrail");
     let store_path = args.out.join("store");
-    if args.out.exists() {
-        std::fs::remove_dir_all(&args.out)
-            .with_context(|| format!("failed to clear {}", args.out.display()))?;
-    }
+    prepare_folder(&args.out)?;
     let files = write_examples(&logs)?;
     println!(
         "Wrote {files} CloudTrail example files to {}",
@@ -63,7 +61,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     println!("{}", super::ingest::summary_line(&summary));
     if problems > 0 {
-        println!("The {problems} problems above are in examples that are invalid as published.");
+        println!(
+            "The {problems} problems above are in examples as published: invalid JSON, or \
+             records without an eventTime."
+        );
     }
 
     let filters = QuestionFilters {
@@ -79,7 +80,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let session = open_session(&store).await?;
         for question in &QUESTIONS {
             use std::io::Write;
-            writeln!(stdout, "\n== {}: {}", question.name, question.description)?;
+            writeln!(
+                stdout,
+                "\n== {} (all stored time): {}",
+                question.name, question.description
+            )?;
             let batches = run_sql(&session, &question.sql(&filters)).await?;
             write_batches(&batches, OutputFormat::Table, &mut stdout)?;
         }
@@ -91,6 +96,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         store_path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// File that marks a folder as one `keyward demo` made, so that a later
+/// demo may replace it.
+const DEMO_MARKER: &str = ".keyward-demo";
+
+/// Creates the output folder, or empties one that an earlier demo made.
+/// Any other existing folder is left alone and the demo stops.
+fn prepare_folder(out: &std::path::Path) -> anyhow::Result<()> {
+    let is_empty = std::fs::read_dir(out).map(|mut entries| entries.next().is_none());
+    match is_empty {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("failed to read {}", out.display()));
+        }
+        Ok(true) => {}
+        Ok(false) if out.join(DEMO_MARKER).is_file() => {
+            for name in ["cloudtrail", "store"] {
+                let path = out.join(name);
+                if path.exists() {
+                    std::fs::remove_dir_all(&path)
+                        .with_context(|| format!("failed to clear {}", path.display()))?;
+                }
+            }
+        }
+        Ok(false) => anyhow::bail!(
+            "{} exists and was not made by keyward demo; choose a new folder with --out",
+            out.display()
+        ),
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
+    std::fs::write(out.join(DEMO_MARKER), "made by keyward demo\n")
+        .with_context(|| format!("failed to write {}", out.join(DEMO_MARKER).display()))?;
+    Ok(())
 }
 
 fn write_examples(folder: &std::path::Path) -> anyhow::Result<usize> {

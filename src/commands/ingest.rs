@@ -19,9 +19,9 @@ pub struct Args {
     #[arg(required = true, value_name = "SOURCE")]
     sources: Vec<String>,
 
-    /// Reader threads; defaults to the number of cores.
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
+    /// Reader threads, 1 to 256; defaults to the number of cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
 
     /// Read files again even when the store has them unchanged.
     #[arg(long)]
@@ -42,8 +42,9 @@ pub struct Args {
 
     /// Megabytes of events held in memory before they are written to the
     /// store; larger values write fewer, larger files.
-    #[arg(long, value_name = "MB", default_value_t = 48)]
-    buffer_mb: usize,
+    #[arg(long, value_name = "MB", default_value_t = 48,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    buffer_mb: u16,
 }
 
 /// Format of the run summary.
@@ -62,18 +63,15 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|text| Source::parse(text))
         .collect::<Result<Vec<_>, _>>()?;
-    if args.threads == Some(0) {
-        anyhow::bail!("invalid --threads 0; use 1 or more");
-    }
     let mut options = IngestOptions {
         endpoint_url: args.endpoint_url,
         progress: !args.no_progress && std::io::stderr().is_terminal(),
         force: args.force,
-        flush_bytes: Some(args.buffer_mb.max(1) << 20),
+        flush_bytes: Some(usize::from(args.buffer_mb) << 20),
         ..IngestOptions::default()
     };
     if let Some(threads) = args.threads {
-        options.threads = threads;
+        options.threads = usize::from(threads);
     }
 
     let store = Store::create_or_open(store_path)
@@ -85,7 +83,8 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         &options,
         runtime.handle(),
         &mut |problem| {
-            eprintln!("error: {problem}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {problem}");
         },
     )?;
     print_summary(&summary, args.summary)?;

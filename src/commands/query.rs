@@ -42,17 +42,17 @@ pub struct Args {
 pub struct FilterArgs {
     /// Keep events of the last DURATION before --to or now, as in 30d, 12h,
     /// 2w.
-    #[arg(long, value_name = "DURATION", conflicts_with = "from")]
-    since: Option<String>,
+    #[arg(long, value_name = "DURATION", conflicts_with = "from", value_parser = parse_duration)]
+    since: Option<i64>,
 
     /// Keep events at or after this date or time (UTC), as in 2026-05-01 or
     /// 2026-05-01T12:00:00Z.
-    #[arg(long, value_name = "TIME")]
-    from: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    from: Option<i64>,
 
     /// Keep events before this date or time (UTC).
-    #[arg(long, value_name = "TIME")]
-    to: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    to: Option<i64>,
 
     /// Keep only this account; repeat for several.
     #[arg(long = "account", value_name = "ID")]
@@ -67,11 +67,10 @@ impl FilterArgs {
     /// Checks the options and turns them into query filters.
     pub fn to_filters(&self) -> anyhow::Result<QuestionFilters> {
         let now = now_micros();
-        let to = self.to.as_deref().map(parse_instant).transpose()?;
-        let from = match (&self.since, &self.from) {
-            (Some(since), _) => Some(to.unwrap_or(now) - parse_duration(since)?),
-            (None, Some(from)) => Some(parse_instant(from)?),
-            (None, None) => None,
+        let to = self.to;
+        let from = match (self.since, self.from) {
+            (Some(since), _) => Some(to.unwrap_or(now) - since),
+            (None, from) => from,
         };
         if let (Some(from), Some(to)) = (from, to)
             && from >= to

@@ -170,6 +170,8 @@ struct RawRecord<'a> {
     detail: Option<&'a RawValue>,
     #[serde(rename = "digestPublicKeyFingerprint", borrow, default)]
     digest_fingerprint: Option<&'a RawValue>,
+    #[serde(rename = "digestEndTime", borrow, default)]
+    digest_end_time: Option<&'a RawValue>,
     #[serde(rename = "Records", borrow, default)]
     records: Option<&'a RawValue>,
 }
@@ -231,7 +233,7 @@ fn classify(raw: RawRecord<'_>) -> Result<Parsed<'_>, RecordError> {
     if let Some(records) = raw.records {
         return Ok(Parsed::Records(records));
     }
-    if raw.digest_fingerprint.is_some() {
+    if raw.digest_fingerprint.is_some() || raw.digest_end_time.is_some() {
         return Ok(Parsed::One(Classified::Digest));
     }
     if let (Some(_), Some(detail)) = (&raw.detail_type, raw.detail) {
@@ -344,12 +346,85 @@ fn owned(value: &Option<Cow<'_, str>>) -> Option<String> {
     value.as_deref().map(str::to_owned)
 }
 
-/// Keeps a nested object as JSON text; JSON `null` counts as absent.
+/// Keeps a nested object as JSON text, with secret material redacted; JSON
+/// `null` counts as absent.
 fn json_text(value: Option<&RawValue>) -> Option<String> {
-    value
-        .map(RawValue::get)
-        .filter(|text| *text != "null")
-        .map(str::to_owned)
+    let text = value.map(RawValue::get).filter(|text| *text != "null")?;
+    Some(redact_secrets(text))
+}
+
+/// Request and response fields that carry secret material. CloudTrail
+/// hides them itself; a log that was altered or exported by another tool
+/// may not, and keyward never stores a secret.
+const SECRET_FIELDS: [&str; 11] = [
+    "secretstring",
+    "secretbinary",
+    "plaintext",
+    "privatekey",
+    "privatekeyplaintext",
+    "passphrase",
+    "password",
+    "sessiontoken",
+    "secretaccesskey",
+    "keymaterial",
+    "encryptedkeymaterial",
+];
+
+/// The value that replaces secret material.
+pub const REDACTED: &str = "REDACTED_BY_KEYWARD";
+
+/// Replaces the value of every [`SECRET_FIELDS`] key, at any depth, by
+/// [`REDACTED`]. Text that names none of them is returned unchanged.
+pub fn redact_secrets(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let words = [
+        "secret",
+        "plaintext",
+        "private",
+        "passphrase",
+        "password",
+        "token",
+        "material",
+    ];
+    if !words.iter().any(|word| lower.contains(word)) {
+        return text.to_owned();
+    }
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return text.to_owned();
+    };
+    if redact_value(&mut value) {
+        value.to_string()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Redacts in place; returns whether anything was replaced.
+fn redact_value(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields) => {
+            let mut changed = false;
+            for (name, field) in fields.iter_mut() {
+                let secret = SECRET_FIELDS.contains(&name.to_ascii_lowercase().as_str());
+                if secret && !field.is_null() && field.as_str() != Some(REDACTED) {
+                    *field = Value::String(REDACTED.to_owned());
+                    changed = true;
+                } else {
+                    changed |= redact_value(field);
+                }
+            }
+            changed
+        }
+        Value::Array(items) => {
+            let mut changed = false;
+            for item in items {
+                changed |= redact_value(item);
+            }
+            changed
+        }
+        _ => false,
+    }
 }
 
 /// Reads `readOnly`, which some exporters write as the string `"true"`.
@@ -448,6 +523,12 @@ fn event_key(event: &Event) -> u128 {
     hasher.update(event.service.as_bytes());
     hasher.update(&[0]);
     hasher.update(event.operation.as_bytes());
+    // A second delivery repeats these too; published examples that reuse
+    // an eventID for a failed and a successful call differ here.
+    for field in [&event.error_code, &event.account, &event.region] {
+        hasher.update(&[0]);
+        hasher.update(field.as_deref().unwrap_or_default().as_bytes());
+    }
     if event.event_id.is_none() {
         hasher.update(&[0]);
         hash_optional_fields(&mut hasher, event);
@@ -471,5 +552,26 @@ fn hash_optional_fields(hasher: &mut Xxh3, event: &Event) {
     for field in fields {
         hasher.update(field.as_deref().unwrap_or_default().as_bytes());
         hasher.update(&[0]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_fields_redacted_at_any_depth() {
+        let text =
+            r#"{"secretId":"prod/db","SecretString":"hunter2","nested":[{"plaintext":"AAAA"}]}"#;
+        let redacted = redact_secrets(text);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(!redacted.contains("AAAA"), "{redacted}");
+        assert!(redacted.contains("prod/db"));
+    }
+
+    #[test]
+    fn text_without_secrets_unchanged() {
+        let text = r#"{"keyId": "alias/app", "encryptionContext": {"a": "b"}}"#;
+        assert_eq!(redact_secrets(text), text);
     }
 }

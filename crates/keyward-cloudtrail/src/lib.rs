@@ -14,7 +14,7 @@ mod resource;
 mod service;
 mod time;
 
-pub use event::{Classified, Event, Parsed, RecordError, parse_record};
+pub use event::{Classified, Event, Parsed, REDACTED, RecordError, parse_record, redact_secrets};
 pub use names::{NameBinding, name_bindings};
 pub use reader::{FileSummary, Position, ReadError, ReadOptions, read_log};
 pub use resource::{Scope, normalize_key_id, primary_resource};

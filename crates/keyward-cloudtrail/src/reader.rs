@@ -24,6 +24,10 @@ use crate::service::CRYPTO_EVENT_SOURCES;
 /// Bytes requested from the input per read.
 const READ_CHUNK: usize = 1 << 20;
 
+/// Consecutive lines that are not JSON values after which a file is no
+/// longer read as JSON Lines.
+const MAX_BAD_LINES_IN_A_ROW: u32 = 3;
+
 /// Error messages kept per file; further errors are only counted.
 const MAX_ERRORS_KEPT: usize = 20;
 
@@ -474,6 +478,7 @@ impl<'a, R: Read> FileReader<'a, R> {
     /// Reads top-level values until the end of input or a fatal problem.
     fn read_documents(&mut self) -> io::Result<()> {
         let mut values = 0u64;
+        let mut bad_lines = 0u32;
         loop {
             let Some(byte) = self.buffer.peek_non_space()? else {
                 if values == 0 {
@@ -482,6 +487,9 @@ impl<'a, R: Read> FileReader<'a, R> {
                 return Ok(());
             };
             values += 1;
+            if matches!(byte, b'[' | b'{') {
+                bad_lines = 0;
+            }
             let keep_going = match byte {
                 b'[' => {
                     self.buffer.pos += 1;
@@ -492,16 +500,39 @@ impl<'a, R: Read> FileReader<'a, R> {
                 other => {
                     let position = self.position_here();
                     let message = format!(
-                        "invalid JSON: expected '{{' or '[' but found {:?}",
+                        "invalid JSON: expected '{{' or '[' but found {:?}; the rest of the line \
+                         is skipped",
                         char::from(other)
                     );
                     self.summary.push_error(position, message);
-                    false
+                    bad_lines += 1;
+                    // A few bad lines in a row mean this is not JSON Lines
+                    // but one broken document, whose rest would only add
+                    // noise.
+                    bad_lines < MAX_BAD_LINES_IN_A_ROW && self.skip_line()?
                 }
             };
             if !keep_going {
                 self.summary.stopped_early = true;
                 return Ok(());
+            }
+        }
+    }
+
+    /// Skips to the start of the next line, so that one bad line of a JSON
+    /// Lines file costs only that line.
+    fn skip_line(&mut self) -> io::Result<bool> {
+        loop {
+            let data = &self.buffer.data[self.buffer.pos..self.buffer.len];
+            if let Some(found) = memchr::memchr(b'\n', data) {
+                let end = self.buffer.pos + found + 1;
+                self.buffer.advance(end);
+                return Ok(true);
+            }
+            let keep = self.buffer.len;
+            self.buffer.pos = keep;
+            if self.buffer.fill(keep)?.is_none() {
+                return Ok(true);
             }
         }
     }
@@ -531,7 +562,7 @@ impl<'a, R: Read> FileReader<'a, R> {
         let Some(bracket) = bracket else {
             return Ok(false);
         };
-        self.buffer.pos = bracket + 1;
+        self.buffer.advance(bracket + 1);
         if !self.read_array(ArrayKind::Records)? {
             return Ok(false);
         }
@@ -1042,6 +1073,17 @@ mod tests {
         let (summary, events) = read_all(file.as_bytes());
         assert_eq!(events.len(), 1);
         assert_eq!(summary.error_count, 1);
+    }
+
+    #[test]
+    fn bad_json_line_skipped() {
+        let good = record("kms.amazonaws.com", "Decrypt", "1");
+        let other = record("kms.amazonaws.com", "Encrypt", "2");
+        let lines = format!("{good}\nthis is not json\n{other}\n");
+        let (summary, events) = read_all(lines.as_bytes());
+        assert_eq!(events.len(), 2);
+        assert_eq!(summary.error_count, 1);
+        assert_eq!(summary.errors[0].position.line, Some(2));
     }
 
     #[test]

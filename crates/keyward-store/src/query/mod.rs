@@ -213,8 +213,14 @@ async fn register_table(
     Ok(())
 }
 
-/// Runs one SQL statement and collects its result.
+/// Runs one read-only SQL statement and collects its result. Statements
+/// that would change the store or write files (`INSERT`, `COPY`, `CREATE`,
+/// `DROP`, `SET`) are rejected.
 pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    let frame = context.sql(sql).await?;
+    let options = datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let frame = context.sql_with_options(sql, options).await?;
     Ok(frame.collect().await?)
 }
