@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use keyward_cloudtrail::parse_event_time;
 
-/// Longest duration accepted, in microseconds: 100 years of 365 days.
+/// Maximum duration accepted, in microseconds: 100 years of 365 days.
 const MAX_DURATION: i64 = 36_500 * 86_400 * 1_000_000;
 
 /// Microseconds since the epoch, now.

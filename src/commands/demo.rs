@@ -2,8 +2,8 @@
 //! answer every built-in question on them.
 //!
 //! The examples are published CloudTrail records from AWS documentation and
-//! security tools, including files that are invalid as published; their
-//! errors show how keyward reports bad input and goes on.
+//! security tools. Some files are invalid as published, and their errors
+//! show how keyward reports bad input and goes on.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -13,7 +13,8 @@ use super::Format;
 #[derive(Debug, clap::Args)]
 #[deny(missing_docs)]
 pub struct Args {
-    /// The SQL statement. Tables: events, crypto_events, names, manifest.
+    /// A read-only SQL statement. Tables: events, crypto_events, names,
+    /// manifest, usage, usage_by_operation (docs/columns.md describes them).
     #[arg(value_name = "SQL")]
     sql: String,
 

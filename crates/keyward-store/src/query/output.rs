@@ -9,7 +9,7 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 
 use crate::error::Result;
 
-/// How results are printed.
+/// Format of printed results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
     /// An aligned text table.
@@ -30,8 +30,13 @@ pub fn write_batches(
 ) -> Result<()> {
     match format {
         OutputFormat::Table => {
-            let table = pretty_format_batches(batches)?;
-            writeln!(out, "{table}").map_err(io_error)?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            if rows == 0 {
+                writeln!(out, "(no rows)").map_err(io_error)?;
+            } else {
+                let table = pretty_format_batches(batches)?;
+                writeln!(out, "{table}").map_err(io_error)?;
+            }
         }
         OutputFormat::Csv => {
             let mut writer = datafusion::arrow::csv::WriterBuilder::new()
