@@ -283,3 +283,20 @@ fn invalid_option_values_exit_2() {
         );
     }
 }
+
+#[test]
+fn csv_writes_list_columns() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let ingest = keyward(
+        &store,
+        &["ingest", fixture("queries/events.json").to_str().unwrap()],
+    );
+    assert!(ingest.status.success());
+    let sql = "SELECT resources_uid FROM events WHERE cardinality(resources_uid) > 0 LIMIT 1";
+    let output = keyward(&store, &["sql", "--format", "csv", sql]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = text(&output.stdout);
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains("arn:aws:"), "{csv}");
+}

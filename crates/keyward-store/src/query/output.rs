@@ -43,7 +43,7 @@ pub fn write_batches(
                 .with_header(true)
                 .build(&mut *out);
             for batch in batches {
-                writer.write(batch)?;
+                writer.write(&flatten_nested(batch)?)?;
             }
         }
         OutputFormat::Json => {
@@ -68,6 +68,50 @@ pub fn write_batches(
         }
     }
     Ok(())
+}
+
+/// Turns list and struct columns into text, which CSV can hold, written as
+/// the table format writes them.
+fn flatten_nested(batch: &RecordBatch) -> Result<RecordBatch> {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, StringBuilder};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+    let is_nested = |data_type: &DataType| data_type.is_nested();
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|field| is_nested(field.data_type()))
+    {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !is_nested(field.data_type()) {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default())?;
+        let mut text = StringBuilder::new();
+        for row in 0..column.len() {
+            if column.is_null(row) {
+                text.append_null();
+            } else {
+                text.append_value(formatter.value(row).to_string());
+            }
+        }
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(Arc::new(text.finish()));
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 fn io_error(error: std::io::Error) -> crate::StoreError {
