@@ -112,20 +112,34 @@ pub fn summary_line(summary: &IngestSummary) -> String {
         0.0
     };
     let skipped = summary.digest_files + summary.insight_files + summary.other_files;
+    let not_kept = summary.skipped_records + summary.not_cloudtrail;
     format!(
-        "{} files ({} ingested, {} unchanged, {} failed, {} skipped), {} records read, \
-         {} crypto events stored, {} duplicates, {} skipped records, {} errors; \
-         {megabytes:.1} MB in {:.2} s ({rate:.1} MB/s)",
-        summary.files + skipped,
+        "{} ({} ingested, {} unchanged, {} failed, {} skipped), {}, {}, {}, \
+         {} (digests, Insights or not CloudTrail), {}; {megabytes:.1} MB in {:.2} s \
+         ({rate:.1} MB/s)",
+        counted(summary.files + skipped, "file", "files"),
         summary.files_ingested,
         summary.files_unchanged,
         summary.files_failed,
         skipped,
-        summary.records_read,
-        summary.events_stored,
-        summary.duplicates,
-        summary.skipped_records + summary.not_cloudtrail,
-        summary.errors,
+        counted(summary.records_read, "record read", "records read"),
+        counted(
+            summary.events_stored,
+            "crypto event stored",
+            "crypto events stored"
+        ),
+        counted(summary.duplicates, "duplicate", "duplicates"),
+        counted(not_kept, "JSON value skipped", "JSON values skipped"),
+        counted(summary.errors, "error", "errors"),
         summary.seconds,
     )
+}
+
+/// Formats a count with the singular or plural form of its noun.
+fn counted(count: u64, singular: &str, plural: &str) -> String {
+    if count == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{count} {plural}")
+    }
 }
