@@ -310,7 +310,13 @@ impl<R: Read> Buffer<R> {
                 if retained && index - start > max_bytes {
                     retained = false;
                 }
-                let keep_from = if retained { start } else { index.min(self.len) };
+                // Past the limit only the bytes that the backslash look-back
+                // of `scan_bytes` may need are kept.
+                let keep_from = if retained {
+                    start
+                } else {
+                    index.min(self.len).saturating_sub(64).max(start)
+                };
                 if !retained {
                     skipped += (keep_from - start) as u64;
                     start = keep_from;
@@ -349,51 +355,31 @@ struct ScanState {
     closed: bool,
 }
 
-/// Class of each byte for the structural scan: 0 plain, 1 quote,
-/// 2 backslash, 3 opening brace, 4 closing brace.
-static BYTE_CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    table[b'"' as usize] = 1;
-    table[b'\\' as usize] = 2;
-    table[b'{' as usize] = 3;
-    table[b'}' as usize] = 4;
-    table
-};
-
 /// Scans `data` from `index` until the brace depth returns to zero or the
-/// data ends. Returns the index after the last byte examined, which may
-/// exceed `data.len()` by one when the data ends inside an escape.
+/// data ends. Returns the index after the last byte examined.
 ///
-/// A byte loop over a class table: CloudTrail strings are short, so a
-/// call into a vectorized search per string costs more than it saves.
+/// Only quotes and braces stop the vectorized search. A quote inside a
+/// string closes it unless an odd number of backslashes precedes it, which
+/// is checked by looking back, so escapes cost nothing where there are
+/// none.
 fn scan_bytes(
     data: &[u8],
-    mut index: usize,
+    index: usize,
     mut in_string: bool,
     mut depth: usize,
 ) -> (usize, ScanState) {
-    while index < data.len() {
-        let class = BYTE_CLASS[usize::from(data[index])];
-        index += 1;
-        if class == 0 {
-            continue;
-        }
-        if in_string {
-            match class {
-                1 => in_string = false,
-                2 => index += 1,
-                _ => {}
-            }
-            continue;
-        }
-        match class {
-            1 => in_string = true,
-            3 => depth += 1,
-            4 => {
+    for found in memchr::memchr3_iter(b'"', b'{', b'}', &data[index..]) {
+        let at = index + found;
+        match data[at] {
+            b'"' if in_string => in_string = is_escaped(data, at),
+            b'"' => in_string = true,
+            _ if in_string => {}
+            b'{' => depth += 1,
+            _ => {
                 depth -= 1;
                 if depth == 0 {
                     return (
-                        index,
+                        at + 1,
                         ScanState {
                             in_string,
                             depth,
@@ -402,17 +388,27 @@ fn scan_bytes(
                     );
                 }
             }
-            _ => {}
         }
     }
     (
-        index,
+        data.len(),
         ScanState {
             in_string,
             depth,
             closed: false,
         },
     )
+}
+
+/// Reports whether the quote at `at` is escaped: preceded by an odd number
+/// of backslashes.
+fn is_escaped(data: &[u8], at: usize) -> bool {
+    let backslashes = data[..at]
+        .iter()
+        .rev()
+        .take_while(|byte| **byte == b'\\')
+        .count();
+    backslashes % 2 == 1
 }
 
 /// What the elements of an array are.
@@ -934,6 +930,33 @@ mod tests {
         );
         assert_eq!(summary, read_all(file.as_bytes()).0);
         assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn escaped_quotes_and_backslashes() {
+        // A string ending in an escaped backslash, one holding an escaped
+        // quote and a brace, and one holding three backslashes and a quote.
+        let tricky = r#"{"eventTime":"2024-05-01T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventID":"t","requestParameters":{"a":"C:\\","b":"x\"}{","c":"\\\"}"}}"#;
+        let file = format!(
+            "{{\"Records\":[{tricky},{}]}}",
+            record("kms.amazonaws.com", "Sign", "s")
+        );
+        for reader_events in [read_all(file.as_bytes()).1, {
+            let mut events = Vec::new();
+            read_log(
+                Trickle(file.as_bytes()),
+                &ReadOptions::default(),
+                &mut |e| events.push(e),
+            );
+            events
+        }] {
+            assert_eq!(reader_events.len(), 2);
+            let parameters = reader_events[0]
+                .request_parameters
+                .as_deref()
+                .unwrap_or_default();
+            assert!(parameters.contains(r#""b":"x\"}{""#), "{parameters}");
+        }
     }
 
     #[test]
