@@ -98,10 +98,32 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "debug",
         (false, _) => "trace",
     };
+    // The AWS SDK's debug and trace logs include signed requests with the
+    // access key id, so they stay at info unless KEYWARD_LOG asks for more.
+    let sdk_crates = [
+        "aws_config",
+        "aws_credential_types",
+        "aws_runtime",
+        "aws_sdk_s3",
+        "aws_sdk_sso",
+        "aws_sdk_ssooidc",
+        "aws_sdk_sts",
+        "aws_sigv4",
+        "aws_smithy_http_client",
+        "aws_smithy_runtime",
+        "aws_smithy_runtime_api",
+        "hyper_util",
+    ];
+    let mut directives = default.to_owned();
+    for name in sdk_crates {
+        directives.push_str(&format!(",{name}=info"));
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
+    let stderr_is_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(stderr_is_terminal)
         .with_writer(std::io::stderr)
         .init();
 }

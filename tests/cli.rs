@@ -300,3 +300,34 @@ fn csv_writes_list_columns() {
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(csv.contains("arn:aws:"), "{csv}");
 }
+
+#[test]
+fn verbose_logs_hold_no_credentials() {
+    let work = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "-vvv",
+            "--store",
+            work.path().to_str().unwrap(),
+            "ingest",
+            "--no-progress",
+        ])
+        .args([
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "s3://keyward-test/AWSLogs/",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIAKEYWARDTESTKEY")
+        .env("AWS_SECRET_ACCESS_KEY", "keyward-test-secret")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("KEYWARD_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let logs = text(&output.stderr);
+    assert!(logs.contains("s3://keyward-test/AWSLogs/"), "{logs}");
+    assert!(!logs.contains("AKIAKEYWARDTESTKEY"));
+    assert!(!logs.contains("keyward-test-secret"));
+}
