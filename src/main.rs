@@ -99,7 +99,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => "trace",
     };
     // The AWS SDK's debug and trace logs include signed requests with the
-    // access key id, so they stay at info unless KEYWARD_LOG asks for more.
+    // access key id, so they stay at info unless KEYWARD_LOG sets another level.
     let sdk_crates = [
         "aws_config",
         "aws_credential_types",

@@ -22,6 +22,20 @@ fn keyward(store: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Ingests the hand-checked query dataset into `DIR/store` and returns the
+/// store's path.
+fn store_with_dataset(directory: &Path) -> std::path::PathBuf {
+    let store = directory.join("store");
+    let dataset = fixture("queries/events.json");
+    let ingest = keyward(&store, &["ingest", dataset.to_str().unwrap()]);
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    store
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -119,12 +133,7 @@ fn query_without_store_explains() {
 #[test]
 fn output_formats() {
     let work = tempfile::tempdir().unwrap();
-    let store = work.path().join("store");
-    let ingest = keyward(
-        &store,
-        &["ingest", fixture("queries/events.json").to_str().unwrap()],
-    );
-    assert!(ingest.status.success(), "{}", text(&ingest.stderr));
+    let store = store_with_dataset(work.path());
     let args = ["--from", "2026-05-01", "--to", "2026-05-31"];
     let run = |format: &str| {
         let mut all = vec!["query", "sm-operations-brkdwn", "--format", format];
@@ -226,12 +235,7 @@ fn walk(directory: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn sql_rejects_writes() {
     let work = tempfile::tempdir().unwrap();
-    let store = work.path().join("store");
-    let ingest = keyward(
-        &store,
-        &["ingest", fixture("queries/events.json").to_str().unwrap()],
-    );
-    assert!(ingest.status.success());
+    let store = store_with_dataset(work.path());
     let statements = [
         "INSERT INTO events SELECT * FROM events LIMIT 1",
         "COPY (SELECT 1) TO '/tmp/keyward-should-not-exist.csv'",
@@ -287,12 +291,7 @@ fn invalid_option_values_exit_2() {
 #[test]
 fn csv_writes_list_columns() {
     let work = tempfile::tempdir().unwrap();
-    let store = work.path().join("store");
-    let ingest = keyward(
-        &store,
-        &["ingest", fixture("queries/events.json").to_str().unwrap()],
-    );
-    assert!(ingest.status.success());
+    let store = store_with_dataset(work.path());
     let sql = "SELECT resources_uid FROM events WHERE cardinality(resources_uid) > 0 LIMIT 1";
     let output = keyward(&store, &["sql", "--format", "csv", sql]);
     assert!(output.status.success(), "{}", text(&output.stderr));

@@ -88,7 +88,7 @@ impl Event {
     }
 }
 
-/// What one JSON object turned out to be.
+/// Classification of one JSON object.
 #[derive(Debug)]
 pub enum Classified {
     /// An event of a kept service.
@@ -436,8 +436,8 @@ fn lenient_bool(value: &RawValue) -> Option<bool> {
     }
 }
 
-/// The request fields that name the asset of each service, in order of
-/// preference.
+/// Returns the request fields that name the asset of each service, in order
+/// of preference.
 fn identifier_fields(service: CryptoService) -> &'static [&'static str] {
     match service {
         CryptoService::Kms => &["keyId", "destinationKeyId", "sourceKeyId", "targetKeyId"],
@@ -484,8 +484,8 @@ fn response_identifier(service: CryptoService, response: Option<&RawValue>) -> O
         .find_map(|pointer| value.pointer(pointer)?.as_str().map(str::to_owned))
 }
 
-/// The ARN partition of the event: from any ARN it carries, else from the
-/// Region's name.
+/// Returns the ARN partition of the event: from any ARN it carries, else
+/// from the Region's name.
 fn partition_of(
     resource_arns: &[String],
     identity: Option<&RawIdentity<'_>>,
@@ -512,9 +512,9 @@ fn partition_of(
 }
 
 /// Computes the de-duplication key. A duplicate delivery repeats the whole
-/// record, so `eventID` with time, source and name identifies it; published
-/// examples reuse ids such as `1` for different events, which the other
-/// three fields tell apart.
+/// record, so `eventID` with time, source and name identifies it. Published
+/// examples reuse ids such as `1` for different events, and the other
+/// fields tell those apart.
 fn event_key(event: &Event) -> u128 {
     let mut hasher = Xxh3::new();
     hasher.update(event.event_id.as_deref().unwrap_or_default().as_bytes());

@@ -76,8 +76,8 @@ fn alias_binding(event: &Event, account: &str, region: &str) -> Option<(String, 
     ))
 }
 
-/// A secret named by name in the request and by ARN in `resources[]` or in
-/// the response of `CreateSecret`.
+/// Returns the name and ARN of a secret named by name in the request and by
+/// ARN in `resources[]` or in the response.
 fn secret_binding(event: &Event) -> Option<(String, String)> {
     let arn = event
         .resource_arns

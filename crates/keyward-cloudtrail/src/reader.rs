@@ -48,7 +48,7 @@ impl Default for ReadOptions {
     }
 }
 
-/// Where in a file a problem was found. Offsets count uncompressed bytes.
+/// Location of a problem in a file. Offsets count uncompressed bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position {
     /// Offset of the first byte of the value concerned, from 0.
@@ -80,9 +80,9 @@ impl fmt::Display for Position {
 /// file's structure allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadError {
-    /// Where the problem is.
+    /// Location of the problem.
     pub position: Position,
-    /// What is wrong, in words.
+    /// Description of the problem.
     pub message: String,
 }
 
@@ -171,7 +171,7 @@ impl Position {
     }
 }
 
-/// How a scan of one value ended.
+/// Outcome of scanning one value.
 enum Scanned {
     /// The value is `buffer[start..end]`.
     Complete { start: usize, end: usize },
@@ -411,7 +411,7 @@ fn is_escaped(data: &[u8], at: usize) -> bool {
     backslashes % 2 == 1
 }
 
-/// What the elements of an array are.
+/// Kind of array being read, which decides what its elements may be.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ArrayKind {
     /// The `Records` array of a CloudTrail file: every element must be a

@@ -10,7 +10,8 @@
 
 use crate::service::CryptoService;
 
-/// Where an event happened, for turning relative identifiers into ARNs.
+/// Account, Region and partition of an event, for turning relative
+/// identifiers into ARNs.
 #[derive(Clone, Copy, Debug)]
 pub struct Scope<'a> {
     /// The ARN partition, such as `aws` or `aws-cn`.
@@ -35,17 +36,17 @@ fn asset_type(service: CryptoService) -> &'static str {
 
 /// Returns the normalized identifier of the asset an event concerns.
 ///
-/// `resources` holds each `resources[]` entry's ARN and type.
+/// `resources` contains each `resources[]` entry's ARN and type.
 pub fn primary_resource(
     service: CryptoService,
     resources: &[(Option<&str>, Option<&str>)],
     request_id: Option<&str>,
     scope: Scope<'_>,
 ) -> Option<String> {
-    let wanted = asset_type(service);
+    let asset = asset_type(service);
     let typed = resources
         .iter()
-        .find(|(arn, kind)| arn.is_some() && *kind == Some(wanted))
+        .find(|(arn, kind)| arn.is_some() && *kind == Some(asset))
         .and_then(|(arn, _)| *arn);
     if let Some(arn) = typed {
         return Some(arn.to_owned());

@@ -9,7 +9,7 @@ pub enum IngestError {
     /// A local file or folder could not be read.
     #[error("failed to {action} {path}: {source}")]
     Io {
-        /// What was being done.
+        /// Action that failed.
         action: &'static str,
         /// The path concerned.
         path: String,

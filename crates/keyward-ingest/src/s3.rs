@@ -1,9 +1,9 @@
 //! Reading CloudTrail trees from S3.
 //!
 //! Credentials, Region and endpoint come from the standard AWS chain
-//! (environment, profiles, SSO, instance metadata); `AWS_ENDPOINT_URL` or an
-//! explicit endpoint points the client at an S3-compatible server, with
-//! path-style addressing.
+//! (environment, profiles, SSO, instance metadata). `AWS_ENDPOINT_URL` or an
+//! explicit endpoint points the client at an S3-compatible server, which is
+//! then addressed path-style.
 
 use std::io::Read;
 

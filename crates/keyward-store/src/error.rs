@@ -13,7 +13,7 @@ pub enum StoreError {
     /// A file system operation failed.
     #[error("failed to {action} {path}: {source}")]
     Io {
-        /// What was being done, such as "create" or "read".
+        /// Action that failed, such as "create" or "read".
         action: &'static str,
         /// The file or folder concerned.
         path: PathBuf,
@@ -37,7 +37,7 @@ pub enum StoreError {
     /// Another process holds the store's lock.
     #[error("store {0} is in use by another keyward process; wait for it to finish")]
     Locked(PathBuf),
-    /// The folder holds a store of another format version.
+    /// The folder contains a store of another format version.
     #[error("{path} holds a store of format {found}; this keyward reads format {expected}")]
     Format {
         /// The store folder.

@@ -113,7 +113,7 @@ impl Store {
         Ok(StoreLock { _file: file })
     }
 
-    /// The store's folder.
+    /// Returns the store's folder.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -23,7 +23,7 @@ use crate::schema::{MANIFEST_SCHEMA, UTC};
 pub struct ManifestEntry {
     /// Path or URL of the source.
     pub source: String,
-    /// What identifies this version of the source.
+    /// Identity of this version of the source.
     pub fingerprint: String,
     /// When it was ingested, in microseconds since the epoch.
     pub ingested_at: i64,

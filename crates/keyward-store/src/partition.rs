@@ -29,7 +29,7 @@ impl Partition {
         }
     }
 
-    /// The partition's folder, relative to the table's root.
+    /// Returns the partition's folder, relative to the table's root.
     pub fn relative_path(&self) -> String {
         format!(
             "eventday={}/accountid={}/region={}",
