@@ -5,8 +5,9 @@
 //! - 0: the command finished and read all of its input;
 //! - 1: the command failed;
 //! - 2: the command line is invalid;
-//! - 3: the command finished, but some input (a file, object or source)
-//!   could not be read. What was read is stored, and each problem is listed.
+//! - 3: the command finished, but some input (a file, object or source, or
+//!   for `scan` an account, Region or service) could not be read. What was
+//!   read is stored, and each problem is listed.
 
 mod commands;
 mod time_args;
@@ -55,6 +56,11 @@ enum Command {
     Query(commands::query::Args),
     /// Run an SQL query over the store's tables.
     Sql(commands::sql::Args),
+    /// Read the live inventory of KMS keys, certificates and secrets from
+    /// AWS into the store.
+    Scan(commands::scan::Args),
+    /// Print the inventory of the latest scan.
+    Inventory(commands::inventory::Args),
     /// Ingest the CloudTrail examples built into keyward and answer every
     /// question on them.
     Demo(commands::demo::Args),
@@ -67,6 +73,8 @@ fn main() -> ExitCode {
         Command::Ingest(args) => commands::ingest::run(&cli.store, args),
         Command::Query(args) => commands::query::run(&cli.store, args),
         Command::Sql(args) => commands::sql::run(&cli.store, args),
+        Command::Scan(args) => commands::scan::run(&cli.store, args),
+        Command::Inventory(args) => commands::inventory::run(&cli.store, args),
         Command::Demo(args) => commands::demo::run(args),
     };
     match result {
@@ -104,7 +112,13 @@ fn init_logging(verbose: u8, quiet: bool) {
         "aws_config",
         "aws_credential_types",
         "aws_runtime",
+        "aws_sdk_account",
+        "aws_sdk_acm",
+        "aws_sdk_acmpca",
+        "aws_sdk_kms",
+        "aws_sdk_organizations",
         "aws_sdk_s3",
+        "aws_sdk_secretsmanager",
         "aws_sdk_sso",
         "aws_sdk_ssooidc",
         "aws_sdk_sts",

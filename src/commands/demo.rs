@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use keyward_ingest::{IngestOptions, Source, ingest};
+use keyward_scan::ScanOptions;
 use keyward_store::Store;
 use keyward_store::query::catalog::QUESTIONS;
 use keyward_store::query::output::{OutputFormat, write_batches};
@@ -32,6 +33,25 @@ pub struct Args {
     /// only replaced when an earlier demo made it.
     #[arg(long, value_name = "DIR", default_value = "keyward-demo")]
     out: PathBuf,
+
+    /// Also scan the live inventory of the current AWS credentials' account
+    /// (or of the emulator at --endpoint-url) into the demo store, and print
+    /// it.
+    #[arg(long)]
+    scan: bool,
+
+    /// With --scan: every account of the organization, through the
+    /// KeywardAudit role.
+    #[arg(long, requires = "scan")]
+    org: bool,
+
+    /// Endpoint URL of an AWS emulator to scan; implies --scan.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+
+    /// Regions to scan (comma-separated); by default every enabled Region.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    regions: Vec<String>,
 }
 
 /// Runs `keyward demo`.
@@ -90,12 +110,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(())
     })?;
+    drop(stdout);
+
+    let mut code = ExitCode::SUCCESS;
+    if args.scan || args.endpoint_url.is_some() {
+        let options = ScanOptions {
+            organization: args.org,
+            regions: args.regions,
+            endpoint_url: args.endpoint_url,
+            ..ScanOptions::default()
+        };
+        println!("\n== Scanning the live inventory");
+        let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let snapshot = super::scan::scan_into_store(&store, &options, &runtime, show_progress)?;
+        print!("{}", super::scan::summary_text(&snapshot));
+        if !snapshot.scan.complete {
+            code = ExitCode::from(crate::EXIT_PARTIAL);
+        }
+        println!(
+            "`keyward --store {} inventory keys` (or certificates, secrets, coverage) prints it.",
+            store_path.display()
+        );
+    }
     println!(
         "\nThe store is in {}; try `keyward --store {} query --list`.",
         store_path.display(),
         store_path.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// File that marks a folder as one `keyward demo` made, so that a later

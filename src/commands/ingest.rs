@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use keyward_ingest::{IngestOptions, IngestSummary, Source, ingest};
 use keyward_store::Store;
 
+use super::counted;
 use crate::EXIT_PARTIAL;
 
 /// Arguments of `keyward ingest`.
@@ -133,13 +134,4 @@ pub fn summary_line(summary: &IngestSummary) -> String {
         counted(summary.errors, "error", "errors"),
         summary.seconds,
     )
-}
-
-/// Formats a count with the singular or plural form of its noun.
-fn counted(count: u64, singular: &str, plural: &str) -> String {
-    if count == 1 {
-        format!("1 {singular}")
-    } else {
-        format!("{count} {plural}")
-    }
 }

@@ -2,7 +2,9 @@
 
 pub mod demo;
 pub mod ingest;
+pub mod inventory;
 pub mod query;
+pub mod scan;
 pub mod sql;
 
 use clap::ValueEnum;
@@ -40,4 +42,13 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")
+}
+
+/// Formats a count with the singular or plural form of its noun.
+pub fn counted(count: u64, singular: &str, plural: &str) -> String {
+    if count == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{count} {plural}")
+    }
 }

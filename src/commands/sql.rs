@@ -14,7 +14,9 @@ use super::Format;
 #[deny(missing_docs)]
 pub struct Args {
     /// A read-only SQL statement. Tables: events, crypto_events, names,
-    /// manifest, usage, usage_by_operation (docs/columns.md describes them).
+    /// manifest, usage, usage_by_operation, and the inventory: keys,
+    /// aliases, certificates, certificate_authorities, secrets, coverage,
+    /// scans (docs/columns.md describes them).
     #[arg(value_name = "SQL")]
     sql: String,
 

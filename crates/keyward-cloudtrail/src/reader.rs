@@ -12,17 +12,28 @@
 //! belong to other services. Such records are checked for structure
 //! (balanced braces, closed strings) but not parsed in full.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
 use memchr::memmem;
 use serde_json::value::RawValue;
+use wide::u8x16;
 
 use crate::event::{Classified, Event, Parsed, parse_record};
 use crate::service::CRYPTO_EVENT_SOURCES;
 
 /// Bytes requested from the input per read.
 const READ_CHUNK: usize = 1 << 20;
+
+/// Largest read buffer kept for the next file on the same thread.
+const MAX_SPARE_BUFFER: usize = READ_CHUNK * 4;
+
+thread_local! {
+    /// The read buffer of the last file read on this thread, kept so that
+    /// every file does not allocate and zero a new one.
+    static SPARE_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
 
 /// Consecutive lines that are not JSON values after which a file is no
 /// longer read as JSON Lines.
@@ -200,9 +211,13 @@ struct Buffer<R> {
 
 impl<R: Read> Buffer<R> {
     fn new(input: R) -> Self {
+        let mut data = SPARE_BUFFER.take();
+        if data.len() < READ_CHUNK * 2 {
+            data.resize(READ_CHUNK * 2, 0);
+        }
         Self {
             input,
-            data: vec![0; READ_CHUNK * 2],
+            data,
             pos: 0,
             len: 0,
             base: 0,
@@ -347,6 +362,14 @@ impl<R: Read> Buffer<R> {
     }
 }
 
+impl<R> Drop for Buffer<R> {
+    fn drop(&mut self) {
+        if self.data.len() <= MAX_SPARE_BUFFER {
+            SPARE_BUFFER.set(std::mem::take(&mut self.data));
+        }
+    }
+}
+
 /// Scanner state after [`scan_bytes`].
 struct ScanState {
     in_string: bool,
@@ -358,46 +381,142 @@ struct ScanState {
 /// Scans `data` from `index` until the brace depth returns to zero or the
 /// data ends. Returns the index after the last byte examined.
 ///
-/// Only quotes and braces stop the vectorized search. A quote inside a
+/// Whole 64-byte blocks are classified at once: bit masks of quotes and
+/// braces give the string regions by a prefix XOR over the quotes, and the
+/// brace counts decide whether the depth can reach zero inside the block.
+/// A block with a backslash, or right after one, goes through
+/// [`scan_escaped`], which checks each quote for escapes.
+fn scan_bytes(data: &[u8], index: usize, in_string: bool, depth: usize) -> (usize, ScanState) {
+    let mut state = ScanState {
+        in_string,
+        depth,
+        closed: false,
+    };
+    let mut at = index;
+    while let Some(block) = data
+        .get(at..at + BLOCK)
+        .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
+    {
+        let masks = BlockMasks::of(block);
+        let after_backslash = at > 0 && data[at - 1] == b'\\';
+        let end = if masks.backslashes != 0 || after_backslash {
+            scan_escaped(data, at, at + BLOCK, &mut state)
+        } else {
+            scan_block(&masks, &mut state)
+        };
+        if let Some(offset) = end {
+            return (at + offset, state);
+        }
+        at += BLOCK;
+    }
+    let end = scan_escaped(data, at, data.len(), &mut state);
+    (end.map_or(data.len(), |offset| at + offset), state)
+}
+
+/// Bytes classified together by [`scan_bytes`].
+const BLOCK: usize = 64;
+
+/// One bit per byte of a block, lowest bit first.
+struct BlockMasks {
+    quotes: u64,
+    backslashes: u64,
+    opens: u64,
+    closes: u64,
+}
+
+impl BlockMasks {
+    fn of(block: &[u8; BLOCK]) -> Self {
+        let mut masks = BlockMasks {
+            quotes: 0,
+            backslashes: 0,
+            opens: 0,
+            closes: 0,
+        };
+        for (lane, bytes) in block.chunks_exact(LANES).enumerate() {
+            let Ok(bytes) = <[u8; LANES]>::try_from(bytes) else {
+                continue;
+            };
+            let vector = u8x16::new(bytes);
+            let shift = lane * LANES;
+            let mask = |byte: u8| (vector.cmp_eq(u8x16::splat(byte)).move_mask() as u64) << shift;
+            masks.quotes |= mask(b'"');
+            masks.backslashes |= mask(b'\\');
+            masks.opens |= mask(b'{');
+            masks.closes |= mask(b'}');
+        }
+        masks
+    }
+}
+
+/// Bytes compared at once by one vector instruction.
+const LANES: usize = 16;
+
+/// Scans a block without escapes. Returns the offset after the closing
+/// brace when the depth returns to zero in it.
+fn scan_block(masks: &BlockMasks, state: &mut ScanState) -> Option<usize> {
+    // Bit i of `inside` is set when byte i is inside a string; an opening
+    // quote counts as inside and a closing quote as outside.
+    let mut inside = prefix_xor(masks.quotes);
+    if state.in_string {
+        inside = !inside;
+    }
+    state.in_string = inside >> (BLOCK - 1) & 1 == 1;
+    let opens = masks.opens & !inside;
+    let closes = masks.closes & !inside;
+    let close_count = closes.count_ones() as usize;
+    if close_count < state.depth {
+        state.depth = state.depth + opens.count_ones() as usize - close_count;
+        return None;
+    }
+    let mut braces = opens | closes;
+    while braces != 0 {
+        let bit = braces.trailing_zeros() as usize;
+        braces &= braces - 1;
+        if opens >> bit & 1 == 1 {
+            state.depth += 1;
+        } else {
+            state.depth -= 1;
+            if state.depth == 0 {
+                state.closed = true;
+                return Some(bit + 1);
+            }
+        }
+    }
+    None
+}
+
+/// XOR of every bit at or below each position.
+fn prefix_xor(mut bits: u64) -> u64 {
+    let mut shift = 1;
+    while shift < BLOCK {
+        bits ^= bits << shift;
+        shift *= 2;
+    }
+    bits
+}
+
+/// Scans `data[from..to]` one quote or brace at a time. A quote inside a
 /// string closes it unless an odd number of backslashes precedes it, which
-/// is checked by looking back, so escapes cost nothing where there are
-/// none.
-fn scan_bytes(
-    data: &[u8],
-    index: usize,
-    mut in_string: bool,
-    mut depth: usize,
-) -> (usize, ScanState) {
-    for found in memchr::memchr3_iter(b'"', b'{', b'}', &data[index..]) {
-        let at = index + found;
+/// is checked by looking back. Returns the offset from `from` after the
+/// closing brace when the depth returns to zero.
+fn scan_escaped(data: &[u8], from: usize, to: usize, state: &mut ScanState) -> Option<usize> {
+    for found in memchr::memchr3_iter(b'"', b'{', b'}', &data[from..to]) {
+        let at = from + found;
         match data[at] {
-            b'"' if in_string => in_string = is_escaped(data, at),
-            b'"' => in_string = true,
-            _ if in_string => {}
-            b'{' => depth += 1,
+            b'"' if state.in_string => state.in_string = is_escaped(data, at),
+            b'"' => state.in_string = true,
+            _ if state.in_string => {}
+            b'{' => state.depth += 1,
             _ => {
-                depth -= 1;
-                if depth == 0 {
-                    return (
-                        at + 1,
-                        ScanState {
-                            in_string,
-                            depth,
-                            closed: true,
-                        },
-                    );
+                state.depth -= 1;
+                if state.depth == 0 {
+                    state.closed = true;
+                    return Some(found + 1);
                 }
             }
         }
     }
-    (
-        data.len(),
-        ScanState {
-            in_string,
-            depth,
-            closed: false,
-        },
-    )
+    None
 }
 
 /// Reports whether the quote at `at` is escaped: preceded by an odd number
@@ -956,6 +1075,60 @@ mod tests {
                 .as_deref()
                 .unwrap_or_default();
             assert!(parameters.contains(r#""b":"x\"}{""#), "{parameters}");
+        }
+    }
+
+    /// End of the object at the start of `data`, one byte at a time.
+    fn object_end_bytewise(data: &[u8]) -> Option<usize> {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for (at, byte) in data.iter().enumerate() {
+            match (in_string, escaped, *byte) {
+                (true, true, _) => escaped = false,
+                (true, false, b'\\') => escaped = true,
+                (true, false, b'"') => in_string = false,
+                (true, false, _) => {}
+                (false, _, b'"') => in_string = true,
+                (false, _, b'{') => depth += 1,
+                (false, _, b'}') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(at + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn block_scanner_agrees_with_bytewise_scan_at_every_offset() {
+        let pieces = [
+            r#""a":"C:\\","#,
+            r#""b":"x\"}{","#,
+            r#""c":"\\\"}","#,
+            r#""d":{"e":[{"f":"}}}"}]},"#,
+            r#""g":"\\\\\\\\","#,
+            r#""h":"{\"i\":\"\\\"}\"}","#,
+        ];
+        for padding in 0..(2 * BLOCK + 3) {
+            for rotation in 0..pieces.len() {
+                let mut object = format!("{{\"pad\":\"{}\",", "p".repeat(padding));
+                for piece in pieces.iter().cycle().skip(rotation).take(pieces.len() * 3) {
+                    object.push_str(piece);
+                }
+                object.push_str("\"end\":1}");
+                let data = format!("{object},{{\"next\":\"}}\"}}");
+                let expected = object_end_bytewise(data.as_bytes());
+                assert_eq!(expected, Some(object.len()));
+                let (end, state) = scan_bytes(data.as_bytes(), 0, false, 0);
+                assert!(state.closed, "padding {padding}, rotation {rotation}");
+                assert_eq!(
+                    Some(end),
+                    expected,
+                    "padding {padding}, rotation {rotation}"
+                );
+            }
         }
     }
 

@@ -47,6 +47,9 @@ pub enum StoreError {
         /// The format this build reads.
         expected: u32,
     },
+    /// Inventory rows could not be converted to or from Arrow data.
+    #[error("inventory data: {0}")]
+    Inventory(String),
     /// A request named something that does not exist or is malformed.
     #[error("{0}")]
     Invalid(String),

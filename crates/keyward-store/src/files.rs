@@ -88,6 +88,19 @@ pub fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>> {
     Ok(batches)
 }
 
+/// Reads every column of a Parquet file as batches.
+pub fn read_all_columns(path: &Path) -> Result<Vec<RecordBatch>> {
+    let file = File::open(path).map_err(|e| StoreError::io("open", path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.build())
+        .map_err(|e| StoreError::parquet(path, e))?;
+    let mut batches = Vec::new();
+    for batch in reader {
+        batches.push(batch?);
+    }
+    Ok(batches)
+}
+
 /// Reads the `event_key` column of an events file.
 pub fn read_event_keys(path: &Path, into: &mut std::collections::HashSet<u128>) -> Result<()> {
     use datafusion::arrow::array::FixedSizeBinaryArray;

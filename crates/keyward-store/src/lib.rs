@@ -6,6 +6,7 @@
 //!   events/eventday=YYYYMMDD/accountid=ID/region=NAME/part-*.parquet
 //!   names/names-*.parquet      aliases and secret names seen in events
 //!   manifest/manifest-*.parquet  source files already ingested
+//!   inventory/TABLE/SCAN_ID.parquet  what each scan read, `scans` last
 //!   .tmp/                      files being written
 //! ```
 //!
@@ -17,6 +18,7 @@
 
 mod error;
 mod files;
+pub mod inventory;
 mod manifest;
 mod partition;
 pub mod query;

@@ -11,6 +11,10 @@
 //!   key, secret, certificate or authority concerned, with aliases and
 //!   secret names resolved to ARNs where events revealed them).
 //! - `usage` and `usage_by_operation`: the usage index, per asset.
+//! - the inventory that `keyward scan` wrote: `keys`, `aliases`,
+//!   `certificates`, `certificate_authorities`, `secrets` and `coverage`
+//!   hold the latest finished scan, `TABLE_history` every finished scan,
+//!   and `scans` lists the finished scans.
 //!
 //! The built-in questions in [`catalog`] read `crypto_events`.
 
@@ -20,7 +24,7 @@ pub mod output;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -29,6 +33,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::Store;
 use crate::error::{Result, StoreError};
+use crate::inventory::InventoryTable;
 use crate::schema::{EVENT_SCHEMA, MANIFEST_SCHEMA, NAME_SCHEMA};
 
 pub use catalog::{QUESTIONS, Question, QuestionFilters, TimeWindow};
@@ -71,6 +76,7 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
         Vec::new(),
     )
     .await?;
+    register_inventory(&context, store).await?;
     context.sql(CRYPTO_EVENTS_VIEW).await?;
     context.sql(&usage_view()).await?;
     context.sql(&usage_by_operation_view()).await?;
@@ -187,6 +193,45 @@ FROM crypto_events
 WHERE asset IS NOT NULL
 GROUP BY 1, 2, 3"
         .to_owned()
+}
+
+/// Registers the inventory: for each table, `raw_TABLE` holds every file
+/// written, `TABLE_history` the rows of every finished scan, and `TABLE`
+/// the rows of the latest finished scan. `scans` lists the finished scans.
+async fn register_inventory(context: &SessionContext, store: &Store) -> Result<()> {
+    let scans = InventoryTable::Scans;
+    let schema = Arc::new(Schema::new(scans.fields()?));
+    let directory = store.inventory_dir(scans);
+    register_table(context, scans.name(), &directory, schema, Vec::new()).await?;
+    for table in InventoryTable::ALL {
+        if table == scans {
+            continue;
+        }
+        let schema = Arc::new(Schema::new(table.fields()?));
+        let name = table.name();
+        let raw = format!("raw_{name}");
+        register_table(
+            context,
+            &raw,
+            &store.inventory_dir(table),
+            schema,
+            Vec::new(),
+        )
+        .await?;
+        context
+            .sql(&format!(
+                "CREATE VIEW {name}_history AS SELECT * FROM {raw} \
+                 WHERE scan_id IN (SELECT scan_id FROM scans)"
+            ))
+            .await?;
+        context
+            .sql(&format!(
+                "CREATE VIEW {name} AS SELECT * FROM {raw} WHERE scan_id = \
+                 (SELECT scan_id FROM scans ORDER BY started_at DESC, scan_id DESC LIMIT 1)"
+            ))
+            .await?;
+    }
+    Ok(())
 }
 
 async fn register_table(

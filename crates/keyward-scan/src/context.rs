@@ -1,0 +1,121 @@
+//! One unit of work: one service in one account and Region.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_config::{Region, SdkConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use keyward_store::inventory::{
+    AliasRecord, AuthorityRecord, CertificateRecord, CoverageRecord, CoverageStatus, KeyRecord,
+    SecretRecord,
+};
+use tokio::sync::Semaphore;
+
+use crate::Service;
+use crate::error::CallError;
+
+/// Assets read by one unit, with its coverage row.
+#[derive(Debug, Default)]
+pub struct UnitRead {
+    pub coverage: CoverageRecord,
+    pub keys: Vec<KeyRecord>,
+    pub aliases: Vec<AliasRecord>,
+    pub certificates: Vec<CertificateRecord>,
+    pub authorities: Vec<AuthorityRecord>,
+    pub secrets: Vec<SecretRecord>,
+}
+
+/// One service in one account and Region.
+#[derive(Debug)]
+pub struct Unit {
+    /// Scan that the unit belongs to.
+    pub scan_id: String,
+    /// Account.
+    pub account_id: String,
+    /// Region.
+    pub region: String,
+    /// Service.
+    pub service: Service,
+    /// Configuration with the account's credentials and the Region.
+    pub config: SdkConfig,
+    limit: Arc<Semaphore>,
+    calls: AtomicU32,
+}
+
+impl Unit {
+    /// Creates a unit whose calls share `limit` with every other unit.
+    pub fn new(
+        scan_id: &str,
+        account_id: &str,
+        region: &str,
+        service: Service,
+        account_config: &SdkConfig,
+        limit: Arc<Semaphore>,
+    ) -> Self {
+        let config = account_config
+            .to_builder()
+            .region(Region::new(region.to_owned()))
+            .build();
+        Self {
+            scan_id: scan_id.to_owned(),
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            service,
+            config,
+            limit,
+            calls: AtomicU32::new(0),
+        }
+    }
+
+    /// Reads the unit's service.
+    pub async fn run(self) -> UnitRead {
+        let mut read = match self.service {
+            Service::Kms => crate::kms::read(&self).await,
+            Service::Acm => crate::acm::read(&self).await,
+            Service::AcmPca => crate::pca::read(&self).await,
+            Service::SecretsManager => crate::secrets::read(&self).await,
+        };
+        read.coverage.calls = self.calls.load(Ordering::Relaxed);
+        read
+    }
+
+    /// Makes one API call within the shared limit, and names its failure.
+    pub async fn call<T, E, F>(&self, operation: &'static str, request: F) -> Result<T, CallError>
+    where
+        F: Future<Output = Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        // Acquiring fails only on a closed semaphore, and this one is never
+        // closed; the call would then go ahead without a permit.
+        let _permit = self.limit.acquire().await.ok();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        request
+            .await
+            .map_err(|error| CallError::from_sdk(operation, error))
+    }
+
+    /// Returns a coverage row for this unit with status `ok`.
+    pub fn coverage(&self) -> CoverageRecord {
+        CoverageRecord {
+            scan_id: self.scan_id.clone(),
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            service: self.service.name().to_owned(),
+            ..CoverageRecord::default()
+        }
+    }
+}
+
+/// Records a failed listing call in a coverage row. The first failure
+/// decides the status.
+pub fn record_gap(coverage: &mut CoverageRecord, error: &CallError) {
+    if coverage.status != CoverageStatus::Ok {
+        return;
+    }
+    coverage.status = error.status();
+    coverage.operation = Some(error.operation.to_owned());
+    coverage.error_code = error.code.clone();
+    coverage.error_message = Some(error.message.clone());
+}

@@ -1,0 +1,744 @@
+//! Scans of an organization built in the AWS emulator moto, through a
+//! recording proxy.
+//!
+//! moto lacks two operations that the scanner calls, and the proxy stands
+//! in for each with the smallest answer of AWS's documented shape:
+//! `account:ListRegions` (the Regions below) and `kms:GetKeyLastUsage`
+//! (one key used for `Decrypt`, the others unused since tracking began).
+//! moto also assumes any role, so the proxy refuses the role of one member
+//! account, and it injects the other faults: a service that answers
+//! AccessDenied in one Region, and throttling.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_acm::types::KeyAlgorithm as CertificateKeyAlgorithm;
+use aws_sdk_acmpca::types::{
+    Asn1Subject, CertificateAuthorityConfiguration, CertificateAuthorityType, KeyAlgorithm,
+    SigningAlgorithm,
+};
+use aws_sdk_kms::types::{GrantOperation, KeySpec, KeyUsageType};
+use aws_sdk_organizations::types::OrganizationFeatureSet;
+use aws_sdk_secretsmanager::types::{ReplicaRegionType, RotationRulesType};
+use keyward_scan::{NoProgress, ScanOptions, Service};
+use keyward_store::inventory::{CoverageStatus, Snapshot};
+
+use common::{Action, Every, Moto, Proxy, Request, form_field};
+
+const MANAGEMENT: &str = "123456789012";
+const SCANNED_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+const PUBLIC_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Open","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
+const GRANTEE: &str = "arn:aws:iam::999999999999:root";
+
+/// Operations that return secret material; the scanner must never send
+/// them.
+const FORBIDDEN_OPERATIONS: [&str; 9] = [
+    "GetSecretValue",
+    "BatchGetSecretValue",
+    "ExportCertificate",
+    "Decrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GetCertificateAuthorityCsr",
+];
+
+fn credentials(access_key: &str, secret: &str, token: Option<&str>) -> Credentials {
+    Credentials::new(access_key, secret, token.map(str::to_owned), None, "test")
+}
+
+async fn config(endpoint: &str, credentials: Credentials, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+fn management_credentials() -> Credentials {
+    credentials("testing", "testing", None)
+}
+
+/// What the organization holds, to compare with what a scan finds.
+#[derive(Debug, Default)]
+struct Organization {
+    member: String,
+    locked_member: String,
+    rotating_key: String,
+    disabled_key: String,
+    pending_key: String,
+    signing_key: String,
+    multi_region_key: String,
+    public_key: String,
+    member_keys: Vec<String>,
+    certificates: Vec<String>,
+    authority: String,
+    secret_names: BTreeSet<String>,
+}
+
+async fn create_key(kms: &aws_sdk_kms::Client) -> String {
+    kms.create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+}
+
+/// Builds the organization: the management account with keys in every
+/// state, certificates, a CA and secrets; a member account with a few
+/// assets in two Regions; and a member whose role the proxy refuses.
+async fn build_organization(endpoint: &str) -> Organization {
+    let mut org = Organization::default();
+    let management = config(endpoint, management_credentials(), "us-east-1").await;
+    let organizations = aws_sdk_organizations::Client::new(&management);
+    organizations
+        .create_organization()
+        .feature_set(OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let mut members = Vec::new();
+    for name in ["workloads", "locked"] {
+        let status = organizations
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .unwrap()
+            .create_account_status
+            .unwrap();
+        members.push(status.account_id.unwrap());
+    }
+    org.member = members[0].clone();
+    org.locked_member = members[1].clone();
+
+    let kms = aws_sdk_kms::Client::new(&management);
+    org.rotating_key = create_key(&kms).await;
+    kms.enable_key_rotation()
+        .key_id(&org.rotating_key)
+        .send()
+        .await
+        .unwrap();
+    kms.create_alias()
+        .alias_name("alias/payments")
+        .target_key_id(&org.rotating_key)
+        .send()
+        .await
+        .unwrap();
+    kms.tag_resource()
+        .key_id(&org.rotating_key)
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key("team")
+                .tag_value("payments")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    kms.create_grant()
+        .key_id(&org.rotating_key)
+        .grantee_principal(GRANTEE)
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+
+    org.disabled_key = create_key(&kms).await;
+    kms.disable_key()
+        .key_id(&org.disabled_key)
+        .send()
+        .await
+        .unwrap();
+    org.pending_key = create_key(&kms).await;
+    kms.schedule_key_deletion()
+        .key_id(&org.pending_key)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    org.signing_key = kms
+        .create_key()
+        .key_spec(KeySpec::Rsa2048)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    org.multi_region_key = kms
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    kms.replicate_key()
+        .key_id(&org.multi_region_key)
+        .replica_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    org.public_key = kms
+        .create_key()
+        .policy(PUBLIC_POLICY)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+
+    let acm = aws_sdk_acm::Client::new(&management);
+    for (domain, algorithm) in [
+        ("rsa.example.com", CertificateKeyAlgorithm::Rsa2048),
+        ("p256.example.com", CertificateKeyAlgorithm::EcPrime256v1),
+        ("p384.example.com", CertificateKeyAlgorithm::EcSecp384r1),
+    ] {
+        let arn = acm
+            .request_certificate()
+            .domain_name(domain)
+            .key_algorithm(algorithm)
+            .send()
+            .await
+            .unwrap()
+            .certificate_arn
+            .unwrap();
+        org.certificates.push(arn);
+    }
+
+    let pca = aws_sdk_acmpca::Client::new(&management);
+    org.authority = pca
+        .create_certificate_authority()
+        .certificate_authority_type(CertificateAuthorityType::Root)
+        .certificate_authority_configuration(
+            CertificateAuthorityConfiguration::builder()
+                .key_algorithm(KeyAlgorithm::Rsa2048)
+                .signing_algorithm(SigningAlgorithm::Sha256Withrsa)
+                .subject(Asn1Subject::builder().common_name("Example Root").build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .certificate_authority_arn
+        .unwrap();
+
+    let secrets = aws_sdk_secretsmanager::Client::new(&management);
+    for name in ["plain", "rotating", "replicated", "shared"] {
+        let mut request = secrets.create_secret().name(name).secret_string("not-read");
+        if name == "replicated" {
+            request = request
+                .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").build());
+        }
+        request.send().await.unwrap();
+        org.secret_names.insert(name.to_owned());
+    }
+    secrets
+        .rotate_secret()
+        .secret_id("rotating")
+        .rotation_rules(
+            RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    secrets
+        .put_resource_policy()
+        .secret_id("shared")
+        .resource_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // The member account, through a role session of moto's.
+    let sts = aws_sdk_sts::Client::new(&management);
+    let assumed = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{}:role/KeywardAudit", org.member))
+        .role_session_name("setup")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let member_credentials = credentials(
+        assumed.access_key_id(),
+        assumed.secret_access_key(),
+        Some(assumed.session_token()),
+    );
+    for region in ["us-east-1", "eu-west-1"] {
+        let member = config(endpoint, member_credentials.clone(), region).await;
+        let kms = aws_sdk_kms::Client::new(&member);
+        org.member_keys.push(create_key(&kms).await);
+    }
+    let member = config(endpoint, member_credentials, "us-east-1").await;
+    aws_sdk_secretsmanager::Client::new(&member)
+        .create_secret()
+        .name("member-secret")
+        .secret_string("not-read")
+        .send()
+        .await
+        .unwrap();
+    org
+}
+
+/// `account:ListRegions`, as AWS answers it: the scanned Regions enabled
+/// and one opt-in Region not enabled.
+fn list_regions_answer() -> Action {
+    let mut regions: Vec<String> = SCANNED_REGIONS
+        .iter()
+        .map(|name| format!(r#"{{"RegionName":"{name}","RegionOptStatus":"ENABLED_BY_DEFAULT"}}"#))
+        .collect();
+    regions.push(r#"{"RegionName":"af-south-1","RegionOptStatus":"DISABLED"}"#.to_owned());
+    Action::Respond {
+        status: 200,
+        content_type: "application/json",
+        body: format!(r#"{{"Regions":[{}]}}"#, regions.join(",")),
+    }
+}
+
+/// `kms:GetKeyLastUsage`, in the shape of AWS's documented answer.
+fn last_usage_answer(request: &Request, used_key: &str) -> Action {
+    let key_id = serde_json_field(&request.body, "KeyId");
+    let usage = if key_id.contains(used_key) {
+        r#","KeyLastUsage":{"Operation":"Decrypt","Timestamp":1780000000,"CloudTrailEventId":"0b2e3f4a-1111-2222-3333-444455556666","KmsRequestId":"r-1"}"#
+    } else {
+        ""
+    };
+    Action::Respond {
+        status: 200,
+        content_type: "application/x-amz-json-1.1",
+        body: format!(
+            r#"{{"KeyId":"{key_id}","TrackingStartDate":1775000000,"KeyCreationDate":1770000000{usage}}}"#
+        ),
+    }
+}
+
+/// A string field of a flat JSON request body.
+fn serde_json_field(body: &str, name: &str) -> String {
+    let marker = format!("\"{name}\":\"");
+    body.split(&marker)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The stand-ins, then `faults`, then moto.
+fn proxy(
+    moto: &Moto,
+    used_key: String,
+    faults: impl Fn(&Request) -> Option<Action> + Send + Sync + 'static,
+) -> Proxy {
+    Proxy::start(&moto.endpoint, move |request| {
+        if let Some(action) = faults(request) {
+            return action;
+        }
+        match (request.service.as_str(), request.operation.as_str()) {
+            ("account", "/listRegions") => list_regions_answer(),
+            ("kms", "GetKeyLastUsage") => last_usage_answer(request, &used_key),
+            _ => Action::Forward,
+        }
+    })
+}
+
+async fn run_scan(endpoint: &str, options: ScanOptions) -> Snapshot {
+    let options = ScanOptions {
+        endpoint_url: Some(endpoint.to_owned()),
+        ..options
+    };
+    let base = config(endpoint, management_credentials(), "us-east-1").await;
+    let mut builder = base.to_builder();
+    builder.set_retry_config(Some(
+        aws_config::retry::RetryConfig::adaptive().with_max_attempts(options.max_attempts),
+    ));
+    keyward_scan::scan(&builder.build(), &options, &NoProgress)
+        .await
+        .unwrap()
+}
+
+fn organization_options() -> ScanOptions {
+    ScanOptions {
+        organization: true,
+        ..ScanOptions::default()
+    }
+}
+
+fn key<'a>(snapshot: &'a Snapshot, key_id: &str) -> &'a keyward_store::inventory::KeyRecord {
+    snapshot
+        .keys
+        .iter()
+        .find(|key| key.key_id == key_id && key.region == "us-east-1")
+        .unwrap_or_else(|| panic!("key {key_id} not scanned"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_scan_finds_every_asset_and_names_every_gap() {
+    let moto = Moto::start();
+    let org = build_organization(&moto.endpoint).await;
+    let locked = org.locked_member.clone();
+    let refused = locked.clone();
+    let proxy = proxy(&moto, org.rotating_key.clone(), move |request| {
+        let locked_role = request.operation == "AssumeRole"
+            && form_field(&request.body, "RoleArn").is_some_and(|arn| arn.contains(&refused));
+        if locked_role {
+            return Some(Action::xml_error(
+                403,
+                "AccessDenied",
+                "not authorized to perform sts:AssumeRole",
+            ));
+        }
+        (request.service == "acm" && request.region == "ap-southeast-2").then(|| {
+            Action::json_error(
+                400,
+                "AccessDeniedException",
+                "denied by a service control policy",
+            )
+        })
+    });
+    let snapshot = run_scan(&proxy.endpoint, organization_options()).await;
+
+    // Keys of every kind, with what the calls after DescribeKey add.
+    let rotating = key(&snapshot, &org.rotating_key);
+    assert_eq!(rotating.key_state.as_deref(), Some("Enabled"));
+    assert_eq!(rotating.key_manager.as_deref(), Some("CUSTOMER"));
+    assert_eq!(rotating.rotation_enabled, Some(true));
+    assert_eq!(rotating.aliases, ["alias/payments"]);
+    assert_eq!(rotating.tags.len(), 1);
+    assert_eq!(rotating.tags[0].value, "payments");
+    assert_eq!(rotating.grant_count, Some(1));
+    assert_eq!(rotating.grantees, [GRANTEE]);
+    assert!(rotating.usage_known);
+    assert_eq!(rotating.last_used_operation.as_deref(), Some("Decrypt"));
+    assert_eq!(
+        rotating.last_used_event_id.as_deref(),
+        Some("0b2e3f4a-1111-2222-3333-444455556666")
+    );
+    assert!(
+        rotating.read_errors.is_empty(),
+        "{:?}",
+        rotating.read_errors
+    );
+
+    let disabled = key(&snapshot, &org.disabled_key);
+    assert_eq!(disabled.key_state.as_deref(), Some("Disabled"));
+    assert_eq!(disabled.enabled, Some(false));
+    assert_eq!(disabled.rotation_enabled, Some(false));
+    assert!(disabled.usage_known);
+    assert_eq!(disabled.last_used_at, None);
+
+    let pending = key(&snapshot, &org.pending_key);
+    assert_eq!(pending.key_state.as_deref(), Some("PendingDeletion"));
+    assert!(pending.deletion_date.is_some());
+
+    let signing = key(&snapshot, &org.signing_key);
+    assert_eq!(signing.key_spec.as_deref(), Some("RSA_2048"));
+    assert_eq!(signing.key_usage.as_deref(), Some("SIGN_VERIFY"));
+    assert_eq!(
+        signing.rotation_enabled, None,
+        "asymmetric keys do not rotate"
+    );
+
+    let multi_region = key(&snapshot, &org.multi_region_key);
+    assert_eq!(multi_region.multi_region, Some(true));
+    assert_eq!(multi_region.replica_regions, ["eu-west-1"]);
+    let replica = snapshot
+        .keys
+        .iter()
+        .find(|k| k.key_id == org.multi_region_key && k.region == "eu-west-1");
+    assert!(replica.is_some(), "the replica key in eu-west-1 is scanned");
+
+    let public = key(&snapshot, &org.public_key);
+    assert!(
+        public
+            .policy
+            .as_deref()
+            .unwrap_or_default()
+            .contains(r#""Principal":"*""#)
+    );
+
+    for member_key in &org.member_keys {
+        let found = snapshot
+            .keys
+            .iter()
+            .find(|k| &k.key_id == member_key)
+            .unwrap();
+        assert_eq!(found.account_id, org.member);
+    }
+    let management_keys = snapshot
+        .keys
+        .iter()
+        .filter(|k| k.account_id == MANAGEMENT)
+        .count();
+    assert_eq!(management_keys, 7, "six keys and one replica");
+
+    // Certificates of every key type. moto issues every requested
+    // certificate as RSA 2048, so the key type filter, without which
+    // ListCertificates returns RSA 2048 certificates only, is checked in
+    // the request.
+    let found: BTreeSet<&str> = snapshot
+        .certificates
+        .iter()
+        .map(|c| c.arn.as_str())
+        .collect();
+    let created: BTreeSet<&str> = org.certificates.iter().map(String::as_str).collect();
+    assert_eq!(found, created);
+    let listing = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "ListCertificates")
+        .unwrap();
+    for key_type in ["RSA_1024", "RSA_4096", "EC_secp521r1"] {
+        assert!(listing.body.contains(key_type), "{}", listing.body);
+    }
+
+    assert_eq!(snapshot.authorities.len(), 1);
+    assert_eq!(snapshot.authorities[0].arn, org.authority);
+    assert_eq!(
+        snapshot.authorities[0].common_name.as_deref(),
+        Some("Example Root")
+    );
+
+    let secret = |name: &str, region: &str| {
+        snapshot
+            .secrets
+            .iter()
+            .find(|s| s.name == name && s.region == region && s.account_id == MANAGEMENT)
+            .unwrap_or_else(|| panic!("secret {name} in {region} not scanned"))
+    };
+    for name in &org.secret_names {
+        secret(name, "us-east-1");
+    }
+    let rotating = secret("rotating", "us-east-1");
+    assert_eq!(rotating.rotation_enabled, Some(true));
+    assert_eq!(rotating.rotation_interval_days, Some(30));
+    let shared = secret("shared", "us-east-1");
+    assert!(
+        shared
+            .policy
+            .as_deref()
+            .unwrap_or_default()
+            .contains("999999999999")
+    );
+    assert_eq!(secret("plain", "us-east-1").policy, None);
+    let replica = secret("replicated", "eu-west-1");
+    assert_eq!(replica.primary_region.as_deref(), Some("us-east-1"));
+    assert!(
+        snapshot
+            .secrets
+            .iter()
+            .any(|s| s.name == "member-secret" && s.account_id == org.member)
+    );
+
+    // Coverage: the refused role and the denied service, nothing else.
+    assert!(!snapshot.scan.complete);
+    let gaps: BTreeSet<(String, String, String, CoverageStatus)> = snapshot
+        .coverage
+        .iter()
+        .filter(|row| row.status != CoverageStatus::Ok)
+        .map(|row| {
+            (
+                row.account_id.clone(),
+                row.region.clone(),
+                row.service.clone(),
+                row.status,
+            )
+        })
+        .collect();
+    let expected: BTreeSet<_> = [
+        (
+            locked.clone(),
+            String::new(),
+            "sts".to_owned(),
+            CoverageStatus::AccessDenied,
+        ),
+        (
+            MANAGEMENT.to_owned(),
+            "ap-southeast-2".to_owned(),
+            "acm".to_owned(),
+            CoverageStatus::AccessDenied,
+        ),
+        (
+            org.member.clone(),
+            "ap-southeast-2".to_owned(),
+            "acm".to_owned(),
+            CoverageStatus::AccessDenied,
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(gaps, expected);
+    let denied = snapshot
+        .coverage
+        .iter()
+        .find(|row| row.account_id == locked)
+        .unwrap();
+    assert_eq!(denied.operation.as_deref(), Some("AssumeRole"));
+    assert_eq!(denied.error_code.as_deref(), Some("AccessDenied"));
+    // Every service of both readable accounts, in each enabled Region.
+    let units = snapshot
+        .coverage
+        .iter()
+        .filter(|row| !row.region.is_empty())
+        .count();
+    assert_eq!(units, 2 * SCANNED_REGIONS.len() * Service::ALL.len());
+    assert!(
+        snapshot
+            .coverage
+            .iter()
+            .all(|row| row.region != "af-south-1"),
+        "a Region that is not enabled is not scanned"
+    );
+
+    // Nothing that returns secret material was ever sent.
+    for request in proxy.requests() {
+        assert!(
+            !FORBIDDEN_OPERATIONS.contains(&request.operation.as_str()),
+            "the scan sent {}",
+            request.operation
+        );
+    }
+
+    // The snapshot survives the store.
+    let directory = tempfile::tempdir().unwrap();
+    let store = keyward_store::Store::create_or_open(directory.path()).unwrap();
+    store.write_snapshot(&snapshot).unwrap();
+    assert_eq!(store.snapshot(None).unwrap().as_ref(), Some(&snapshot));
+}
+
+/// Asset identities of a snapshot, to compare scans.
+fn assets(snapshot: &Snapshot) -> BTreeSet<String> {
+    let keys = snapshot
+        .keys
+        .iter()
+        .map(|k| format!("{} {:?} {:?}", k.arn, k.key_state, k.rotation_enabled));
+    let certificates = snapshot.certificates.iter().map(|c| c.arn.clone());
+    let authorities = snapshot.authorities.iter().map(|a| a.arn.clone());
+    let secrets = snapshot
+        .secrets
+        .iter()
+        .map(|s| format!("{} {:?}", s.arn, s.policy));
+    let aliases = snapshot
+        .aliases
+        .iter()
+        .map(|a| format!("{} {} {}", a.account_id, a.region, a.alias_name));
+    keys.chain(certificates)
+        .chain(authorities)
+        .chain(secrets)
+        .chain(aliases)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_is_retried_and_loses_nothing() {
+    let moto = Moto::start();
+    let org = build_organization(&moto.endpoint).await;
+    let options = ScanOptions {
+        max_attempts: 8,
+        ..organization_options()
+    };
+    let clean = proxy(&moto, org.rotating_key.clone(), |_| None);
+    let expected = run_scan(&clean.endpoint, options.clone()).await;
+
+    let every = Arc::new(Every::default());
+    let throttled = proxy(&moto, org.rotating_key.clone(), move |request| {
+        let asset_service =
+            ["kms", "acm", "acm-pca", "secretsmanager"].contains(&request.service.as_str());
+        (asset_service && every.nth(10))
+            .then(|| Action::json_error(400, "ThrottlingException", "Rate exceeded"))
+    });
+    let snapshot = run_scan(&throttled.endpoint, options).await;
+    let throttles = throttled.requests().len() - clean.requests().len();
+    assert!(throttles > 10, "only {throttles} extra requests");
+    assert_eq!(assets(&snapshot), assets(&expected));
+    assert_eq!(snapshot.coverage.len(), expected.coverage.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_past_retries_is_a_gap_not_an_empty_service() {
+    let moto = Moto::start();
+    let org = build_organization(&moto.endpoint).await;
+    let options = ScanOptions {
+        max_attempts: 2,
+        regions: vec!["us-east-1".into()],
+        ..ScanOptions::default()
+    };
+    let proxy = proxy(&moto, org.rotating_key.clone(), |request| {
+        (request.service == "secretsmanager")
+            .then(|| Action::json_error(400, "ThrottlingException", "Rate exceeded"))
+    });
+    let snapshot = run_scan(&proxy.endpoint, options).await;
+    let row = snapshot
+        .coverage
+        .iter()
+        .find(|row| row.service == "secretsmanager")
+        .unwrap();
+    assert_eq!(row.status, CoverageStatus::Throttled);
+    assert_eq!(row.operation.as_deref(), Some("ListSecrets"));
+    assert!(snapshot.secrets.is_empty());
+    assert!(!snapshot.scan.complete);
+    assert!(!snapshot.keys.is_empty(), "the other services are read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_without_last_usage_leaves_usage_unknown() {
+    let moto = Moto::start();
+    let org = build_organization(&moto.endpoint).await;
+    // moto itself answers GetKeyLastUsage, with a server error.
+    let proxy = Proxy::start(&moto.endpoint, |request| {
+        if request.operation == "/listRegions" {
+            list_regions_answer()
+        } else {
+            Action::Forward
+        }
+    });
+    let options = ScanOptions {
+        regions: vec!["us-east-1".into()],
+        services: vec![Service::Kms],
+        ..ScanOptions::default()
+    };
+    let snapshot = run_scan(&proxy.endpoint, options).await;
+    let rotating = key(&snapshot, &org.rotating_key);
+    assert!(!rotating.usage_known);
+    assert_eq!(rotating.last_used_at, None);
+    assert!(
+        rotating
+            .read_errors
+            .iter()
+            .any(|error| error.starts_with("GetKeyLastUsage")),
+        "{:?}",
+        rotating.read_errors
+    );
+    // The coverage of the service is whole: the keys were read.
+    assert!(snapshot.scan.complete, "{:?}", snapshot.coverage);
+    let asked = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "GetKeyLastUsage")
+        .count();
+    assert!(
+        asked <= 2 * 8,
+        "asked {asked} times after the first failure"
+    );
+}

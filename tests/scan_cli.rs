@@ -1,0 +1,144 @@
+//! `keyward scan` and `keyward inventory` as a user runs them, against a
+//! moto server of the test's own.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+#[path = "../crates/keyward-scan/tests/common/mod.rs"]
+mod emulator;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use emulator::Moto;
+
+fn keyward(store: &Path, endpoint: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("KEYWARD_STORE")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn create_assets(endpoint: &str) -> String {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    let key = aws_sdk_kms::Client::new(&config)
+        .create_key()
+        .description("<script>alert(1)</script>")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name("db-password")
+        .secret_string("never-read")
+        .send()
+        .await
+        .unwrap();
+    key
+}
+
+#[test]
+fn scan_stores_an_inventory_that_inventory_prints() {
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let key_id = runtime.block_on(create_assets(&moto.endpoint));
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+
+    let scan = keyward(
+        &store,
+        &moto.endpoint,
+        &["scan", "--regions", "us-east-1", "--summary", "json"],
+    );
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
+    assert_eq!(summary["keys"], 1);
+    assert_eq!(summary["secrets"], 1);
+    assert_eq!(summary["complete"], true);
+    // moto lacks GetKeyLastUsage: the key is read in part, not dropped.
+    assert_eq!(summary["assets_read_in_part"], 1);
+
+    let keys = keyward(
+        &store,
+        &moto.endpoint,
+        &["inventory", "keys", "--format", "json"],
+    );
+    assert!(keys.status.success(), "{}", text(&keys.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&keys.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["key_id"], key_id.as_str());
+    assert_eq!(rows[0]["usage_known"], false);
+    assert_eq!(rows[0]["description"], "<script>alert(1)</script>");
+
+    let secrets = keyward(&store, &moto.endpoint, &["inventory", "secrets"]);
+    assert!(text(&secrets.stdout).contains("db-password"));
+    assert!(!text(&secrets.stdout).contains("never-read"));
+
+    let coverage = keyward(
+        &store,
+        &moto.endpoint,
+        &["inventory", "coverage", "--format", "csv"],
+    );
+    let coverage = text(&coverage.stdout);
+    for service in ["kms", "acm", "acm-pca", "secretsmanager"] {
+        assert!(
+            coverage.contains(&format!(",us-east-1,{service},ok,")),
+            "{coverage}"
+        );
+    }
+
+    // A second scan is kept beside the first.
+    let again = keyward(&store, &moto.endpoint, &["scan", "--regions", "us-east-1"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("Coverage is complete."));
+    let scans = keyward(
+        &store,
+        &moto.endpoint,
+        &["inventory", "scans", "--format", "jsonl"],
+    );
+    assert_eq!(text(&scans.stdout).lines().count(), 2);
+}
+
+#[test]
+fn scan_without_organization_fails_with_a_clear_error() {
+    let moto = Moto::start();
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let scan = keyward(
+        &store,
+        &moto.endpoint,
+        &["scan", "--org", "--regions", "us-east-1"],
+    );
+    assert_eq!(scan.status.code(), Some(1));
+    let stderr = text(&scan.stderr);
+    // moto lists no account for a management account without an
+    // organization, where AWS returns AWSOrganizationsNotInUseException.
+    assert!(stderr.contains("no account to scan"), "{stderr}");
+
+    let inventory = keyward(&store, &moto.endpoint, &["inventory"]);
+    assert_eq!(inventory.status.code(), Some(1));
+    assert!(text(&inventory.stderr).contains("holds no finished scan"));
+}
