@@ -142,3 +142,57 @@ fn scan_without_organization_fails_with_a_clear_error() {
     assert_eq!(inventory.status.code(), Some(1));
     assert!(text(&inventory.stderr).contains("holds no finished scan"));
 }
+
+#[test]
+fn invalid_values_are_rejected_before_any_call() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    // Nothing listens here: a value that reached the scan would fail
+    // differently, with exit code 1.
+    let endpoint = "http://127.0.0.1:9";
+    for args in [
+        &["scan", "--regions", "bad region"][..],
+        &["scan", "--regions", "US-WEST-2"],
+        &["scan", "--accounts", "abc"],
+        &["scan", "--exclude-accounts", "12345"],
+        &["scan", "--endpoint-url", "not a url"],
+        &["scan", "--services", "ec2"],
+    ] {
+        let output = keyward(&store, endpoint, args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains("invalid"),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    assert!(
+        !store.exists(),
+        "no store is created for an invalid command line"
+    );
+}
+
+#[test]
+fn unknown_scan_id_is_an_error() {
+    let moto = Moto::start();
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let scan = keyward(&store, &moto.endpoint, &["scan", "--regions", "us-east-1"]);
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+    let output = keyward(
+        &store,
+        &moto.endpoint,
+        &["inventory", "keys", "--scan", "nope"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("scan \"nope\" not found"),
+        "{}",
+        text(&output.stderr)
+    );
+}

@@ -46,11 +46,11 @@ pub struct Args {
     org: bool,
 
     /// Endpoint URL of an AWS emulator to scan; implies --scan.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = super::scan::parse_endpoint)]
     endpoint_url: Option<String>,
 
     /// Regions to scan (comma-separated); by default every enabled Region.
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = super::scan::parse_region)]
     regions: Vec<String>,
 }
 

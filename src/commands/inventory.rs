@@ -49,6 +49,7 @@ enum Table {
     /// ACM certificates.
     Certificates,
     /// AWS Private CA certificate authorities.
+    #[value(alias = "certificate_authorities")]
     CertificateAuthorities,
     /// Secrets Manager secrets.
     Secrets,
@@ -95,11 +96,12 @@ impl Table {
             ),
             Self::Secrets => (
                 "account_id, region, name, rotation_enabled, rotation_interval_days, \
-                 last_rotated_at, last_accessed_at, primary_region",
+                 last_rotated_at, last_accessed_at, deleted_at, primary_region",
                 "account_id, region, name",
             ),
             Self::Coverage => (
-                "account_id, region, service, status, assets, calls, operation, error_code",
+                "account_id, region, service, status, assets, partial_assets, calls, operation, \
+                 error_code",
                 "account_id, region, service",
             ),
             Self::Scans => (
@@ -112,12 +114,21 @@ impl Table {
 
 /// Runs `keyward inventory`.
 pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let store = Store::open(store_path)?;
-    if args.table != Table::Scans && store.scans()?.is_empty() {
-        bail!(
+    let no_scan = || {
+        anyhow::anyhow!(
             "the store at {} holds no finished scan; run `keyward scan` first",
             store_path.display()
-        );
+        )
+    };
+    let store = Store::open(store_path).map_err(|_| no_scan())?;
+    let scans = store.scans()?;
+    if args.table != Table::Scans && scans.is_empty() {
+        return Err(no_scan());
+    }
+    if let Some(id) = &args.scan
+        && !scans.iter().any(|scan| &scan.scan_id == id)
+    {
+        bail!("scan {id:?} not found in the store; `keyward inventory scans` lists them");
     }
     let sql = inventory_sql(&args)?;
     let runtime = super::runtime()?;

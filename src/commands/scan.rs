@@ -35,16 +35,16 @@ pub struct Args {
     external_id: Option<String>,
 
     /// Scan only these accounts (comma-separated or repeated).
-    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    #[arg(long, value_name = "ID", value_delimiter = ',', value_parser = parse_account)]
     accounts: Vec<String>,
 
     /// Leave out these accounts (comma-separated or repeated).
-    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    #[arg(long, value_name = "ID", value_delimiter = ',', value_parser = parse_account)]
     exclude_accounts: Vec<String>,
 
     /// Scan only these Regions (comma-separated or repeated); by default
     /// every Region that each account has enabled.
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = parse_region)]
     regions: Vec<String>,
 
     /// Services to read (comma-separated or repeated): kms, acm, acm-pca,
@@ -59,7 +59,7 @@ pub struct Args {
 
     /// Endpoint URL for every AWS service, for an emulator;
     /// AWS_ENDPOINT_URL also sets it.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_endpoint)]
     endpoint_url: Option<String>,
 
     /// How to print the summary of the scan.
@@ -88,6 +88,52 @@ fn parse_service(text: &str) -> Result<Service, String> {
             names.join(", ")
         )
     })
+}
+
+/// Checks an account id: twelve digits.
+pub fn parse_account(text: &str) -> Result<String, String> {
+    let id = text.trim();
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(id.to_owned())
+    } else {
+        Err(format!("invalid account id {text:?}: expected 12 digits"))
+    }
+}
+
+/// Checks a Region name: lowercase words and a number joined by hyphens,
+/// as in `us-east-1` or `eusc-de-east-1`.
+pub fn parse_region(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    let parts: Vec<&str> = name.split('-').collect();
+    let words_ok = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase()));
+    let number_ok = parts
+        .last()
+        .is_some_and(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if words_ok && number_ok {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "invalid Region {text:?}: expected a name such as us-east-1"
+        ))
+    }
+}
+
+/// Checks an endpoint URL: http or https, with a host.
+pub fn parse_endpoint(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(' ') => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "invalid endpoint URL {text:?}: expected http://HOST[:PORT] or https://HOST[:PORT]"
+        )),
+    }
 }
 
 /// Runs `keyward scan`.
@@ -285,7 +331,7 @@ impl Summary {
             text.push_str("Coverage is complete.\n");
         } else {
             text.push_str(&format!(
-                "{}; rules report UNKNOWN for these:\n",
+                "{}; what they hide is unknown, and `keyward check` reports it as UNKNOWN:\n",
                 counted(self.gaps.len() as u64, "coverage gap", "coverage gaps")
             ));
             for gap in &self.gaps {
@@ -299,5 +345,39 @@ impl Summary {
         }
         text.push_str(&format!("Scan {} stored.\n", self.scan_id));
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_ids_are_twelve_digits() {
+        assert_eq!(
+            parse_account(" 111122223333 ").as_deref(),
+            Ok("111122223333")
+        );
+        assert!(parse_account("abc").is_err());
+        assert!(parse_account("11112222333").is_err());
+    }
+
+    #[test]
+    fn region_names_are_checked() {
+        for good in ["us-east-1", "eu-west-2", "us-gov-west-1", "eusc-de-east-1"] {
+            assert_eq!(parse_region(good).as_deref(), Ok(good));
+        }
+        for bad in ["", "bad region", "US-WEST-2", "nope", "us-east", "us--1"] {
+            assert!(parse_region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn endpoints_need_a_scheme_and_host() {
+        assert!(parse_endpoint("http://127.0.0.1:5000").is_ok());
+        assert!(parse_endpoint("https://kms.example").is_ok());
+        for bad in ["not a url", "ftp://host", "http://", "127.0.0.1:5000"] {
+            assert!(parse_endpoint(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -79,6 +79,11 @@ pub async fn select(
     } else {
         vec![(caller.account_id.clone(), None)]
     };
+    for excluded in &options.exclude_accounts {
+        if !accounts.iter().any(|(id, _)| id == excluded) {
+            warn!(account = %excluded, "account given with --exclude-accounts is not among the accounts to scan");
+        }
+    }
     accounts.retain(|(id, _)| {
         (options.accounts.is_empty() || options.accounts.contains(id))
             && !options.exclude_accounts.contains(id)

@@ -1,8 +1,8 @@
 //! One unit of work: one service in one account and Region.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_config::{Region, SdkConfig};
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -42,6 +42,9 @@ pub struct Unit {
     pub config: SdkConfig,
     limit: Arc<Semaphore>,
     calls: AtomicU32,
+    /// First call that failed for a reason other than the asset itself:
+    /// the endpoint could not be reached, failed, or throttled every retry.
+    broken: Mutex<Option<CallError>>,
 }
 
 impl Unit {
@@ -66,6 +69,7 @@ impl Unit {
             config,
             limit,
             calls: AtomicU32::new(0),
+            broken: Mutex::new(None),
         }
     }
 
@@ -78,6 +82,12 @@ impl Unit {
             Service::SecretsManager => crate::secrets::read(&self).await,
         };
         read.coverage.calls = self.calls.load(Ordering::Relaxed);
+        // Assets read before the endpoint failed are kept, but the service
+        // was not read in full.
+        let broken = self.broken.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(error) = broken {
+            record_gap(&mut read.coverage, &error);
+        }
         read
     }
 
@@ -91,9 +101,17 @@ impl Unit {
         // closed; the call would then go ahead without a permit.
         let _permit = self.limit.acquire().await.ok();
         self.calls.fetch_add(1, Ordering::Relaxed);
-        request
+        let result = request
             .await
-            .map_err(|error| CallError::from_sdk(operation, error))
+            .map_err(|error| CallError::from_sdk(operation, error));
+        if let Err(error) = &result
+            && error.breaks_service()
+            && let Ok(mut slot) = self.broken.lock()
+            && slot.is_none()
+        {
+            *slot = Some(error.clone());
+        }
+        result
     }
 
     /// Returns a coverage row for this unit with status `ok`.

@@ -70,7 +70,10 @@ impl CallError {
         let code = error.code().map(str::to_owned);
         let message = match (&error, error.message()) {
             (_, Some(message)) => message.to_owned(),
-            (SdkError::ServiceError(_), None) => "the service returned no message".to_owned(),
+            (SdkError::ServiceError(_), None) => match http_status {
+                Some(status) => format!("HTTP {status} with no error message"),
+                None => "the service returned no message".to_owned(),
+            },
             _ => chain_text(&error),
         };
         Self {
@@ -101,6 +104,20 @@ impl CallError {
         UNKNOWN_OPERATION_CODES.contains(&code)
             || self.http_status == Some(404) && self.code.is_none()
             || self.message.contains("not yet implemented")
+    }
+
+    /// Reports whether the failure is not about one asset, so that the
+    /// service as a whole was not read in full: no response (connection
+    /// refused, timeout), a server error, or throttling on every retry.
+    /// `GetKeyLastUsage` is left out, because endpoints that lack it
+    /// answer with a server error.
+    pub fn breaks_service(&self) -> bool {
+        if self.operation == "GetKeyLastUsage" {
+            return false;
+        }
+        self.http_status.is_none()
+            || self.http_status.is_some_and(|status| status >= 500)
+            || self.status() == CoverageStatus::Throttled
     }
 
     /// Reports whether the endpoint failed with a server error and no error

@@ -137,6 +137,16 @@ pub enum ScanError {
     /// No account is left to scan.
     #[error("no account to scan: {0}")]
     NoAccounts(&'static str),
+    /// No response came from the endpoint.
+    #[error(
+        "cannot reach {endpoint} ({error}); check --endpoint-url, AWS_ENDPOINT_URL and the network"
+    )]
+    Unreachable {
+        /// The endpoint tried.
+        endpoint: String,
+        /// The failed call.
+        error: CallError,
+    },
 }
 
 /// Reports the progress of a scan.
@@ -188,9 +198,21 @@ pub async fn scan(
     let started_at = time::now();
     let scan_id = scan_id(started_at);
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let caller = accounts::caller(config)
-        .await
-        .map_err(ScanError::Identity)?;
+    let options = &deduplicated(options);
+    let caller = accounts::caller(config).await.map_err(|error| {
+        if error.http_status.is_none() {
+            // AWS_ENDPOINT_URL reaches the SDK without passing through
+            // the options, so the message names both.
+            let endpoint = options
+                .endpoint_url
+                .clone()
+                .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+                .unwrap_or_else(|| "AWS STS".to_owned());
+            ScanError::Unreachable { endpoint, error }
+        } else {
+            ScanError::Identity(error)
+        }
+    })?;
     info!(account = %caller.account_id, "scanning as {}", caller.arn);
     let mut coverage = Vec::new();
     let accounts = accounts::select(config, options, &caller, &scan_id, &mut coverage).await?;
@@ -300,6 +322,27 @@ pub async fn scan(
         keyward_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     Ok(snapshot)
+}
+
+/// Returns the options with each account, Region and service once, in the
+/// order first given.
+fn deduplicated(options: &ScanOptions) -> ScanOptions {
+    fn unique<T: Clone + PartialEq>(items: &[T]) -> Vec<T> {
+        let mut kept: Vec<T> = Vec::with_capacity(items.len());
+        for item in items {
+            if !kept.contains(item) {
+                kept.push(item.clone());
+            }
+        }
+        kept
+    }
+    ScanOptions {
+        accounts: unique(&options.accounts),
+        exclude_accounts: unique(&options.exclude_accounts),
+        regions: unique(&options.regions),
+        services: unique(&options.services),
+        ..options.clone()
+    }
 }
 
 /// Describes a coverage gap in one line, for logs and summaries.

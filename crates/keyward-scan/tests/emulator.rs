@@ -742,3 +742,41 @@ async fn endpoint_without_last_usage_leaves_usage_unknown() {
         "asked {asked} times after the first failure"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_failing_part_way_is_a_gap() {
+    let moto = Moto::start();
+    let org = build_organization(&moto.endpoint).await;
+    let options = ScanOptions {
+        max_attempts: 2,
+        regions: vec!["us-east-1".into()],
+        services: vec![Service::Kms],
+        ..ScanOptions::default()
+    };
+    let broken_key = org.disabled_key.clone();
+    let proxy = proxy(&moto, org.rotating_key.clone(), move |request| {
+        (request.operation == "DescribeKey" && request.body.contains(&broken_key))
+            .then_some(Action::Drop)
+    });
+    let snapshot = run_scan(&proxy.endpoint, options).await;
+    let row = snapshot
+        .coverage
+        .iter()
+        .find(|row| row.service == "kms")
+        .unwrap();
+    assert_eq!(row.status, CoverageStatus::Failed);
+    assert_eq!(row.operation.as_deref(), Some("DescribeKey"));
+    assert!(!snapshot.scan.complete);
+    // The keys read before and after the failure are kept.
+    assert_eq!(
+        key(&snapshot, &org.rotating_key).key_state.as_deref(),
+        Some("Enabled")
+    );
+    let broken = key(&snapshot, &org.disabled_key);
+    assert_eq!(broken.key_state, None);
+    assert!(
+        broken.read_errors[0].starts_with("DescribeKey"),
+        "{:?}",
+        broken.read_errors
+    );
+}

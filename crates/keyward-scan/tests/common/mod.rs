@@ -102,6 +102,8 @@ pub struct Request {
 pub enum Action {
     /// Pass it to moto.
     Forward,
+    /// Close the connection without a response, as a failing network does.
+    Drop,
     /// Answer it with this status and JSON or XML body.
     Respond {
         status: u16,
@@ -257,6 +259,7 @@ fn serve(
 
     let mut client = stream;
     match rule(&request) {
+        Action::Drop => {}
         Action::Respond {
             status,
             content_type,

@@ -267,5 +267,11 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
         .with_allow_dml(false)
         .with_allow_statements(false);
     let frame = context.sql_with_options(sql, options).await?;
-    Ok(frame.collect().await?)
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let mut batches = frame.collect().await?;
+    // An empty result still has columns: CSV output writes their header.
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    Ok(batches)
 }

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use datafusion::arrow::array::Array as _;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::json::writer::{JsonArray, LineDelimited, WriterBuilder};
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -34,7 +35,13 @@ pub fn write_batches(
             if rows == 0 {
                 writeln!(out, "(no rows)").map_err(io_error)?;
             } else {
-                let table = pretty_format_batches(batches)?;
+                // Text from AWS may hold newlines and terminal escape
+                // sequences; the table shows them escaped.
+                let printable = batches
+                    .iter()
+                    .map(|batch| escape_controls(&nested_as_json(batch)?))
+                    .collect::<Result<Vec<_>>>()?;
+                let table = pretty_format_batches(&printable)?;
                 writeln!(out, "{table}").map_err(io_error)?;
             }
         }
@@ -43,7 +50,7 @@ pub fn write_batches(
                 .with_header(true)
                 .build(&mut *out);
             for batch in batches {
-                writer.write(&flatten_nested(batch)?)?;
+                writer.write(&nested_as_json(batch)?)?;
             }
         }
         OutputFormat::Json => {
@@ -70,39 +77,35 @@ pub fn write_batches(
     Ok(())
 }
 
-/// Turns list and struct columns into text, which CSV can hold, written as
-/// the table format writes them.
-fn flatten_nested(batch: &RecordBatch) -> Result<RecordBatch> {
+/// Turns list, struct and map columns into JSON text, which CSV and the
+/// table can hold and which reads back without ambiguity.
+fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
     use std::sync::Arc;
 
     use datafusion::arrow::array::{ArrayRef, StringBuilder};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
-    let is_nested = |data_type: &DataType| data_type.is_nested();
     if !batch
         .schema()
         .fields()
         .iter()
-        .any(|field| is_nested(field.data_type()))
+        .any(|field| field.data_type().is_nested())
     {
         return Ok(batch.clone());
     }
     let mut fields = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        if !is_nested(field.data_type()) {
+        if !field.data_type().is_nested() {
             fields.push(field.as_ref().clone());
             columns.push(column.clone());
             continue;
         }
-        let formatter = ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default())?;
         let mut text = StringBuilder::new();
-        for row in 0..column.len() {
-            if column.is_null(row) {
-                text.append_null();
-            } else {
-                text.append_value(formatter.value(row).to_string());
+        for value in column_as_json(field, column)? {
+            match value {
+                serde_json::Value::Null => text.append_null(),
+                value => text.append_value(value.to_string()),
             }
         }
         fields.push(Field::new(field.name(), DataType::Utf8, true));
@@ -114,6 +117,151 @@ fn flatten_nested(batch: &RecordBatch) -> Result<RecordBatch> {
     )?)
 }
 
+/// The values of one column as JSON, through Arrow's JSON writer.
+fn column_as_json(
+    field: &datafusion::arrow::datatypes::FieldRef,
+    column: &datafusion::arrow::array::ArrayRef,
+) -> Result<Vec<serde_json::Value>> {
+    use std::sync::Arc;
+
+    use datafusion::arrow::datatypes::Schema;
+
+    let single = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![field.as_ref().clone()])),
+        vec![column.clone()],
+    )?;
+    let mut lines = Vec::new();
+    {
+        let mut writer = WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, LineDelimited>(&mut lines);
+        writer.write(&single)?;
+        writer.finish()?;
+    }
+    let mut values = Vec::with_capacity(column.len());
+    for line in lines
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+    {
+        let mut row: serde_json::Value = serde_json::from_slice(line)
+            .map_err(|error| crate::StoreError::Invalid(format!("JSON of a column: {error}")))?;
+        values.push(row[field.name()].take());
+    }
+    Ok(values)
+}
+
+/// Replaces control characters in text columns with escapes such as `\n`
+/// and `\u{1b}`, so that printed values cannot move the cursor or start a
+/// new row.
+fn escape_controls(batch: &RecordBatch) -> Result<RecordBatch> {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let is_text = matches!(
+            field.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        );
+        if !is_text {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let text = cast(column, &DataType::Utf8)?;
+        let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+            continue;
+        };
+        let escaped: StringArray = text.iter().map(|value| value.map(escape_text)).collect();
+        fields.push(Field::new(field.name(), DataType::Utf8, true));
+        columns.push(Arc::new(escaped) as ArrayRef);
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+fn escape_text(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for character in text.chars() {
+        if character.is_control() {
+            escaped.extend(character.escape_default());
+        } else {
+            escaped.push(character);
+        }
+    }
+    escaped
+}
+
 fn io_error(error: std::io::Error) -> crate::StoreError {
     crate::StoreError::Arrow(error.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ListBuilder, StringArray, StringBuilder};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        let mut tags = ListBuilder::new(StringBuilder::new());
+        tags.values().append_value("a}, {key: b");
+        tags.append(true);
+        tags.append_null();
+        let names = StringArray::from(vec![Some("evil\u{1b}[2J\nrow"), None]);
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("name", DataType::Utf8, true),
+                Field::new(
+                    "tags",
+                    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                    true,
+                ),
+            ])),
+            vec![Arc::new(names), Arc::new(tags.finish())],
+        )
+        .unwrap()
+    }
+
+    fn render(format: OutputFormat) -> String {
+        let mut out = Vec::new();
+        write_batches(&[batch()], format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn table_escapes_control_characters() {
+        let table = render(OutputFormat::Table);
+        assert!(!table.contains('\u{1b}'), "{table}");
+        assert!(table.contains("evil\\u{1b}[2J\\nrow"), "{table}");
+        // Header, three rules and two rows: the newline did not add a row.
+        assert_eq!(table.lines().count(), 6, "{table}");
+    }
+
+    #[test]
+    fn csv_writes_nested_values_as_json() {
+        let csv = render(OutputFormat::Csv);
+        assert!(csv.contains(r#""[""a}, {key: b""]""#), "{csv}");
+    }
+
+    #[test]
+    fn csv_of_no_rows_has_a_header() {
+        let empty = RecordBatch::new_empty(batch().schema());
+        let mut out = Vec::new();
+        write_batches(&[empty], OutputFormat::Csv, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "name,tags\n");
+    }
 }

@@ -1,0 +1,134 @@
+//! What the rules judge: a snapshot of the inventory, the usage index from
+//! CloudTrail, the period that CloudTrail covers, and the configuration.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use keyward_store::inventory::{CoverageRecord, CoverageStatus, Snapshot};
+
+use crate::{Config, Resource, ResourceType};
+
+/// What CloudTrail says about one asset: a row of the `usage` view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AssetUsage {
+    /// Last successful use.
+    pub last_used: Option<DateTime<Utc>>,
+    /// Operation of the last successful use.
+    pub last_operation: Option<String>,
+    /// CloudTrail event id of the last successful use.
+    pub last_event_id: Option<String>,
+    /// Principal of the last successful use.
+    pub last_principal: Option<String>,
+    /// Successful uses.
+    pub uses: u64,
+    /// Accounts of the principals that used the asset.
+    pub principal_accounts: Vec<String>,
+    /// Last failed use.
+    pub last_denied: Option<DateTime<Utc>>,
+    /// Operation of the last failed use.
+    pub last_denied_operation: Option<String>,
+    /// Error code of the last failed use.
+    pub last_denied_error: Option<String>,
+    /// Principal of the last failed use.
+    pub last_denied_principal: Option<String>,
+}
+
+/// The period for which the store holds CloudTrail events of one account
+/// and Region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrailWindow {
+    /// Earliest event.
+    pub first: DateTime<Utc>,
+    /// Latest event.
+    pub last: DateTime<Utc>,
+}
+
+/// Everything a rule may read.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The time that "N days ago" counts from.
+    pub now: DateTime<Utc>,
+    /// The inventory.
+    pub snapshot: Snapshot,
+    /// Usage per asset ARN, from CloudTrail.
+    pub usage: HashMap<String, AssetUsage>,
+    /// CloudTrail periods per account and Region.
+    pub trail: HashMap<(String, String), TrailWindow>,
+    /// Configuration.
+    pub config: Config,
+}
+
+impl Context {
+    /// The accounts of the scan: principals of these accounts are inside
+    /// the organization as far as keyward knows.
+    pub fn known_accounts(&self) -> BTreeSet<&str> {
+        self.snapshot
+            .coverage
+            .iter()
+            .map(|row| row.account_id.as_str())
+            .collect()
+    }
+
+    /// The resources of a type. A replica secret is left out: its primary
+    /// is judged once, in its primary Region.
+    pub fn resources(&self, resource_type: ResourceType) -> Vec<Resource<'_>> {
+        match resource_type {
+            ResourceType::KmsKey => self.snapshot.keys.iter().map(Resource::Key).collect(),
+            ResourceType::Certificate => self
+                .snapshot
+                .certificates
+                .iter()
+                .map(Resource::Certificate)
+                .collect(),
+            ResourceType::Secret => self
+                .snapshot
+                .secrets
+                .iter()
+                .filter(|secret| {
+                    secret
+                        .primary_region
+                        .as_deref()
+                        .is_none_or(|primary| primary == secret.region)
+                })
+                .map(Resource::Secret)
+                .collect(),
+        }
+    }
+
+    /// Coverage gaps that leave resources of a type unknown: the service
+    /// itself, and accounts whose role or Regions could not be read.
+    pub fn unread_services(&self, resource_type: ResourceType) -> Vec<&CoverageRecord> {
+        let service = resource_type.service();
+        self.snapshot
+            .coverage
+            .iter()
+            .filter(|row| row.status != CoverageStatus::Ok)
+            .filter(|row| {
+                row.service == service || row.service == "sts" || row.service == "account"
+            })
+            .collect()
+    }
+
+    /// Usage of an asset, if CloudTrail named it.
+    pub fn usage_of(&self, arn: &str) -> Option<&AssetUsage> {
+        self.usage.get(arn)
+    }
+
+    /// The CloudTrail period of an account and Region, if the store has
+    /// events of it.
+    pub fn trail_window(&self, account: &str, region: &str) -> Option<TrailWindow> {
+        self.trail
+            .get(&(account.to_owned(), region.to_owned()))
+            .copied()
+    }
+
+    /// The time `days` days before now.
+    pub fn days_ago(&self, days: u32) -> DateTime<Utc> {
+        self.now - chrono::Duration::days(i64::from(days))
+    }
+}
+
+/// Whole days from `earlier` to `later`, rounded down.
+pub fn days_between(earlier: DateTime<Utc>, later: DateTime<Utc>) -> i64 {
+    (later - earlier).num_days()
+}
