@@ -61,6 +61,11 @@ enum Command {
     Scan(commands::scan::Args),
     /// Print the inventory of the latest scan.
     Inventory(commands::inventory::Args),
+    /// Judge the latest inventory and CloudTrail usage with the rules, and
+    /// store the findings.
+    Check(commands::check::Args),
+    /// List the rules.
+    Rules(commands::rules::Args),
     /// Ingest the CloudTrail examples built into keyward and answer every
     /// question on them.
     Demo(commands::demo::Args),
@@ -75,6 +80,8 @@ fn main() -> ExitCode {
         Command::Sql(args) => commands::sql::run(&cli.store, args),
         Command::Scan(args) => commands::scan::run(&cli.store, args),
         Command::Inventory(args) => commands::inventory::run(&cli.store, args),
+        Command::Check(args) => commands::check::run(&cli.store, args),
+        Command::Rules(args) => commands::rules::run(args),
         Command::Demo(args) => commands::demo::run(args),
     };
     match result {

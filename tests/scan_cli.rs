@@ -196,3 +196,78 @@ fn unknown_scan_id_is_an_error() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn check_reports_failures_and_then_their_resolution() {
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let key_id = runtime.block_on(create_assets(&moto.endpoint));
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let scan = keyward(&store, &moto.endpoint, &["scan", "--regions", "us-east-1"]);
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+
+    // The new key does not rotate: a MEDIUM failure.
+    let check = keyward(&store, &moto.endpoint, &["check"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
+    let summary = text(&check.stdout);
+    assert!(summary.contains("kms-key-rotation: 1"), "{summary}");
+    let lenient = keyward(&store, &moto.endpoint, &["check", "--fail-on", "critical"]);
+    assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient.stdout));
+
+    // Rotation turned on: the next check reports the finding resolved.
+    runtime.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&moto.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await;
+        aws_sdk_kms::Client::new(&config)
+            .enable_key_rotation()
+            .key_id(&key_id)
+            .send()
+            .await
+            .unwrap();
+    });
+    let rescan = keyward(&store, &moto.endpoint, &["scan", "--regions", "us-east-1"]);
+    assert_eq!(rescan.status.code(), Some(0), "{}", text(&rescan.stderr));
+    let again = keyward(&store, &moto.endpoint, &["check", "--fail-on", "critical"]);
+    assert!(
+        text(&again.stdout).contains("1 resolved"),
+        "{}",
+        text(&again.stdout)
+    );
+    let resolved = keyward(
+        &store,
+        &moto.endpoint,
+        &[
+            "sql",
+            "SELECT rule_id, verdict, workflow FROM findings WHERE workflow = 'RESOLVED'",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        text(&resolved.stdout),
+        "rule_id,verdict,workflow\nkms-key-rotation,PASS,RESOLVED\n"
+    );
+
+    let bad = keyward(
+        &store,
+        &moto.endpoint,
+        &["check", "--config", "/no/such/file"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("/no/such/file"));
+}
+
+#[test]
+fn rules_list_snapshot() {
+    let work = tempfile::tempdir().unwrap();
+    let output = keyward(work.path(), "http://127.0.0.1:9", &["rules"]);
+    assert!(output.status.success());
+    insta::assert_snapshot!(text(&output.stdout));
+}

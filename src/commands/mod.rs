@@ -1,9 +1,11 @@
 //! One module per subcommand, each with its arguments and a `run` entry.
 
+pub mod check;
 pub mod demo;
 pub mod ingest;
 pub mod inventory;
 pub mod query;
+pub mod rules;
 pub mod scan;
 pub mod sql;
 

@@ -334,6 +334,14 @@ mod tests {
     }
 
     #[test]
+    fn example_file_parses() {
+        let text = include_str!("../../../keyward.example.toml");
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.prices().secret_month_usd, 0.40);
+        assert_eq!(config.file.exceptions.len(), 3);
+    }
+
+    #[test]
     fn exception_needs_expiry_and_selector() {
         let missing_expiry = "[[exceptions]]\nrule = \"*\"\naccount = \"1\"\nreason = \"r\"\n";
         assert!(Config::parse(missing_expiry).is_err());

@@ -35,6 +35,10 @@ pub struct AssetUsage {
 
 /// The period for which the store holds CloudTrail events of one account
 /// and Region.
+///
+/// NOTE: the span runs from the earliest to the latest stored event of the
+/// kept services, so a gap in the ingested logs inside it goes unseen, and
+/// an account and Region with logs but no such events has no span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrailWindow {
     /// Earliest event.

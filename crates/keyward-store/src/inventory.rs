@@ -482,7 +482,9 @@ impl InventoryTable {
 
 /// Fields of the record types that hold a `DateTime<Utc>`. Tracing a type
 /// sees them as text; they are stored as UTC microsecond timestamps.
-const TIME_FIELDS: [&str; 21] = [
+const TIME_FIELDS: [&str; 23] = [
+    "checked_at",
+    "first_seen",
     "started_at",
     "finished_at",
     "creation_date",
@@ -507,7 +509,7 @@ const TIME_FIELDS: [&str; 21] = [
 ];
 
 /// Arrow fields of a record type, with enums as text.
-fn fields_of<T: Serialize + DeserializeOwned>() -> Result<Vec<FieldRef>> {
+pub(crate) fn fields_of<T: Serialize + DeserializeOwned>() -> Result<Vec<FieldRef>> {
     let options = TracingOptions::default()
         .enums_without_data_as_strings(true)
         .allow_null_fields(true);
@@ -525,7 +527,7 @@ fn fields_of<T: Serialize + DeserializeOwned>() -> Result<Vec<FieldRef>> {
         .collect())
 }
 
-fn arrow_error(error: serde_arrow::Error) -> StoreError {
+pub(crate) fn arrow_error(error: serde_arrow::Error) -> StoreError {
     StoreError::Inventory(error.to_string())
 }
 
@@ -534,7 +536,7 @@ fn to_batch<T: Serialize>(table: InventoryTable, rows: &[T]) -> Result<RecordBat
     serde_arrow::to_record_batch(&fields, &rows).map_err(arrow_error)
 }
 
-fn from_batches<T: DeserializeOwned>(batches: &[RecordBatch]) -> Result<Vec<T>> {
+pub(crate) fn from_batches<T: DeserializeOwned>(batches: &[RecordBatch]) -> Result<Vec<T>> {
     let mut rows = Vec::new();
     for batch in batches {
         rows.extend(serde_arrow::from_record_batch::<Vec<T>>(batch).map_err(arrow_error)?);
@@ -616,7 +618,7 @@ impl Store {
     }
 }
 
-fn read_table<T: DeserializeOwned>(directory: &Path) -> Result<Vec<T>> {
+pub(crate) fn read_table<T: DeserializeOwned>(directory: &Path) -> Result<Vec<T>> {
     let mut rows = Vec::new();
     for file in parquet_files(directory)? {
         rows.extend(from_batches::<T>(&read_all_columns(&file)?)?);

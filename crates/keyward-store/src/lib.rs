@@ -7,6 +7,8 @@
 //!   names/names-*.parquet      aliases and secret names seen in events
 //!   manifest/manifest-*.parquet  source files already ingested
 //!   inventory/TABLE/SCAN_ID.parquet  what each scan read, `scans` last
+//!   findings/RUN_ID.parquet    what each `keyward check` found
+//!   checks/RUN_ID.parquet      the check runs, each written after its findings
 //!   .tmp/                      files being written
 //! ```
 //!
@@ -18,6 +20,7 @@
 
 mod error;
 mod files;
+pub mod findings;
 pub mod inventory;
 mod manifest;
 mod partition;

@@ -23,7 +23,6 @@ pub mod output;
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -37,6 +36,7 @@ use crate::inventory::InventoryTable;
 use crate::schema::{EVENT_SCHEMA, MANIFEST_SCHEMA, NAME_SCHEMA};
 
 pub use catalog::{QUESTIONS, Question, QuestionFilters, TimeWindow};
+pub use datafusion::arrow::array::RecordBatch;
 
 /// The partition columns of the `events` table, outermost first.
 pub const PARTITION_COLUMNS: [&str; 3] = ["eventday", "accountid", "region"];
@@ -77,6 +77,7 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
     )
     .await?;
     register_inventory(&context, store).await?;
+    register_findings(&context, store).await?;
     context.sql(CRYPTO_EVENTS_VIEW).await?;
     context.sql(&usage_view()).await?;
     context.sql(&usage_by_operation_view()).await?;
@@ -231,6 +232,35 @@ async fn register_inventory(context: &SessionContext, store: &Store) -> Result<(
             ))
             .await?;
     }
+    Ok(())
+}
+
+/// Registers `checks` (the finished runs of `keyward check`),
+/// `findings_history` (their findings) and `findings` (the latest run's).
+async fn register_findings(context: &SessionContext, store: &Store) -> Result<()> {
+    let schema = Arc::new(Schema::new(Store::check_fields()?));
+    register_table(context, "checks", &store.checks_dir(), schema, Vec::new()).await?;
+    let schema = Arc::new(Schema::new(Store::finding_fields()?));
+    register_table(
+        context,
+        "raw_findings",
+        &store.findings_dir(),
+        schema,
+        Vec::new(),
+    )
+    .await?;
+    context
+        .sql(
+            "CREATE VIEW findings_history AS SELECT * FROM raw_findings \
+             WHERE run_id IN (SELECT run_id FROM checks)",
+        )
+        .await?;
+    context
+        .sql(
+            "CREATE VIEW findings AS SELECT * FROM raw_findings WHERE run_id = \
+             (SELECT run_id FROM checks ORDER BY checked_at DESC, run_id DESC LIMIT 1)",
+        )
+        .await?;
     Ok(())
 }
 

@@ -1,0 +1,759 @@
+//! Each rule on resources that pass and fail it, and each threshold on
+//! both sides of its boundary and on the boundary.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use keyward_rules::{AssetUsage, Config, Context, Finding, TrailWindow, Verdict, evaluate, rule};
+use keyward_store::inventory::{
+    CertificateRecord, CoverageRecord, CoverageStatus, KeyRecord, SecretRecord, Snapshot,
+};
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "us-east-1";
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_780_000_000, 0).unwrap()
+}
+
+fn days_ago(days: i64) -> DateTime<Utc> {
+    now() - Duration::days(days)
+}
+
+fn coverage(service: &str, status: CoverageStatus) -> CoverageRecord {
+    CoverageRecord {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        service: service.into(),
+        status,
+        ..CoverageRecord::default()
+    }
+}
+
+fn key(id: &str) -> KeyRecord {
+    KeyRecord {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        key_id: id.into(),
+        arn: format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{id}"),
+        key_manager: Some("CUSTOMER".into()),
+        key_state: Some("Enabled".into()),
+        enabled: Some(true),
+        key_spec: Some("SYMMETRIC_DEFAULT".into()),
+        key_usage: Some("ENCRYPT_DECRYPT".into()),
+        origin: Some("AWS_KMS".into()),
+        creation_date: Some(days_ago(400)),
+        multi_region: Some(false),
+        rotation_enabled: Some(true),
+        rotation_period_days: Some(365),
+        policy: Some(format!(
+            r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+        )),
+        grant_count: Some(0),
+        usage_known: true,
+        usage_tracking_start: Some(days_ago(500)),
+        ..KeyRecord::default()
+    }
+}
+
+fn certificate(id: &str) -> CertificateRecord {
+    CertificateRecord {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        arn: format!("arn:aws:acm:{REGION}:{ACCOUNT}:certificate/{id}"),
+        domain_name: Some(format!("{id}.example.com")),
+        status: Some("ISSUED".into()),
+        certificate_type: Some("AMAZON_ISSUED".into()),
+        key_algorithm: Some("RSA_2048".into()),
+        not_after: Some(now() + Duration::days(200)),
+        renewal_eligibility: Some("ELIGIBLE".into()),
+        ..CertificateRecord::default()
+    }
+}
+
+fn secret(name: &str) -> SecretRecord {
+    SecretRecord {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        arn: format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbCdEf"),
+        name: name.into(),
+        kms_key_id: Some(format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/k")),
+        rotation_enabled: Some(true),
+        rotation_interval_days: Some(30),
+        last_rotated_at: Some(days_ago(10)),
+        next_rotation_at: Some(now() + Duration::days(20)),
+        last_accessed_at: Some(days_ago(1)),
+        created_at: Some(days_ago(400)),
+        ..SecretRecord::default()
+    }
+}
+
+fn context(snapshot: Snapshot) -> Context {
+    let mut snapshot = snapshot;
+    for service in ["kms", "acm", "secretsmanager"] {
+        snapshot
+            .coverage
+            .push(coverage(service, CoverageStatus::Ok));
+    }
+    Context {
+        now: now(),
+        snapshot,
+        usage: HashMap::new(),
+        trail: HashMap::new(),
+        config: Config::default(),
+    }
+}
+
+fn with_trail(mut context: Context, since_days: i64) -> Context {
+    context.trail.insert(
+        (ACCOUNT.into(), REGION.into()),
+        TrailWindow {
+            first: days_ago(since_days),
+            last: now(),
+        },
+    );
+    context
+}
+
+fn findings(context: &Context, rule_id: &str) -> Vec<Finding> {
+    assert!(rule(rule_id).is_some(), "no rule {rule_id}");
+    evaluate(context)
+        .into_iter()
+        .filter(|f| f.rule_id == rule_id)
+        .collect()
+}
+
+fn verdict(context: &Context, rule_id: &str, arn: &str) -> (Verdict, String) {
+    let found = findings(context, rule_id);
+    let finding = found
+        .iter()
+        .find(|f| f.resource_arn == arn)
+        .unwrap_or_else(|| panic!("{rule_id} made no finding for {arn}: {found:?}"));
+    (finding.verdict, finding.cause.clone())
+}
+
+fn keys(keys: Vec<KeyRecord>) -> Context {
+    context(Snapshot {
+        keys,
+        ..Snapshot::default()
+    })
+}
+
+#[test]
+fn key_rotation() {
+    let mut off = key("off");
+    off.rotation_enabled = Some(false);
+    let mut unread = key("unread");
+    unread.rotation_enabled = None;
+    unread.read_errors = vec!["GetKeyRotationStatus: AccessDeniedException: no".into()];
+    let mut asymmetric = key("asym");
+    asymmetric.key_spec = Some("RSA_2048".into());
+    let context = keys(vec![
+        key("on"),
+        off.clone(),
+        unread.clone(),
+        asymmetric.clone(),
+    ]);
+    assert_eq!(
+        verdict(&context, "kms-key-rotation", &key("on").arn).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-rotation", &off.arn).0,
+        Verdict::Fail
+    );
+    let (unknown, cause) = verdict(&context, "kms-key-rotation", &unread.arn);
+    assert_eq!(unknown, Verdict::Unknown);
+    assert!(cause.contains("AccessDeniedException"), "{cause}");
+    assert!(
+        findings(&context, "kms-key-rotation")
+            .iter()
+            .all(|f| f.resource_arn != asymmetric.arn)
+    );
+}
+
+#[test]
+fn key_pending_deletion() {
+    let mut pending = key("pending");
+    pending.key_state = Some("PendingDeletion".into());
+    pending.deletion_date = Some(now() + Duration::days(7));
+    let context = keys(vec![key("live"), pending.clone()]);
+    assert_eq!(
+        verdict(&context, "kms-key-pending-deletion", &key("live").arn).0,
+        Verdict::Pass
+    );
+    let (fail, cause) = verdict(&context, "kms-key-pending-deletion", &pending.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("7 days"), "{cause}");
+}
+
+/// A key last used `days` days ago according to GetKeyLastUsage.
+fn key_used(id: &str, days: i64) -> KeyRecord {
+    let mut key = key(id);
+    key.last_used_at = Some(days_ago(days));
+    key.last_used_operation = Some("Decrypt".into());
+    key
+}
+
+#[test]
+fn key_unused_boundary() {
+    let inside = key_used("inside", 89);
+    let boundary = key_used("boundary", 90);
+    let outside = key_used("outside", 91);
+    let context = keys(vec![inside.clone(), boundary.clone(), outside.clone()]);
+    assert_eq!(
+        verdict(&context, "kms-key-unused", &inside.arn).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-unused", &boundary.arn).0,
+        Verdict::Pass
+    );
+    let (fail, cause) = verdict(&context, "kms-key-unused", &outside.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("unused since"), "{cause}");
+    let failing = findings(&context, "kms-key-unused");
+    let cost = failing
+        .iter()
+        .find(|f| f.resource_arn == outside.arn)
+        .unwrap();
+    assert_eq!(cost.monthly_cost_usd, Some(1.0));
+}
+
+#[test]
+fn key_unused_threshold_from_config() {
+    let context = Context {
+        config: Config::parse("[rules.kms-key-unused]\nthreshold_days = 30\n").unwrap(),
+        ..keys(vec![key_used("thirty", 30), key_used("thirty-one", 31)])
+    };
+    assert_eq!(
+        verdict(&context, "kms-key-unused", &key("thirty").arn).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-unused", &key("thirty-one").arn).0,
+        Verdict::Fail
+    );
+}
+
+#[test]
+fn key_unused_sources() {
+    // Never used, tracked since before creation: never used.
+    let mut never = key("never");
+    never.creation_date = Some(days_ago(200));
+    never.usage_tracking_start = Some(days_ago(300));
+    // Tracking began after the window began and the key is older: unknown.
+    let mut late = key("late");
+    late.usage_tracking_start = Some(days_ago(30));
+    // GetKeyLastUsage did not answer and there is no CloudTrail: unknown.
+    let mut unanswered = key("unanswered");
+    unanswered.usage_known = false;
+    unanswered.usage_tracking_start = None;
+    // Created within the window and never used: not yet unused.
+    let mut new = key("new");
+    new.creation_date = Some(days_ago(5));
+    let context = keys(vec![
+        never.clone(),
+        late.clone(),
+        unanswered.clone(),
+        new.clone(),
+    ]);
+    let (fail, cause) = verdict(&context, "kms-key-unused", &never.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("never used since creation"), "{cause}");
+    assert_eq!(
+        verdict(&context, "kms-key-unused", &late.arn).0,
+        Verdict::Unknown
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-unused", &unanswered.arn).0,
+        Verdict::Unknown
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-unused", &new.arn).0,
+        Verdict::Pass
+    );
+
+    // CloudTrail that covers the window decides the unknown key, both ways.
+    let covered = with_trail(keys(vec![unanswered.clone()]), 120);
+    assert_eq!(
+        verdict(&covered, "kms-key-unused", &unanswered.arn).0,
+        Verdict::Fail
+    );
+    let mut used = with_trail(keys(vec![unanswered.clone()]), 120);
+    used.usage.insert(
+        unanswered.arn.clone(),
+        AssetUsage {
+            last_used: Some(days_ago(3)),
+            last_operation: Some("Encrypt".into()),
+            last_principal: Some("arn:aws:iam::111122223333:role/app".into()),
+            ..AssetUsage::default()
+        },
+    );
+    let (pass, cause) = verdict(&used, "kms-key-unused", &unanswered.arn);
+    assert_eq!(pass, Verdict::Pass);
+    assert!(cause.contains("CloudTrail"), "{cause}");
+}
+
+#[test]
+fn inactive_key_in_use_boundary() {
+    let disabled = |id: &str| {
+        let mut key = key(id);
+        key.key_state = Some("Disabled".into());
+        key.usage_known = false;
+        key
+    };
+    let inside = disabled("inside");
+    let boundary = disabled("boundary");
+    let outside = disabled("outside");
+    let mut context = with_trail(
+        keys(vec![inside.clone(), boundary.clone(), outside.clone()]),
+        60,
+    );
+    for (key, days) in [(&inside, 29), (&boundary, 30), (&outside, 31)] {
+        context.usage.insert(
+            key.arn.clone(),
+            AssetUsage {
+                last_denied: Some(days_ago(days)),
+                last_denied_operation: Some("Decrypt".into()),
+                last_denied_error: Some("DisabledException".into()),
+                last_denied_principal: Some("arn:aws:iam::111122223333:role/app".into()),
+                ..AssetUsage::default()
+            },
+        );
+    }
+    let (fail, cause) = verdict(&context, "kms-key-inactive-in-use", &inside.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("DisabledException"), "{cause}");
+    assert_eq!(
+        verdict(&context, "kms-key-inactive-in-use", &boundary.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-inactive-in-use", &outside.arn).0,
+        Verdict::Pass
+    );
+    // No CloudTrail and no tracked usage: unknown.
+    let unknown = keys(vec![disabled("dark")]);
+    assert_eq!(
+        verdict(&unknown, "kms-key-inactive-in-use", &key("dark").arn).0,
+        Verdict::Unknown
+    );
+}
+
+#[test]
+fn key_policies() {
+    let mut public = key("public");
+    public.policy = Some(
+        r#"{"Statement":[{"Sid":"Open","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#
+            .into(),
+    );
+    let mut restricted = key("restricted");
+    restricted.policy = Some(format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"kms:Decrypt","Resource":"*","Condition":{{"StringEquals":{{"kms:CallerAccount":"{ACCOUNT}"}}}}}}]}}"#
+    ));
+    let mut shared = key("shared");
+    shared.grantees = vec!["arn:aws:iam::999999999999:role/partner".into()];
+    shared.grant_count = Some(1);
+    let mut unread = key("unread");
+    unread.policy = None;
+    unread.read_errors = vec!["GetKeyPolicy: AccessDeniedException: no".into()];
+    let context = keys(vec![
+        public.clone(),
+        restricted.clone(),
+        shared.clone(),
+        unread.clone(),
+    ]);
+    assert_eq!(
+        verdict(&context, "kms-key-policy-public", &public.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-policy-public", &restricted.arn).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-policy-public", &unread.arn).0,
+        Verdict::Unknown
+    );
+    let (fail, cause) = verdict(&context, "kms-key-external-access", &shared.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("999999999999"), "{cause}");
+    assert_eq!(
+        verdict(&context, "kms-key-external-access", &restricted.arn).0,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn key_used_by_other_account() {
+    let mut context = with_trail(keys(vec![key("k")]), 10);
+    assert_eq!(
+        verdict(&context, "kms-key-used-by-other-account", &key("k").arn).0,
+        Verdict::Pass
+    );
+    context.usage.insert(
+        key("k").arn,
+        AssetUsage {
+            principal_accounts: vec![ACCOUNT.into(), "444455556666".into()],
+            ..AssetUsage::default()
+        },
+    );
+    let (fail, cause) = verdict(&context, "kms-key-used-by-other-account", &key("k").arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("444455556666"), "{cause}");
+    let dark = keys(vec![key("k")]);
+    assert_eq!(
+        verdict(&dark, "kms-key-used-by-other-account", &key("k").arn).0,
+        Verdict::Unknown
+    );
+}
+
+#[test]
+fn multi_region_key() {
+    let mut multi = key("mrk");
+    multi.multi_region = Some(true);
+    multi.multi_region_key_type = Some("PRIMARY".into());
+    let context = keys(vec![multi.clone(), key("single")]);
+    assert_eq!(
+        verdict(&context, "kms-key-multi-region", &multi.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "kms-key-multi-region", &key("single").arn).0,
+        Verdict::Pass
+    );
+}
+
+fn certificates(certificates: Vec<CertificateRecord>) -> Context {
+    context(Snapshot {
+        certificates,
+        ..Snapshot::default()
+    })
+}
+
+fn expiring_in(id: &str, days: i64) -> CertificateRecord {
+    CertificateRecord {
+        not_after: Some(now() + Duration::days(days) + Duration::hours(1)),
+        ..certificate(id)
+    }
+}
+
+#[test]
+fn certificate_expiry_boundary() {
+    let inside = expiring_in("inside", 29);
+    let boundary = expiring_in("boundary", 30);
+    let outside = expiring_in("outside", 31);
+    let mut expired = certificate("expired");
+    expired.not_after = Some(days_ago(3));
+    let context = certificates(vec![
+        inside.clone(),
+        boundary.clone(),
+        outside.clone(),
+        expired.clone(),
+    ]);
+    let (fail, cause) = verdict(&context, "acm-certificate-expiring", &inside.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("29 days"), "{cause}");
+    assert_eq!(
+        verdict(&context, "acm-certificate-expiring", &boundary.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "acm-certificate-expiring", &outside.arn).0,
+        Verdict::Pass
+    );
+    // An expired certificate is judged by the expired rule only.
+    assert!(
+        findings(&context, "acm-certificate-expiring")
+            .iter()
+            .all(|f| f.resource_arn != expired.arn)
+    );
+    let (fail, cause) = verdict(&context, "acm-certificate-expired", &expired.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("3 days ago"), "{cause}");
+    assert_eq!(
+        verdict(&context, "acm-certificate-expired", &outside.arn).0,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn certificate_states() {
+    let mut pending = certificate("pending");
+    pending.status = Some("PENDING_VALIDATION".into());
+    let mut weak = certificate("weak");
+    weak.key_algorithm = Some("RSA-1024".into());
+    let mut revoked = certificate("revoked");
+    revoked.status = Some("REVOKED".into());
+    revoked.revocation_reason = Some("KEY_COMPROMISE".into());
+    let mut stuck = certificate("stuck");
+    stuck.in_use_by = vec!["arn:aws:elasticloadbalancing:lb".into()];
+    stuck.renewal_status = Some("FAILED".into());
+    stuck.renewal_failure_reason = Some("CAA_ERROR".into());
+    let context = certificates(vec![
+        certificate("good"),
+        pending.clone(),
+        weak.clone(),
+        revoked.clone(),
+        stuck.clone(),
+    ]);
+    let good = certificate("good").arn;
+    assert_eq!(
+        verdict(&context, "acm-certificate-pending-validation", &pending.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "acm-certificate-pending-validation", &good).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "acm-certificate-weak-key", &weak.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "acm-certificate-weak-key", &good).0,
+        Verdict::Pass
+    );
+    let (fail, cause) = verdict(&context, "acm-certificate-failed", &revoked.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("KEY_COMPROMISE"), "{cause}");
+    let (fail, cause) = verdict(&context, "acm-certificate-renewal", &stuck.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("CAA_ERROR"), "{cause}");
+}
+
+fn secrets(secrets: Vec<SecretRecord>) -> Context {
+    context(Snapshot {
+        secrets,
+        ..Snapshot::default()
+    })
+}
+
+fn accessed(name: &str, days: i64) -> SecretRecord {
+    SecretRecord {
+        last_accessed_at: Some(days_ago(days)),
+        ..secret(name)
+    }
+}
+
+#[test]
+fn secret_unused_boundary() {
+    let inside = accessed("inside", 89);
+    let boundary = accessed("boundary", 90);
+    let outside = accessed("outside", 91);
+    let mut never = secret("never");
+    never.last_accessed_at = None;
+    let context = secrets(vec![
+        inside.clone(),
+        boundary.clone(),
+        outside.clone(),
+        never.clone(),
+    ]);
+    assert_eq!(
+        verdict(&context, "secret-unused", &inside.arn).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "secret-unused", &boundary.arn).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "secret-unused", &outside.arn).0,
+        Verdict::Fail
+    );
+    let (fail, cause) = verdict(&context, "secret-unused", &never.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("never read"), "{cause}");
+    let found = findings(&context, "secret-unused");
+    let cost = found.iter().find(|f| f.resource_arn == never.arn).unwrap();
+    assert_eq!(cost.monthly_cost_usd, Some(0.4));
+}
+
+#[test]
+fn secret_read_in_cloudtrail_is_used() {
+    let old = accessed("old", 200);
+    let mut context = secrets(vec![old.clone()]);
+    context.usage.insert(
+        old.arn.clone(),
+        AssetUsage {
+            last_used: Some(days_ago(2)),
+            ..AssetUsage::default()
+        },
+    );
+    assert_eq!(
+        verdict(&context, "secret-unused", &old.arn).0,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn secret_rotation() {
+    let rotated = |name: &str, days: i64| SecretRecord {
+        last_rotated_at: Some(days_ago(days)),
+        ..secret(name)
+    };
+    let mut off = secret("off");
+    off.rotation_enabled = Some(false);
+    let mut late = secret("late");
+    late.next_rotation_at = Some(days_ago(4));
+    let context = secrets(vec![
+        rotated("inside", 89),
+        rotated("boundary", 90),
+        rotated("outside", 91),
+        off.clone(),
+        late.clone(),
+    ]);
+    let arn = |name: &str| secret(name).arn;
+    assert_eq!(
+        verdict(&context, "secret-rotated-recently", &arn("inside")).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "secret-rotated-recently", &arn("boundary")).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "secret-rotated-recently", &arn("outside")).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "secret-rotation-enabled", &off.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "secret-rotation-enabled", &arn("inside")).0,
+        Verdict::Pass
+    );
+    let (fail, cause) = verdict(&context, "secret-rotation-failing", &late.arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("4 days late"), "{cause}");
+    assert_eq!(
+        verdict(&context, "secret-rotation-failing", &arn("inside")).0,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn secret_policies_and_key() {
+    let mut public = secret("public");
+    public.policy = Some(
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#.into(),
+    );
+    let mut shared = secret("shared");
+    shared.policy = Some(
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#.into(),
+    );
+    let mut default_key = secret("default-key");
+    default_key.kms_key_id = None;
+    let context = secrets(vec![public.clone(), shared.clone(), default_key.clone()]);
+    assert_eq!(
+        verdict(&context, "secret-policy-public", &public.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "secret-policy-public", &shared.arn).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "secret-external-access", &shared.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "secret-external-access", &default_key.arn).0,
+        Verdict::Pass
+    );
+    assert_eq!(
+        verdict(&context, "secret-customer-managed-key", &default_key.arn).0,
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&context, "secret-customer-managed-key", &public.arn).0,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn replica_secret_judged_once() {
+    let primary = secret("db");
+    let replica = SecretRecord {
+        region: "eu-west-1".into(),
+        arn: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf".into(),
+        primary_region: Some(REGION.into()),
+        ..secret("db")
+    };
+    let context = secrets(vec![primary.clone(), replica.clone()]);
+    let found = findings(&context, "secret-rotation-enabled");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].resource_arn, primary.arn);
+}
+
+#[test]
+fn unread_service_is_unknown_never_pass() {
+    let mut context = keys(Vec::new());
+    context.snapshot.coverage = vec![
+        coverage("kms", CoverageStatus::AccessDenied),
+        coverage("acm", CoverageStatus::Ok),
+        coverage("secretsmanager", CoverageStatus::Ok),
+    ];
+    let found = findings(&context, "kms-key-rotation");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].verdict, Verdict::Unknown);
+    assert_eq!(found[0].resource_arn, format!("{ACCOUNT}/{REGION}/kms"));
+    assert!(findings(&context, "secret-unused").is_empty());
+}
+
+#[test]
+fn exceptions_suppress_until_they_expire() {
+    let mut off = key("off");
+    off.rotation_enabled = Some(false);
+    off.aliases = vec!["alias/legacy-app".into()];
+    let config = |expires: &str| {
+        Config::parse(&format!(
+            "[[exceptions]]\nrule = \"kms-key-rotation\"\nname = \"alias/legacy-*\"\nreason = \"migrating\"\nexpires = {expires}\n"
+        ))
+        .unwrap()
+    };
+    let current = Context {
+        config: config("2026-12-31"),
+        ..keys(vec![off.clone()])
+    };
+    let found = findings(&current, "kms-key-rotation");
+    assert_eq!(found[0].verdict, Verdict::Fail);
+    assert!(
+        found[0]
+            .suppressed_by
+            .as_deref()
+            .unwrap()
+            .contains("migrating")
+    );
+    let expired = Context {
+        config: config("2026-01-01"),
+        ..keys(vec![off])
+    };
+    assert_eq!(
+        findings(&expired, "kms-key-rotation")[0].suppressed_by,
+        None
+    );
+}
+
+#[test]
+fn rules_can_be_turned_off_and_reweighted() {
+    let mut off = key("off");
+    off.rotation_enabled = Some(false);
+    let disabled = Context {
+        config: Config::parse("[rules.kms-key-rotation]\nenabled = false\n").unwrap(),
+        ..keys(vec![off.clone()])
+    };
+    assert!(findings(&disabled, "kms-key-rotation").is_empty());
+    let raised = Context {
+        config: Config::parse("[rules.kms-key-rotation]\nseverity = \"critical\"\n").unwrap(),
+        ..keys(vec![off])
+    };
+    assert_eq!(
+        findings(&raised, "kms-key-rotation")[0].severity,
+        keyward_rules::Severity::Critical
+    );
+}
