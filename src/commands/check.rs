@@ -89,6 +89,54 @@ fn check(store_path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
             ),
         }
     };
+    let runtime = super::runtime()?;
+    let (records, run_id) = evaluate_and_store(&store, snapshot, config, &runtime)?;
+    print!("{}", summary_text(&records, &run_id));
+    if args.details {
+        let sql = "SELECT severity, rule_id, verdict, account_id, region, resource_arn, cause \
+                   FROM findings WHERE verdict <> 'PASS' AND suppressed_by IS NULL \
+                   ORDER BY CASE severity WHEN 'CRITICAL' THEN 0 WHEN 'HIGH' THEN 1 \
+                   WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END, rule_id, resource_arn";
+        let batches = runtime.block_on(async {
+            let session = open_session(&store).await?;
+            run_sql(&session, sql).await
+        })?;
+        let mut stdout = std::io::stdout().lock();
+        write_batches(&batches, args.format.into(), &mut stdout)?;
+    }
+    let failing = records.iter().any(|record| {
+        record.verdict == "FAIL"
+            && record.suppressed_by.is_none()
+            && Severity::parse(&record.severity).is_some_and(|s| s >= args.fail_on)
+    });
+    Ok(if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Judges the latest scan with the default configuration, stores the
+/// findings and returns the summary, for `keyward demo`.
+pub fn check_and_summarize(
+    store: &Store,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<String> {
+    let Some(snapshot) = store.snapshot(None)? else {
+        bail!("the store holds no finished scan");
+    };
+    let (records, run_id) = evaluate_and_store(store, snapshot, Config::default(), runtime)?;
+    Ok(summary_text(&records, &run_id))
+}
+
+/// Evaluates every rule on a snapshot and the store's usage index, and
+/// writes the findings with their workflow state.
+fn evaluate_and_store(
+    store: &Store,
+    snapshot: keyward_store::inventory::Snapshot,
+    config: Config,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<(Vec<FindingRecord>, String)> {
     let now = Utc::now().trunc_subsecs(6);
     for exception in config.expired_exceptions(now) {
         tracing::warn!(
@@ -99,8 +147,7 @@ fn check(store_path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let runtime = super::runtime()?;
-    let (usage, trail) = runtime.block_on(load_usage(&store))?;
+    let (usage, trail) = runtime.block_on(load_usage(store))?;
     let scan_id = snapshot.scan.scan_id.clone();
     let context = Context {
         now,
@@ -137,30 +184,7 @@ fn check(store_path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     store
         .write_check(&check, &records)
         .context("failed to write the findings to the store")?;
-
-    print!("{}", summary_text(&records, &run_id));
-    if args.details {
-        let sql = "SELECT severity, rule_id, verdict, account_id, region, resource_arn, cause \
-                   FROM findings WHERE verdict <> 'PASS' AND suppressed_by IS NULL \
-                   ORDER BY CASE severity WHEN 'CRITICAL' THEN 0 WHEN 'HIGH' THEN 1 \
-                   WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4 END, rule_id, resource_arn";
-        let batches = runtime.block_on(async {
-            let session = open_session(&store).await?;
-            run_sql(&session, sql).await
-        })?;
-        let mut stdout = std::io::stdout().lock();
-        write_batches(&batches, args.format.into(), &mut stdout)?;
-    }
-    let failing = records.iter().any(|record| {
-        record.verdict == "FAIL"
-            && record.suppressed_by.is_none()
-            && Severity::parse(&record.severity).is_some_and(|s| s >= args.fail_on)
-    });
-    Ok(if failing {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok((records, run_id))
 }
 
 /// Reads the usage index and the CloudTrail period per account and Region.

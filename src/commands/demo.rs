@@ -131,6 +131,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "`keyward --store {} inventory keys` (or certificates, secrets, coverage) prints it.",
             store_path.display()
         );
+        println!("\n== Checking the inventory and the CloudTrail usage with the rules");
+        let summary = super::check::check_and_summarize(&store, &runtime)?;
+        print!("{summary}");
     }
     println!(
         "\nThe store is in {}; try `keyward --store {} query --list`.",

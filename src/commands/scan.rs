@@ -302,12 +302,12 @@ impl Summary {
 
     fn text(&self) -> String {
         let mut text = format!(
-            "Scanned {} and {} in {:.1} s with {}: {}, {}, {}, {}, {}.\n",
+            "Scanned {} ({}) in {:.1} s with {}: {}, {}, {}, {}, {}.\n",
             counted(u64::from(self.accounts), "account", "accounts"),
             counted(
                 u64::from(self.account_regions),
-                "account Region",
-                "account Regions"
+                "account and Region pair",
+                "account and Region pairs"
             ),
             self.seconds,
             counted(self.api_calls, "API call", "API calls"),
