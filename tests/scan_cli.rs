@@ -140,7 +140,7 @@ fn scan_without_organization_fails_with_a_clear_error() {
 
     let inventory = keyward(&store, &moto.endpoint, &["inventory"]);
     assert_eq!(inventory.status.code(), Some(1));
-    assert!(text(&inventory.stderr).contains("holds no finished scan"));
+    assert!(text(&inventory.stderr).contains("contains no finished scan"));
 }
 
 #[test]

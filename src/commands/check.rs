@@ -84,7 +84,7 @@ fn check(store_path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         match &args.scan {
             Some(id) => bail!("scan {id:?} not found; `keyward inventory scans` lists them"),
             None => bail!(
-                "the store at {} holds no finished scan; run `keyward scan` first",
+                "the store at {} contains no finished scan; run `keyward scan` first",
                 store_path.display()
             ),
         }
@@ -123,7 +123,7 @@ pub fn check_and_summarize(
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<String> {
     let Some(snapshot) = store.snapshot(None)? else {
-        bail!("the store holds no finished scan");
+        bail!("the store contains no finished scan");
     };
     let (records, run_id) = evaluate_and_store(store, snapshot, Config::default(), runtime)?;
     Ok(summary_text(&records, &run_id))
@@ -333,8 +333,8 @@ fn to_records(
         .collect()
 }
 
-/// The summary: failures by severity and by rule, unknowns, resolved
-/// findings and what removing unused resources saves.
+/// Formats the summary: failures by severity and by rule, unknowns,
+/// resolved findings and what removing unused resources saves.
 pub fn summary_text(records: &[FindingRecord], run_id: &str) -> String {
     let mut text = String::new();
     let failing: Vec<&FindingRecord> = records

@@ -116,7 +116,7 @@ impl Table {
 pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let no_scan = || {
         anyhow::anyhow!(
-            "the store at {} holds no finished scan; run `keyward scan` first",
+            "the store at {} contains no finished scan; run `keyward scan` first",
             store_path.display()
         )
     };

@@ -190,8 +190,8 @@ fn expired(context: &Context, resource: &Resource<'_>, _threshold: u32) -> Optio
     Some(Evaluation::fail(cause, evidence))
 }
 
-/// Whether a key algorithm is weak. ACM spells them `RSA_2048` in the API
-/// and `RSA-2048` in some tools; both are read.
+/// Reports whether a key algorithm is weak. ACM spells them `RSA_2048` in
+/// the API and `RSA-2048` in some tools, and both spellings are accepted.
 fn is_weak(algorithm: &str) -> bool {
     let normalized = algorithm.replace('-', "_").to_ascii_uppercase();
     if let Some(bits) = normalized.strip_prefix("RSA_") {

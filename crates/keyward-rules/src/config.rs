@@ -77,7 +77,7 @@ pub struct Exception {
     pub tag: Option<String>,
     /// Account id.
     pub account: Option<String>,
-    /// Why the exception exists.
+    /// Reason for the exception.
     pub reason: String,
     /// Last day on which the exception applies: a TOML date such as
     /// `2027-01-31`, or the same as a string.
@@ -218,8 +218,8 @@ impl Config {
             .collect()
     }
 
-    /// The reason of the first exception in force that matches the rule
-    /// and resource.
+    /// Returns the reason of the first exception in force that matches the
+    /// rule and resource.
     pub fn exception_for(
         &self,
         rule: &Rule,

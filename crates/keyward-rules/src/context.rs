@@ -1,5 +1,6 @@
-//! What the rules judge: a snapshot of the inventory, the usage index from
-//! CloudTrail, the period that CloudTrail covers, and the configuration.
+//! The input of the rules: a snapshot of the inventory, the usage index
+//! from CloudTrail, the period that CloudTrail covers, and the
+//! configuration.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -8,7 +9,7 @@ use keyward_store::inventory::{CoverageRecord, CoverageStatus, Snapshot};
 
 use crate::{Config, Resource, ResourceType};
 
-/// What CloudTrail says about one asset: a row of the `usage` view.
+/// The CloudTrail record of one asset's use: a row of the `usage` view.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AssetUsage {
     /// Last successful use.
@@ -33,8 +34,8 @@ pub struct AssetUsage {
     pub last_denied_principal: Option<String>,
 }
 
-/// The period for which the store holds CloudTrail events of one account
-/// and Region.
+/// The period for which the store contains CloudTrail events of one
+/// account and Region.
 ///
 /// NOTE: the span runs from the earliest to the latest stored event of the
 /// kept services, so a gap in the ingested logs inside it goes unseen, and
@@ -63,8 +64,8 @@ pub struct Context {
 }
 
 impl Context {
-    /// The accounts of the scan: principals of these accounts are inside
-    /// the organization as far as keyward knows.
+    /// Returns the accounts of the scan, whose principals count as inside
+    /// the organization.
     pub fn known_accounts(&self) -> BTreeSet<&str> {
         self.snapshot
             .coverage
@@ -73,8 +74,8 @@ impl Context {
             .collect()
     }
 
-    /// The resources of a type. A replica secret is left out: its primary
-    /// is judged once, in its primary Region.
+    /// Returns the resources of a type. A replica secret is left out,
+    /// because its primary is judged once, in its primary Region.
     pub fn resources(&self, resource_type: ResourceType) -> Vec<Resource<'_>> {
         match resource_type {
             ResourceType::KmsKey => self.snapshot.keys.iter().map(Resource::Key).collect(),
@@ -118,15 +119,15 @@ impl Context {
         self.usage.get(arn)
     }
 
-    /// The CloudTrail period of an account and Region, if the store has
-    /// events of it.
+    /// Returns the CloudTrail period of an account and Region, if the store
+    /// has events of it.
     pub fn trail_window(&self, account: &str, region: &str) -> Option<TrailWindow> {
         self.trail
             .get(&(account.to_owned(), region.to_owned()))
             .copied()
     }
 
-    /// The time `days` days before now.
+    /// Returns the time `days` days before now.
     pub fn days_ago(&self, days: u32) -> DateTime<Utc> {
         self.now - chrono::Duration::days(i64::from(days))
     }

@@ -149,7 +149,7 @@ fn customer_managed(key: &KeyRecord) -> bool {
     key.key_manager.as_deref() == Some("CUSTOMER")
 }
 
-/// The read error of an operation, if the scan recorded one.
+/// Returns the read error of an operation, if the scan recorded one.
 fn read_error<'a>(key: &'a KeyRecord, operation: &str) -> Option<&'a str> {
     key.read_errors
         .iter()
@@ -270,7 +270,7 @@ fn unused(context: &Context, resource: &Resource<'_>, days: u32) -> Option<Evalu
     let last = last_use(context, key);
     let trail = context.trail_window(&key.account_id, &key.region);
     // KMS tracking covers the window when it began before the window, or
-    // before the key existed: then an empty answer means no use since.
+    // before the key existed, so an empty response means no use since.
     let tracking_covers = key.usage_known
         && match (key.usage_tracking_start, key.creation_date) {
             (Some(start), _) if start <= window_start => true,
@@ -324,7 +324,7 @@ fn unused(context: &Context, resource: &Resource<'_>, days: u32) -> Option<Evalu
         let reason = if key.usage_known {
             "KMS began tracking its use after the window began"
         } else {
-            "GetKeyLastUsage did not answer"
+            "GetKeyLastUsage returned no usage data"
         };
         return Some(Evaluation::unknown(
             format!(
@@ -420,7 +420,7 @@ fn inactive_in_use(context: &Context, resource: &Resource<'_>, days: u32) -> Opt
     } else {
         Evaluation::unknown(
             format!(
-                "no CloudTrail covers the last {days} days, and GetKeyLastUsage did not answer"
+                "no CloudTrail covers the last {days} days, and GetKeyLastUsage returned no usage data"
             ),
             evidence,
         )

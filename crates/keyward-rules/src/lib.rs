@@ -145,7 +145,7 @@ pub struct Rule {
     pub severity: Severity,
     /// Kind of resource judged.
     pub resource_type: ResourceType,
-    /// What can go wrong when the rule fails.
+    /// Consequence of a failure.
     pub risk: &'static str,
     /// How to fix a failure in the console.
     pub remediation: &'static str,
@@ -233,17 +233,17 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// A passing evaluation.
+    /// Creates a passing evaluation.
     pub fn pass(cause: impl Into<String>, evidence: serde_json::Value) -> Self {
         Self::new(Verdict::Pass, cause, evidence)
     }
 
-    /// A failing evaluation.
+    /// Creates a failing evaluation.
     pub fn fail(cause: impl Into<String>, evidence: serde_json::Value) -> Self {
         Self::new(Verdict::Fail, cause, evidence)
     }
 
-    /// An evaluation without enough evidence.
+    /// Creates an evaluation without enough evidence.
     pub fn unknown(cause: impl Into<String>, evidence: serde_json::Value) -> Self {
         Self::new(Verdict::Unknown, cause, evidence)
     }
@@ -288,7 +288,7 @@ pub struct Finding {
     pub suppressed_by: Option<String>,
 }
 
-/// Every rule, in catalog order.
+/// Returns every rule, in catalog order.
 pub fn catalog() -> Vec<&'static Rule> {
     let mut rules: Vec<&'static Rule> = Vec::new();
     rules.extend(kms::RULES.iter());

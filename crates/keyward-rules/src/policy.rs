@@ -1,4 +1,5 @@
-//! Who a key policy or secret resource policy lets in.
+//! Analysis of the principals that a key policy or secret resource policy
+//! allows.
 //!
 //! A statement is public when it allows a wildcard principal (or uses
 //! `NotPrincipal`) and no condition narrows the caller: a condition on
@@ -33,7 +34,7 @@ const ACCOUNT_KEYS: [&str; 3] = [
     "aws:sourceaccount",
 ];
 
-/// What a policy allows, outside the owner.
+/// Access that a policy grants outside the owner.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicyAccess {
     /// Statements (by `Sid`, or by position) that allow anyone.
@@ -104,7 +105,7 @@ pub fn analyze(document: &str, known: &BTreeSet<&str>) -> Result<PolicyAccess, S
     Ok(access)
 }
 
-/// The AWS principals of a `Principal` element: `"*"`, account ids and
+/// Returns the AWS principals of a `Principal` element: `"*"`, account ids and
 /// ARNs. Service and federated principals are left out.
 fn principals(element: &Value) -> Vec<String> {
     match element {
@@ -121,7 +122,7 @@ fn principals(element: &Value) -> Vec<String> {
     }
 }
 
-/// The account of a principal: a bare account id or the account field of
+/// Returns the account of a principal: a bare account id or the account field of
 /// an ARN.
 fn account_of(principal: &str) -> Option<String> {
     if principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()) {

@@ -107,8 +107,8 @@ impl Store {
         write_parquet_atomic(&batch, &directory.join(&file_name), &temp)
     }
 
-    /// The runs of `keyward check` whose findings are complete, oldest
-    /// first.
+    /// Returns the runs of `keyward check` whose findings are complete,
+    /// oldest first.
     pub fn checks(&self) -> Result<Vec<CheckRecord>> {
         let mut checks: Vec<CheckRecord> = read_table(&self.checks_dir())?;
         checks.sort_by(|a, b| {
@@ -119,7 +119,7 @@ impl Store {
         Ok(checks)
     }
 
-    /// The findings of one finished run.
+    /// Returns the findings of one finished run.
     pub fn findings(&self, run_id: &str) -> Result<Vec<FindingRecord>> {
         let path = self.findings_dir().join(format!("{run_id}.parquet"));
         if !path.exists() {
