@@ -80,6 +80,8 @@ struct Organization {
     public_key: String,
     member_keys: Vec<String>,
     certificates: Vec<String>,
+    /// Imported certificates, with the key algorithm and status expected.
+    imported: Vec<(String, &'static str, &'static str)>,
     authority: String,
     secret_names: BTreeSet<String>,
 }
@@ -92,6 +94,46 @@ async fn create_key(kms: &aws_sdk_kms::Client) -> String {
         .key_metadata
         .unwrap()
         .key_id
+}
+
+/// A self-signed certificate and its key, made with the `cryptography`
+/// package that moto's environment carries: `key` is `rsa-BITS` or
+/// `ec-CURVE`, and the certificate ends `seconds` seconds from now.
+fn make_certificate(key: &str, seconds: i64, name: &str) -> (String, String) {
+    let moto_server = std::env::var("KEYWARD_TEST_MOTO_SERVER")
+        .unwrap_or_else(|_| format!("{}/../../.venv/bin/moto_server", env!("CARGO_MANIFEST_DIR")));
+    let python = std::path::Path::new(&moto_server).with_file_name("python");
+    let script = r#"
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+kind, size = sys.argv[1].split("-")
+key = rsa.generate_private_key(65537, int(size)) if kind == "rsa" else ec.generate_private_key(getattr(ec, size.upper())())
+now = datetime.datetime.now(datetime.timezone.utc)
+end = now + datetime.timedelta(seconds=int(sys.argv[2]))
+name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, sys.argv[3])])
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(min(now, end) - datetime.timedelta(days=30)).not_valid_after(end)
+        .sign(key, hashes.SHA256()))
+sys.stdout.write(cert.public_bytes(serialization.Encoding.PEM).decode())
+sys.stdout.write("\n--\n")
+sys.stdout.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())
+"#;
+    let output = std::process::Command::new(python)
+        .args(["-c", script, key, &seconds.to_string(), name])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (certificate, private_key) = text.split_once("\n--\n").unwrap();
+    (certificate.to_owned(), private_key.to_owned())
 }
 
 /// Builds the organization: the management account with keys in every
@@ -220,6 +262,31 @@ async fn build_organization(endpoint: &str) -> Organization {
             .certificate_arn
             .unwrap();
         org.certificates.push(arn);
+    }
+
+    // Imported certificates carry their own keys, so their key types are
+    // real in moto. AWS and moto refuse to import an expired certificate,
+    // so one expires a second after import.
+    let days = 24 * 3600;
+    for (key, seconds, algorithm, status) in [
+        ("rsa-1024", 200 * days, "RSA_1024", "ISSUED"),
+        ("ec-secp384r1", 200 * days, "EC_secp384r1", "ISSUED"),
+        ("ec-secp521r1", 200 * days, "EC_secp521r1", "ISSUED"),
+        ("rsa-2048", 1, "RSA_2048", "EXPIRED"),
+    ] {
+        let (certificate, private_key) =
+            make_certificate(key, seconds, &format!("{key}.example.com"));
+        let arn = acm
+            .import_certificate()
+            .certificate(aws_sdk_acm::primitives::Blob::new(certificate))
+            .private_key(aws_sdk_acm::primitives::Blob::new(private_key))
+            .send()
+            .await
+            .unwrap()
+            .certificate_arn
+            .unwrap();
+        org.certificates.push(arn.clone());
+        org.imported.push((arn, algorithm, status));
     }
 
     let pca = aws_sdk_acmpca::Client::new(&management);
@@ -417,6 +484,8 @@ async fn organization_scan_finds_every_asset_and_names_every_gap() {
             )
         })
     });
+    // The certificate imported to expire has expired by now.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     let snapshot = run_scan(&proxy.endpoint, organization_options()).await;
 
     // Keys of every kind, with what the calls after DescribeKey add.
@@ -778,5 +847,55 @@ async fn endpoint_failing_part_way_is_a_gap() {
         broken.read_errors[0].starts_with("DescribeKey"),
         "{:?}",
         broken.read_errors
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_certificate_response_is_read_whole() {
+    let moto = Moto::start();
+    let management = config(&moto.endpoint, management_credentials(), "us-east-1").await;
+    let arn = aws_sdk_acm::Client::new(&management)
+        .request_certificate()
+        .domain_name("www.example.com")
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn
+        .unwrap();
+    // AWS's documented DescribeCertificate response stands in for moto's.
+    let documented = include_str!("fixtures/acm/describe-certificate.json").replace(
+        "arn:aws:acm:region:account:certificate/12345678-1234-1234-1234-123456789012",
+        &arn,
+    );
+    let proxy = proxy(&moto, String::new(), move |request| {
+        (request.operation == "DescribeCertificate").then(|| Action::Respond {
+            status: 200,
+            content_type: "application/x-amz-json-1.1",
+            body: documented.clone(),
+        })
+    });
+    let options = ScanOptions {
+        regions: vec!["us-east-1".into()],
+        services: vec![Service::Acm],
+        ..ScanOptions::default()
+    };
+    let snapshot = run_scan(&proxy.endpoint, options).await;
+    let certificate = &snapshot.certificates[0];
+    assert_eq!(certificate.arn, arn);
+    assert_eq!(certificate.key_algorithm.as_deref(), Some("RSA-2048"));
+    assert_eq!(certificate.status.as_deref(), Some("ISSUED"));
+    assert_eq!(certificate.subject.as_deref(), Some("CN=www.example.com"));
+    assert_eq!(
+        certificate.subject_alternative_names,
+        ["www.example.com", "www.example.net"]
+    );
+    assert_eq!(
+        certificate.not_after.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2016-11-06T12:00:00+00:00")
+    );
+    assert!(
+        certificate.read_errors.is_empty(),
+        "{:?}",
+        certificate.read_errors
     );
 }
