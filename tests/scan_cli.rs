@@ -301,3 +301,19 @@ fn demo_with_an_emulator_scans_and_checks() {
     assert!(stdout.contains("== Checking the inventory"), "{stdout}");
     assert!(stdout.contains("secret-rotation-enabled: 1"), "{stdout}");
 }
+
+#[test]
+fn unreachable_endpoint_is_named() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    // Port 9 (discard) has no listener on a test machine.
+    let endpoint = "http://127.0.0.1:9";
+    let scan = keyward(&store, endpoint, &["scan", "--regions", "us-east-1"]);
+    assert_eq!(scan.status.code(), Some(1));
+    let stderr = text(&scan.stderr);
+    assert!(
+        stderr.contains("cannot reach http://127.0.0.1:9"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("GetCallerIdentity"), "{stderr}");
+}

@@ -48,8 +48,14 @@ pub struct Account {
 /// Identifies the current credentials with `sts:GetCallerIdentity`.
 pub async fn caller(config: &SdkConfig) -> Result<Caller, CallError> {
     let client = aws_sdk_sts::Client::new(config);
+    // The first call shows whether the endpoint answers at all; three
+    // attempts are enough to ride out a blip without minutes of back-off.
+    let few_retries = aws_sdk_sts::config::Builder::default()
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
     let identity = client
         .get_caller_identity()
+        .customize()
+        .config_override(few_retries)
         .send()
         .await
         .map_err(|error| CallError::from_sdk("GetCallerIdentity", error))?;

@@ -35,6 +35,9 @@ const MANAGEMENT: &str = "123456789012";
 const SCANNED_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 const PUBLIC_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Open","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
 const GRANTEE: &str = "arn:aws:iam::999999999999:root";
+/// Lifetime of the imported certificate that expires during the test: long
+/// enough to make and import it on a loaded machine.
+const SHORT_LIFETIME_SECONDS: i64 = 8;
 
 /// Operations that return secret material; the scanner must never send
 /// them.
@@ -80,6 +83,8 @@ struct Organization {
     public_key: String,
     member_keys: Vec<String>,
     certificates: Vec<String>,
+    /// When the short-lived imported certificate has surely expired.
+    expiring_at: Option<std::time::Instant>,
     /// Imported certificates, with the key algorithm and status expected.
     imported: Vec<(String, &'static str, &'static str)>,
     authority: String,
@@ -266,14 +271,21 @@ async fn build_organization(endpoint: &str) -> Organization {
 
     // Imported certificates carry their own keys, so their key types are
     // real in moto. AWS and moto refuse to import an expired certificate,
-    // so one expires a second after import.
+    // so one expires a few seconds after it is made; the tests that check
+    // it wait for `expiring_at`.
     let days = 24 * 3600;
     for (key, seconds, algorithm, status) in [
         ("rsa-1024", 200 * days, "RSA_1024", "ISSUED"),
         ("ec-secp384r1", 200 * days, "EC_secp384r1", "ISSUED"),
         ("ec-secp521r1", 200 * days, "EC_secp521r1", "ISSUED"),
-        ("rsa-2048", 1, "RSA_2048", "EXPIRED"),
+        ("rsa-2048", SHORT_LIFETIME_SECONDS, "RSA_2048", "EXPIRED"),
     ] {
+        if seconds == SHORT_LIFETIME_SECONDS {
+            org.expiring_at = Some(
+                std::time::Instant::now()
+                    + std::time::Duration::from_secs(SHORT_LIFETIME_SECONDS as u64 + 1),
+            );
+        }
         let (certificate, private_key) =
             make_certificate(key, seconds, &format!("{key}.example.com"));
         let arn = acm
@@ -484,8 +496,10 @@ async fn organization_scan_finds_every_asset_and_names_every_gap() {
             )
         })
     });
-    // The certificate imported to expire has expired by now.
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // Waits for the certificate imported to expire.
+    if let Some(deadline) = org.expiring_at {
+        std::thread::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
+    }
     let snapshot = run_scan(&proxy.endpoint, organization_options()).await;
 
     // Keys of every kind, with what the calls after DescribeKey add.
