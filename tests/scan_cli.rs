@@ -212,6 +212,17 @@ fn check_reports_failures_and_then_their_resolution() {
     assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
     let summary = text(&check.stdout);
     assert!(summary.contains("kms-key-rotation: 1"), "{summary}");
+    let question = keyward(
+        &store,
+        &moto.endpoint,
+        &["query", "kms-keys-without-autorotation", "--format", "csv"],
+    );
+    assert_eq!(
+        text(&question.stdout),
+        "account,region,keys\n123456789012,us-east-1,1\n",
+        "{}",
+        text(&question.stderr)
+    );
     let lenient = keyward(&store, &moto.endpoint, &["check", "--fail-on", "critical"]);
     assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient.stdout));
 

@@ -89,8 +89,9 @@ impl FilterArgs {
 /// Runs `keyward query`.
 pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
+        let width = QUESTIONS.iter().map(|q| q.name.len()).max().unwrap_or(0);
         for question in &QUESTIONS {
-            println!("{:<24} {}", question.name, question.description);
+            println!("{:<width$}  {}", question.name, question.description);
         }
         return Ok(ExitCode::SUCCESS);
     }

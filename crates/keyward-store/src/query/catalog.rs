@@ -63,7 +63,10 @@ impl Question {
     pub fn sql(&self, filters: &QuestionFilters) -> String {
         let window = self.effective_window(filters);
         let condition = filter_condition(window, &filters.accounts, &filters.regions);
-        self.sql.replace("{filter}", &condition)
+        let findings_condition = findings_condition(&filters.accounts, &filters.regions);
+        self.sql
+            .replace("{filter}", &condition)
+            .replace("{findings_filter}", &findings_condition)
     }
 
     /// Returns the window the question covers for the given filters: a
@@ -104,6 +107,19 @@ pub fn filter_condition(window: TimeWindow, accounts: &[String], regions: &[Stri
     condition
 }
 
+/// Builds the SQL condition on accounts and Regions for the questions over
+/// the latest check's findings, which have no event time.
+fn findings_condition(accounts: &[String], regions: &[String]) -> String {
+    let mut condition = String::from("TRUE");
+    for (column, values) in [("account_id", accounts), ("region", regions)] {
+        if !values.is_empty() {
+            let list: Vec<String> = values.iter().map(|value| quote(value)).collect();
+            let _ = write!(condition, " AND {column} IN ({})", list.join(", "));
+        }
+    }
+    condition
+}
+
 fn push_membership(condition: &mut String, column: &str, partition: &str, values: &[String]) {
     if values.is_empty() {
         return;
@@ -133,7 +149,7 @@ pub fn quote(value: &str) -> String {
 }
 
 /// Every built-in question, in the order `keyward query --list` shows them.
-pub static QUESTIONS: [Question; 10] = [
+pub static QUESTIONS: [Question; 16] = [
     Question {
         name: "kms-access-denied",
         description: "KMS calls denied with AccessDenied, AccessDeniedException or \
@@ -330,6 +346,72 @@ FROM totals t
 LEFT JOIN latest_success s ON s.asset = t.asset AND s.rank = 1
 LEFT JOIN latest_failure f ON f.asset = t.asset AND f.rank = 1
 ORDER BY key",
+    },
+    Question {
+        name: "kms-unused-cmks",
+        description: "Latest check: enabled customer managed KMS keys unused for the rule's \
+                      threshold, with the last use and the monthly cost",
+        default_days: None,
+        sql: "
+SELECT account_id AS account, region, resource_arn AS key, cause, monthly_cost_usd, first_seen
+FROM findings
+WHERE rule_id = 'kms-key-unused' AND verdict = 'FAIL' AND suppressed_by IS NULL AND {findings_filter}
+ORDER BY account, region, key",
+    },
+    Question {
+        name: "kms-keys-without-autorotation",
+        description: "Latest check: per account and Region, the number of customer managed \
+                      symmetric keys without automatic rotation",
+        default_days: None,
+        sql: "
+SELECT account_id AS account, region, count(DISTINCT resource_arn) AS keys
+FROM findings
+WHERE rule_id = 'kms-key-rotation' AND verdict = 'FAIL' AND suppressed_by IS NULL AND {findings_filter}
+GROUP BY 1, 2
+ORDER BY keys DESC, account, region",
+    },
+    Question {
+        name: "cert-dns-validation-pending",
+        description: "Latest check: Amazon issued certificates waiting for domain validation, \
+                      of every key type and validation method",
+        default_days: None,
+        sql: "
+SELECT account_id AS account, region, resource_arn AS certificate, cause, first_seen
+FROM findings
+WHERE rule_id = 'acm-certificate-pending-validation' AND verdict = 'FAIL' AND suppressed_by IS NULL AND {findings_filter}
+ORDER BY account, region, certificate",
+    },
+    Question {
+        name: "cert-expiring-check",
+        description: "Latest check: certificates expiring within the rule's threshold, and \
+                      expired ones, with the days left or since",
+        default_days: None,
+        sql: "
+SELECT account_id AS account, region, resource_arn AS certificate, rule_id AS rule, severity, cause
+FROM findings
+WHERE rule_id IN ('acm-certificate-expiring', 'acm-certificate-expired') AND verdict = 'FAIL' AND suppressed_by IS NULL AND {findings_filter}
+ORDER BY rule, account, region, certificate",
+    },
+    Question {
+        name: "sm-rotation-not-enabled",
+        description: "Latest check: secrets without automatic rotation",
+        default_days: None,
+        sql: "
+SELECT account_id AS account, region, resource_arn AS secret, cause, first_seen
+FROM findings
+WHERE rule_id = 'secret-rotation-enabled' AND verdict = 'FAIL' AND suppressed_by IS NULL AND {findings_filter}
+ORDER BY account, region, secret",
+    },
+    Question {
+        name: "sm-unused-secrets",
+        description: "Latest check: secrets not read within the rule's threshold, with the \
+                      last read and the monthly cost",
+        default_days: None,
+        sql: "
+SELECT account_id AS account, region, resource_arn AS secret, cause, monthly_cost_usd, first_seen
+FROM findings
+WHERE rule_id = 'secret-unused' AND verdict = 'FAIL' AND suppressed_by IS NULL AND {findings_filter}
+ORDER BY account, region, secret",
     },
 ];
 
