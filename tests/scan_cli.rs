@@ -32,15 +32,20 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-async fn create_assets(endpoint: &str) -> String {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// Builds an SDK configuration for moto's default account in us-east-1.
+async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
             "testing", "testing", None, None, "test",
         ))
         .load()
-        .await;
+        .await
+}
+
+async fn create_assets(endpoint: &str) -> String {
+    let config = sdk_config(endpoint).await;
     let key = aws_sdk_kms::Client::new(&config)
         .create_key()
         .description("<script>alert(1)</script>")
@@ -228,14 +233,7 @@ fn check_reports_failures_and_then_their_resolution() {
 
     // Rotation turned on: the next check reports the finding resolved.
     runtime.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&moto.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .load()
-            .await;
+        let config = sdk_config(&moto.endpoint).await;
         aws_sdk_kms::Client::new(&config)
             .enable_key_rotation()
             .key_id(&key_id)

@@ -16,7 +16,7 @@ use super::Format;
 #[derive(Debug, clap::Args)]
 #[deny(missing_docs)]
 pub struct Args {
-    /// What to print.
+    /// Table to print.
     #[arg(value_enum, default_value_t = Table::Keys)]
     table: Table,
 
@@ -53,7 +53,7 @@ enum Table {
     CertificateAuthorities,
     /// Secrets Manager secrets.
     Secrets,
-    /// What each scan could read, per account, Region and service.
+    /// Coverage of each scan, per account, Region and service.
     Coverage,
     /// The finished scans.
     Scans,
@@ -176,7 +176,7 @@ fn inventory_sql(args: &Args) -> anyhow::Result<String> {
     Ok(sql)
 }
 
-/// An SQL string literal.
+/// Quotes text as an SQL string literal.
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }

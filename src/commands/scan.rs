@@ -198,7 +198,7 @@ pub fn scan_into_store(
     Ok(snapshot)
 }
 
-/// The text summary of a scan: counts, then each coverage gap.
+/// Formats the text summary of a scan: counts, then each coverage gap.
 pub fn summary_text(snapshot: &Snapshot) -> String {
     Summary::of(snapshot).text()
 }
@@ -236,7 +236,7 @@ impl Progress for BarProgress {
     }
 }
 
-/// What a scan found, for the summary.
+/// Counts and gaps of a scan, for the summary.
 #[derive(Debug, Serialize)]
 struct Summary {
     scan_id: String,

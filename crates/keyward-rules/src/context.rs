@@ -38,8 +38,8 @@ pub struct AssetUsage {
 /// account and Region.
 ///
 /// NOTE: the span runs from the earliest to the latest stored event of the
-/// kept services, so a gap in the ingested logs inside it goes unseen, and
-/// an account and Region with logs but no such events has no span.
+/// kept services, so a gap in the ingested logs inside it goes unseen. An
+/// account and Region with logs but no such events has no span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrailWindow {
     /// Earliest event.

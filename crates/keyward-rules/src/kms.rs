@@ -157,6 +157,20 @@ fn read_error<'a>(key: &'a KeyRecord, operation: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// Returns the key policy, or an UNKNOWN evaluation that names why it could
+/// not be read.
+fn key_policy(key: &KeyRecord) -> Result<&str, Evaluation> {
+    key.policy.as_deref().ok_or_else(|| {
+        Evaluation::unknown(
+            format!(
+                "the key policy could not be read: {}",
+                read_error(key, "GetKeyPolicy").unwrap_or("not read")
+            ),
+            json!({"source": "GetKeyPolicy"}),
+        )
+    })
+}
+
 fn rotation(_context: &Context, resource: &Resource<'_>, _threshold: u32) -> Option<Evaluation> {
     let key = key(resource)?;
     let applies = customer_managed(key)
@@ -433,14 +447,9 @@ fn policy_public(
     _threshold: u32,
 ) -> Option<Evaluation> {
     let key = key(resource)?;
-    let Some(policy) = &key.policy else {
-        return Some(Evaluation::unknown(
-            format!(
-                "the key policy could not be read: {}",
-                read_error(key, "GetKeyPolicy").unwrap_or("not read")
-            ),
-            json!({"source": "GetKeyPolicy"}),
-        ));
+    let policy = match key_policy(key) {
+        Ok(policy) => policy,
+        Err(unknown) => return Some(unknown),
     };
     let known = context.known_accounts();
     Some(match analyze(policy, &known) {
@@ -465,14 +474,9 @@ fn external_access(
     _threshold: u32,
 ) -> Option<Evaluation> {
     let key = key(resource)?;
-    let Some(policy) = &key.policy else {
-        return Some(Evaluation::unknown(
-            format!(
-                "the key policy could not be read: {}",
-                read_error(key, "GetKeyPolicy").unwrap_or("not read")
-            ),
-            json!({"source": "GetKeyPolicy"}),
-        ));
+    let policy = match key_policy(key) {
+        Ok(policy) => policy,
+        Err(unknown) => return Some(unknown),
     };
     let known = context.known_accounts();
     let access = match analyze(policy, &known) {

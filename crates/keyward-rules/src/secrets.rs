@@ -298,12 +298,25 @@ fn customer_managed_key(
     })
 }
 
-fn read_policy_error(secret: &SecretRecord) -> Option<&str> {
-    secret
+/// Returns the resource policy, or the evaluation that its absence
+/// decides: UNKNOWN when it could not be read, PASS when there is none.
+fn resource_policy(secret: &SecretRecord) -> Result<&str, Evaluation> {
+    let read_error = secret
         .read_errors
         .iter()
-        .find(|error| error.starts_with("GetResourcePolicy"))
-        .map(String::as_str)
+        .find(|error| error.starts_with("GetResourcePolicy"));
+    if let Some(error) = read_error {
+        return Err(Evaluation::unknown(
+            format!("the resource policy could not be read: {error}"),
+            json!({"source": "GetResourcePolicy"}),
+        ));
+    }
+    secret.policy.as_deref().ok_or_else(|| {
+        Evaluation::pass(
+            "the secret has no resource policy",
+            json!({"source": "GetResourcePolicy"}),
+        )
+    })
 }
 
 fn policy_public(
@@ -312,17 +325,9 @@ fn policy_public(
     _threshold: u32,
 ) -> Option<Evaluation> {
     let secret = secret(resource)?;
-    if let Some(error) = read_policy_error(secret) {
-        return Some(Evaluation::unknown(
-            format!("the resource policy could not be read: {error}"),
-            json!({"source": "GetResourcePolicy"}),
-        ));
-    }
-    let Some(policy) = &secret.policy else {
-        return Some(Evaluation::pass(
-            "the secret has no resource policy",
-            json!({"source": "GetResourcePolicy"}),
-        ));
+    let policy = match resource_policy(secret) {
+        Ok(policy) => policy,
+        Err(evaluation) => return Some(evaluation),
     };
     Some(match analyze(policy, &context.known_accounts()) {
         Ok(access) if access.public_statements.is_empty() => Evaluation::pass(
@@ -346,17 +351,9 @@ fn external_access(
     _threshold: u32,
 ) -> Option<Evaluation> {
     let secret = secret(resource)?;
-    if let Some(error) = read_policy_error(secret) {
-        return Some(Evaluation::unknown(
-            format!("the resource policy could not be read: {error}"),
-            json!({"source": "GetResourcePolicy"}),
-        ));
-    }
-    let Some(policy) = &secret.policy else {
-        return Some(Evaluation::pass(
-            "the secret has no resource policy",
-            json!({"source": "GetResourcePolicy"}),
-        ));
+    let policy = match resource_policy(secret) {
+        Ok(policy) => policy,
+        Err(evaluation) => return Some(evaluation),
     };
     Some(match analyze(policy, &context.known_accounts()) {
         Ok(access) if access.external_accounts.is_empty() => Evaluation::pass(

@@ -189,7 +189,7 @@ fn key_pending_deletion() {
     assert!(cause.contains("7 days"), "{cause}");
 }
 
-/// A key last used `days` days ago according to GetKeyLastUsage.
+/// Builds a key last used `days` days ago according to GetKeyLastUsage.
 fn key_used(id: &str, days: i64) -> KeyRecord {
     let mut key = key(id);
     key.last_used_at = Some(days_ago(days));
@@ -247,7 +247,8 @@ fn key_unused_sources() {
     // Tracking began after the window began and the key is older: unknown.
     let mut late = key("late");
     late.usage_tracking_start = Some(days_ago(30));
-    // GetKeyLastUsage did not answer and there is no CloudTrail: unknown.
+    // GetKeyLastUsage returned no usage data and there is no CloudTrail:
+    // unknown.
     let mut unanswered = key("unanswered");
     unanswered.usage_known = false;
     unanswered.usage_tracking_start = None;

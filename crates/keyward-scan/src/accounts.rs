@@ -48,8 +48,8 @@ pub struct Account {
 /// Identifies the current credentials with `sts:GetCallerIdentity`.
 pub async fn caller(config: &SdkConfig) -> Result<Caller, CallError> {
     let client = aws_sdk_sts::Client::new(config);
-    // The first call shows whether the endpoint answers at all; three
-    // attempts are enough to ride out a blip without minutes of back-off.
+    // The first call shows whether the endpoint responds at all. Three
+    // attempts ride out a brief outage without minutes of back-off.
     let few_retries = aws_sdk_sts::config::Builder::default()
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
     let identity = client

@@ -110,7 +110,7 @@ impl CallError {
     /// service as a whole was not read in full: no response (connection
     /// refused, timeout), a server error, or throttling on every retry.
     /// `GetKeyLastUsage` is left out, because endpoints that lack it
-    /// answer with a server error.
+    /// return a server error.
     pub fn breaks_service(&self) -> bool {
         if self.operation == "GetKeyLastUsage" {
             return false;

@@ -188,8 +188,9 @@ pub async fn load_config(options: &ScanOptions) -> SdkConfig {
 
 /// Scans the accounts, Regions and services that `options` select.
 ///
-/// Failures of single calls never fail the scan: they end up in the
-/// coverage rows, or in the `read_errors` of the asset concerned.
+/// Only a failure to identify the caller or to list the organization's
+/// accounts fails the scan. Other failed calls end up in the coverage rows,
+/// or in the `read_errors` of the asset concerned.
 pub async fn scan(
     config: &SdkConfig,
     options: &ScanOptions,

@@ -4,7 +4,7 @@
 //! opt-in Region that the account has not enabled is recorded as
 //! `region_disabled` for each service, without a call. When the Regions
 //! cannot be listed, the Regions given with `--regions` are scanned, or
-//! else only the configured Region, and the coverage says why.
+//! else only the configured Region, and the coverage row records why.
 
 use std::collections::BTreeMap;
 

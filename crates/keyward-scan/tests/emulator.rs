@@ -1,8 +1,8 @@
 //! Scans of an organization built in the AWS emulator moto, through a
 //! recording proxy.
 //!
-//! moto lacks two operations that the scanner calls, and the proxy stands
-//! in for each with the smallest answer of AWS's documented shape:
+//! moto lacks two operations that the scanner calls, and the proxy replaces
+//! each with the smallest answer of AWS's documented shape:
 //! `account:ListRegions` (the Regions below) and `kms:GetKeyLastUsage`
 //! (one key used for `Decrypt`, the others unused since tracking began).
 //! moto also assumes any role, so the proxy refuses the role of one member
@@ -101,7 +101,7 @@ async fn create_key(kms: &aws_sdk_kms::Client) -> String {
         .key_id
 }
 
-/// A self-signed certificate and its key, made with the `cryptography`
+/// Makes a self-signed certificate and its key with the `cryptography`
 /// package that moto's environment carries: `key` is `rsa-BITS` or
 /// `ec-CURVE`, and the certificate ends `seconds` seconds from now.
 fn make_certificate(key: &str, seconds: i64, name: &str) -> (String, String) {
@@ -270,8 +270,8 @@ async fn build_organization(endpoint: &str) -> Organization {
     }
 
     // Imported certificates carry their own keys, so their key types are
-    // real in moto. AWS and moto refuse to import an expired certificate,
-    // so one expires a few seconds after it is made; the tests that check
+    // real in moto. AWS and moto reject an expired certificate on import,
+    // so one expires a few seconds after it is made. The tests that check
     // it wait for `expiring_at`.
     let days = 24 * 3600;
     for (key, seconds, algorithm, status) in [
@@ -382,7 +382,7 @@ async fn build_organization(endpoint: &str) -> Organization {
     org
 }
 
-/// `account:ListRegions`, as AWS answers it: the scanned Regions enabled
+/// Builds an `account:ListRegions` response as AWS returns it: the scanned Regions enabled
 /// and one opt-in Region not enabled.
 fn list_regions_answer() -> Action {
     let mut regions: Vec<String> = SCANNED_REGIONS
@@ -397,7 +397,7 @@ fn list_regions_answer() -> Action {
     }
 }
 
-/// `kms:GetKeyLastUsage`, in the shape of AWS's documented answer.
+/// Builds a `kms:GetKeyLastUsage` response in the shape that AWS documents.
 fn last_usage_answer(request: &Request, used_key: &str) -> Action {
     let key_id = serde_json_field(&request.body, "KeyId");
     let usage = if key_id.contains(used_key) {
@@ -414,7 +414,7 @@ fn last_usage_answer(request: &Request, used_key: &str) -> Action {
     }
 }
 
-/// A string field of a flat JSON request body.
+/// Returns a string field of a flat JSON request body.
 fn serde_json_field(body: &str, name: &str) -> String {
     let marker = format!("\"{name}\":\"");
     body.split(&marker)
@@ -424,7 +424,8 @@ fn serde_json_field(body: &str, name: &str) -> String {
         .to_owned()
 }
 
-/// The stand-ins, then `faults`, then moto.
+/// Starts a proxy that applies `faults`, then the stand-ins, then forwards
+/// to moto.
 fn proxy(
     moto: &Moto,
     used_key: String,
@@ -788,7 +789,7 @@ async fn throttled_past_retries_is_a_gap_not_an_empty_service() {
 async fn endpoint_without_last_usage_leaves_usage_unknown() {
     let moto = Moto::start();
     let org = build_organization(&moto.endpoint).await;
-    // moto itself answers GetKeyLastUsage, with a server error.
+    // moto itself returns a server error for GetKeyLastUsage.
     let proxy = Proxy::start(&moto.endpoint, |request| {
         if request.operation == "/listRegions" {
             list_regions_answer()

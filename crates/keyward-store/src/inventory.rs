@@ -189,8 +189,8 @@ pub struct KeyRecord {
     pub aliases: Vec<String>,
     /// Tags.
     pub tags: Vec<Tag>,
-    /// Whether `GetKeyLastUsage` answered. `false` means that usage is
-    /// unknown, which is not the same as never used.
+    /// Whether `GetKeyLastUsage` returned usage data. `false` means that
+    /// usage is unknown, which is not the same as never used.
     pub usage_known: bool,
     /// Last successful cryptographic operation that KMS tracked.
     #[serde(with = "chrono::serde::ts_microseconds_option")]
@@ -273,7 +273,7 @@ pub struct CertificateRecord {
     /// When it was revoked.
     #[serde(with = "chrono::serde::ts_microseconds_option")]
     pub revoked_at: Option<DateTime<Utc>>,
-    /// Why it was revoked.
+    /// Reason for the revocation.
     pub revocation_reason: Option<String>,
     /// ARNs of the resources that use it.
     pub in_use_by: Vec<String>,
@@ -281,9 +281,9 @@ pub struct CertificateRecord {
     pub renewal_eligibility: Option<String>,
     /// Status of the managed renewal in progress.
     pub renewal_status: Option<String>,
-    /// Why the managed renewal failed.
+    /// Reason the managed renewal failed.
     pub renewal_failure_reason: Option<String>,
-    /// Why the request failed.
+    /// Reason the request failed.
     pub failure_reason: Option<String>,
     /// Private CA that issued a private certificate.
     pub certificate_authority_arn: Option<String>,
@@ -336,7 +336,7 @@ pub struct AuthorityRecord {
     /// When a CA in the `DELETED` state will be removed.
     #[serde(with = "chrono::serde::ts_microseconds_option")]
     pub restorable_until: Option<DateTime<Utc>>,
-    /// Why the CA failed.
+    /// Reason the CA failed.
     pub failure_reason: Option<String>,
     /// Whether a CRL is published.
     pub crl_enabled: Option<bool>,
@@ -480,8 +480,9 @@ impl InventoryTable {
     }
 }
 
-/// Fields of the record types that hold a `DateTime<Utc>`. Tracing a type
-/// sees them as text; they are stored as UTC microsecond timestamps.
+/// Fields of the record types that contain a `DateTime<Utc>`. Tracing a
+/// type reports them as integers, and they are stored as UTC microsecond
+/// timestamps.
 const TIME_FIELDS: [&str; 23] = [
     "checked_at",
     "first_seen",
@@ -586,7 +587,8 @@ impl Store {
         Ok(scans)
     }
 
-    /// The snapshot of one scan, or of the latest when `scan_id` is `None`.
+    /// Reads the snapshot of one scan, or of the latest when `scan_id` is
+    /// `None`.
     /// Returns `None` when the store has no finished scan.
     pub fn snapshot(&self, scan_id: Option<&str>) -> Result<Option<Snapshot>> {
         let scans = self.scans()?;

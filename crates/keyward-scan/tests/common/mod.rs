@@ -1,5 +1,5 @@
 //! The AWS emulator moto, started once per test, and a recording proxy in
-//! front of it that answers the calls moto lacks and injects faults.
+//! front of it that responds to the calls moto lacks and injects faults.
 
 #![allow(dead_code, reason = "each test file uses a part")]
 
@@ -104,7 +104,7 @@ pub enum Action {
     Forward,
     /// Close the connection without a response, as a failing network does.
     Drop,
-    /// Answer it with this status and JSON or XML body.
+    /// Respond with this status and JSON or XML body.
     Respond {
         status: u16,
         content_type: &'static str,
@@ -113,7 +113,7 @@ pub enum Action {
 }
 
 impl Action {
-    /// An AWS JSON error answer.
+    /// Builds an AWS JSON error response.
     pub fn json_error(status: u16, code: &str, message: &str) -> Self {
         Self::Respond {
             status,
@@ -122,7 +122,7 @@ impl Action {
         }
     }
 
-    /// An AWS query-protocol (STS) error answer.
+    /// Builds an AWS query-protocol (STS) error response.
     pub fn xml_error(status: u16, code: &str, message: &str) -> Self {
         Self::Respond {
             status,
@@ -184,7 +184,7 @@ impl Proxy {
         }
     }
 
-    /// The requests received so far.
+    /// Returns the requests received so far.
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
@@ -193,7 +193,7 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // Wakes the accept loop so that it sees the stop flag.
+        // Wakes the accept loop so that it reads the stop flag.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
@@ -292,7 +292,7 @@ fn serve(
     Ok(())
 }
 
-/// A field of a URL-encoded form body.
+/// Returns a field of a URL-encoded form body.
 pub fn form_field(body: &str, name: &str) -> Option<String> {
     body.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;

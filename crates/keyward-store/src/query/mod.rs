@@ -196,7 +196,7 @@ GROUP BY 1, 2, 3"
         .to_owned()
 }
 
-/// Registers the inventory: for each table, `raw_TABLE` holds every file
+/// Registers the inventory: for each table, `raw_TABLE` contains every file
 /// written, `TABLE_history` the rows of every finished scan, and `TABLE`
 /// the rows of the latest finished scan. `scans` lists the finished scans.
 async fn register_inventory(context: &SessionContext, store: &Store) -> Result<()> {

@@ -117,7 +117,7 @@ fn nested_as_json(batch: &RecordBatch) -> Result<RecordBatch> {
     )?)
 }
 
-/// The values of one column as JSON, through Arrow's JSON writer.
+/// Converts the values of one column to JSON, through Arrow's JSON writer.
 fn column_as_json(
     field: &datafusion::arrow::datatypes::FieldRef,
     column: &datafusion::arrow::array::ArrayRef,
