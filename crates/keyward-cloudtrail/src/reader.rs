@@ -150,7 +150,7 @@ impl FileSummary {
 pub fn read_log<R: Read>(
     input: R,
     options: &ReadOptions,
-    sink: &mut dyn FnMut(Event),
+    sink: &mut dyn FnMut(Box<Event>),
 ) -> FileSummary {
     let mut input = BufReader::with_capacity(64 << 10, input);
     let mut summary = FileSummary::default();
@@ -543,7 +543,7 @@ enum ArrayKind {
 struct FileReader<'a, R> {
     buffer: Buffer<R>,
     options: &'a ReadOptions,
-    sink: &'a mut dyn FnMut(Event),
+    sink: &'a mut dyn FnMut(Box<Event>),
     summary: FileSummary,
     source_finder: memmem::Finder<'static>,
     /// Set when the first record of the file is an Insights event; the rest
@@ -556,7 +556,7 @@ impl<'a, R: Read> FileReader<'a, R> {
     fn new(
         input: R,
         options: &'a ReadOptions,
-        sink: &'a mut dyn FnMut(Event),
+        sink: &'a mut dyn FnMut(Box<Event>),
         summary: FileSummary,
     ) -> Self {
         Self {
@@ -839,7 +839,7 @@ impl<'a, R: Read> FileReader<'a, R> {
             Classified::Crypto(event) => {
                 self.summary.records += 1;
                 self.summary.crypto_events += 1;
-                (self.sink)(*event);
+                (self.sink)(event);
             }
             Classified::Other => {
                 self.summary.records += 1;
@@ -998,7 +998,7 @@ mod tests {
 
     fn read_with(bytes: &[u8], options: &ReadOptions) -> (FileSummary, Vec<Event>) {
         let mut events = Vec::new();
-        let summary = read_log(bytes, options, &mut |event| events.push(event));
+        let summary = read_log(bytes, options, &mut |event| events.push(*event));
         (summary, events)
     }
 
@@ -1065,7 +1065,7 @@ mod tests {
             read_log(
                 Trickle(file.as_bytes()),
                 &ReadOptions::default(),
-                &mut |e| events.push(e),
+                &mut |e| events.push(*e),
             );
             events
         }] {

@@ -2,8 +2,8 @@
 //!
 //! Each entry records a source's fingerprint (size and modification time on
 //! disk, ETag in S3). A later run skips a source whose fingerprint is
-//! unchanged. Entries are appended as Parquet segments, one per flush, and
-//! written only after the events of those sources are on disk.
+//! unchanged. Entries are appended in batches as Parquet segments, each
+//! written only after the events of its sources are on disk.
 
 use std::collections::HashMap;
 use std::path::Path;

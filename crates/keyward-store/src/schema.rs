@@ -88,8 +88,8 @@ pub static MANIFEST_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// An event with the file it came from.
 #[derive(Clone, Debug)]
 pub struct StoredEvent {
-    /// The event.
-    pub event: Event,
+    /// The event, boxed so that buffers move pointers rather than events.
+    pub event: Box<Event>,
     /// The source file's path or URL.
     pub source_file: Arc<str>,
 }
@@ -236,7 +236,7 @@ mod tests {
             ..Event::default()
         };
         let stored = StoredEvent {
-            event,
+            event: Box::new(event),
             source_file: Arc::from("f.json"),
         };
         let batch = events_to_batch(&[stored]).unwrap();

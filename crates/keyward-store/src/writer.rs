@@ -1,25 +1,54 @@
 //! Buffered, de-duplicating writes of events into the store.
 //!
-//! Events are grouped by partition in memory and written as one Parquet
-//! file per partition when the buffer reaches its size limit, and at the
-//! end. A duplicate delivery always falls into the same partition as the
-//! first (same time, account and Region), so de-duplication only needs the
-//! keys of the partitions being written, never of the whole store.
+//! Events are grouped by partition in memory. A background thread encodes
+//! and writes them, one Parquet file per partition and hand-off, while the
+//! caller goes on reading.
+//!
+//! A partition is handed off once no event has reached it for a while.
+//! CloudTrail's delivery layout keeps the files of one account, Region and
+//! day together, so a walk of the tree leaves each partition behind in
+//! turn. Every partition is handed off when the buffer is full and at the
+//! end.
+//!
+//! A duplicate delivery always falls into the same partition as the first
+//! (same time, account and Region), so de-duplication only needs the keys of
+//! the partitions being written, never of the whole store.
+//!
+//! A source's manifest entry is written only after every event pushed
+//! before it, so that a crash leaves the source to be read again rather
+//! than marked done with events missing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::thread::JoinHandle;
 
 use keyward_cloudtrail::{NameBinding, name_bindings};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use tracing::debug;
 
 use crate::Store;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::files::{parquet_files, read_event_keys, write_parquet_atomic};
 use crate::manifest::{ManifestEntry, entries_to_batch};
 use crate::partition::Partition;
 use crate::schema::{StoredEvent, events_to_batch, names_to_batch};
 
-/// Buffered bytes of events that trigger a write.
+/// Buffered bytes of events that trigger a hand-off of every partition.
 const DEFAULT_FLUSH_BYTES: usize = 48 << 20;
+
+/// Events pushed elsewhere after which a partition counts as finished and
+/// is handed off.
+const IDLE_EVENTS: u64 = 8192;
+
+/// Events pushed between two checks for finished partitions.
+const IDLE_CHECK_EVENTS: u64 = 1024;
+
+/// Names gathered before they are written without waiting for a full
+/// hand-off.
+const MAX_PENDING_NAMES: usize = 100_000;
+
+/// Manifest entries gathered before they are written without waiting for a
+/// full hand-off.
+const MAX_PENDING_SOURCES: usize = 1000;
 
 /// Event keys cached across writes before the cache is dropped; each costs
 /// about 32 bytes.
@@ -36,20 +65,47 @@ pub struct WriteStats {
     pub files: u64,
 }
 
-/// Writes events into a store. Nothing reaches the store before
-/// [`EventWriter::flush`] or [`EventWriter::finish`].
+/// Events of one partition waiting to be handed off.
+#[derive(Default)]
+struct Buffer {
+    events: Vec<StoredEvent>,
+    bytes: usize,
+    /// Sequence number of the first event in the buffer.
+    first: u64,
+    /// Sequence number of the last event in the buffer.
+    last: u64,
+}
+
+/// Work for the background thread, done in order: events, then names, then
+/// manifest entries.
+struct Job {
+    partitions: Vec<(Partition, Vec<StoredEvent>)>,
+    names: Vec<NameBinding>,
+    sources: Vec<ManifestEntry>,
+    /// Whether this job empties the buffer, after which the names and
+    /// manifest entries gathered so far are written.
+    everything: bool,
+}
+
+/// Writes events into a store. Nothing is sure to be in the store before
+/// [`EventWriter::finish`] returns.
 pub struct EventWriter<'a> {
     store: &'a Store,
     run_id: String,
-    sequence: u64,
-    buffers: BTreeMap<Partition, Vec<StoredEvent>>,
+    buffers: BTreeMap<Partition, Buffer>,
     buffered_bytes: usize,
     flush_bytes: usize,
+    /// Events pushed so far; the next event's sequence number.
+    pushed: u64,
     names: Vec<NameBinding>,
-    pending_sources: Vec<ManifestEntry>,
-    known: HashMap<Partition, HashSet<u128>>,
-    known_count: usize,
-    stats: WriteStats,
+    /// Finished sources, each with the number of events pushed before it.
+    pending_sources: Vec<(u64, ManifestEntry)>,
+    background: Option<Background>,
+}
+
+struct Background {
+    jobs: SyncSender<Job>,
+    thread: JoinHandle<Result<WriteStats>>,
 }
 
 impl<'a> EventWriter<'a> {
@@ -57,54 +113,202 @@ impl<'a> EventWriter<'a> {
         Self {
             store,
             run_id,
-            sequence: 0,
             buffers: BTreeMap::new(),
             buffered_bytes: 0,
             flush_bytes: DEFAULT_FLUSH_BYTES,
+            pushed: 0,
             names: Vec::new(),
             pending_sources: Vec::new(),
-            known: HashMap::new(),
-            known_count: 0,
-            stats: WriteStats::default(),
+            background: None,
         }
     }
 
-    /// Sets the buffered size, in bytes, at which events are written.
+    /// Sets the buffered size, in bytes, at which every partition is
+    /// handed off.
     pub fn with_flush_bytes(mut self, bytes: usize) -> Self {
         self.flush_bytes = bytes.max(1);
         self
     }
 
-    /// Adds an event, writing buffered events when the buffer is full.
+    /// Adds an event, handing off buffered events when the buffer is full
+    /// or a partition has been left behind.
     pub fn push(&mut self, stored: StoredEvent) -> Result<()> {
+        let sequence = self.pushed;
+        self.pushed += 1;
         self.names.extend(name_bindings(&stored.event));
-        self.buffered_bytes += stored.approximate_size();
-        self.buffers
+        let bytes = stored.approximate_size();
+        self.buffered_bytes += bytes;
+        let buffer = self
+            .buffers
             .entry(Partition::of(&stored.event))
-            .or_default()
-            .push(stored);
+            .or_insert_with(|| Buffer {
+                first: sequence,
+                ..Buffer::default()
+            });
+        buffer.events.push(stored);
+        buffer.bytes += bytes;
+        buffer.last = sequence;
         if self.buffered_bytes >= self.flush_bytes {
-            self.flush()?;
+            self.hand_off(true, |_| true)?;
+        } else if self.pushed.is_multiple_of(IDLE_CHECK_EVENTS) {
+            let now = self.pushed;
+            self.hand_off(false, |buffer| buffer.last + IDLE_EVENTS < now)?;
         }
         Ok(())
     }
 
-    /// Records that a source was read in full. Its manifest entry is written
-    /// with the next flush, after the events pushed before it.
+    /// Records that a source was read in full. Its manifest entry is
+    /// written after every event pushed before this call.
     pub fn source_done(&mut self, entry: ManifestEntry) {
-        self.pending_sources.push(entry);
+        self.pending_sources.push((self.pushed, entry));
     }
 
-    /// Writes every buffered event, then the manifest entries of the sources
-    /// finished so far.
-    pub fn flush(&mut self) -> Result<()> {
-        let buffers = std::mem::take(&mut self.buffers);
-        self.buffered_bytes = 0;
-        for (partition, events) in buffers {
+    /// Writes everything buffered, waits for the background thread and
+    /// returns the counts.
+    pub fn finish(mut self) -> Result<WriteStats> {
+        self.hand_off(true, |_| true)?;
+        match self.background.take() {
+            Some(background) => {
+                drop(background.jobs);
+                join(background.thread)
+            }
+            None => Ok(WriteStats::default()),
+        }
+    }
+
+    /// Sends the partitions that `select` picks to the background thread,
+    /// with the names found so far and the manifest entries whose events
+    /// have all been sent.
+    fn hand_off(&mut self, everything: bool, select: impl Fn(&Buffer) -> bool) -> Result<()> {
+        let chosen: Vec<Partition> = self
+            .buffers
+            .iter()
+            .filter(|(_, buffer)| select(buffer))
+            .map(|(partition, _)| partition.clone())
+            .collect();
+        let mut partitions = Vec::with_capacity(chosen.len());
+        for partition in chosen {
+            if let Some(buffer) = self.buffers.remove(&partition) {
+                self.buffered_bytes -= buffer.bytes;
+                partitions.push((partition, buffer.events));
+            }
+        }
+        let oldest_buffered = self
+            .buffers
+            .values()
+            .map(|buffer| buffer.first)
+            .min()
+            .unwrap_or(u64::MAX);
+        let ready = self
+            .pending_sources
+            .iter()
+            .take_while(|(pushed_before, _)| *pushed_before <= oldest_buffered)
+            .count();
+        let sources: Vec<ManifestEntry> = self
+            .pending_sources
+            .drain(..ready)
+            .map(|(_, entry)| entry)
+            .collect();
+        if partitions.is_empty() && sources.is_empty() && !everything {
+            return Ok(());
+        }
+        let job = Job {
+            partitions,
+            names: std::mem::take(&mut self.names),
+            sources,
+            everything,
+        };
+        self.send(job)
+    }
+
+    fn send(&mut self, job: Job) -> Result<()> {
+        if self.background.is_none() {
+            self.background = Some(self.start_background()?);
+        }
+        let Some(background) = &self.background else {
+            return Ok(());
+        };
+        if background.jobs.send(job).is_ok() {
+            return Ok(());
+        }
+        // The thread stopped on an error; it returns it when joined.
+        match self.background.take() {
+            Some(background) => join(background.thread).and(Err(StoreError::Invalid(
+                "the store writer thread stopped before the end of the run".to_owned(),
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn start_background(&self) -> Result<Background> {
+        // One job waits while another is written, which bounds memory to
+        // the buffer and two hand-offs.
+        let (jobs, receiver) = sync_channel::<Job>(1);
+        let mut files = FileWriter {
+            store: self.store.clone(),
+            run_id: self.run_id.clone(),
+            sequence: 0,
+            names: Vec::new(),
+            sources: Vec::new(),
+            known: HashMap::new(),
+            known_count: 0,
+            stats: WriteStats::default(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("keyward-store-writer".to_owned())
+            .spawn(move || {
+                for job in receiver {
+                    files.write(job)?;
+                }
+                Ok(files.stats)
+            })
+            .map_err(|error| {
+                StoreError::Invalid(format!("failed to start a writer thread: {error}"))
+            })?;
+        Ok(Background { jobs, thread })
+    }
+}
+
+fn join(thread: JoinHandle<Result<WriteStats>>) -> Result<WriteStats> {
+    thread.join().unwrap_or_else(|_| {
+        Err(StoreError::Invalid(
+            "the store writer thread panicked".to_owned(),
+        ))
+    })
+}
+
+/// The background thread's state: encodes and writes Parquet files.
+struct FileWriter {
+    store: Store,
+    run_id: String,
+    sequence: u64,
+    /// Names waiting to be written, before `sources`.
+    names: Vec<NameBinding>,
+    /// Manifest entries whose events are all written.
+    sources: Vec<ManifestEntry>,
+    known: HashMap<Partition, HashSet<u128>>,
+    known_count: usize,
+    stats: WriteStats,
+}
+
+impl FileWriter {
+    fn write(&mut self, job: Job) -> Result<()> {
+        for (partition, events) in job.partitions {
             self.write_partition(&partition, events)?;
         }
-        self.write_names()?;
-        self.write_manifest()?;
+        self.names.extend(job.names);
+        self.sources.extend(job.sources);
+        // Names and manifest entries go out in batches, so that frequent
+        // small hand-offs do not make many tiny files.
+        if job.everything
+            || self.names.len() >= MAX_PENDING_NAMES
+            || self.sources.len() >= MAX_PENDING_SOURCES
+        {
+            let names = std::mem::take(&mut self.names);
+            self.write_names(names)?;
+            let sources = std::mem::take(&mut self.sources);
+            self.write_manifest(sources)?;
+        }
         if self.known_count > MAX_CACHED_KEYS {
             debug!(
                 keys = self.known_count,
@@ -114,12 +318,6 @@ impl<'a> EventWriter<'a> {
             self.known_count = 0;
         }
         Ok(())
-    }
-
-    /// Writes everything buffered and returns the counts.
-    pub fn finish(mut self) -> Result<WriteStats> {
-        self.flush()?;
-        Ok(self.stats)
     }
 
     fn next_file_name(&mut self, prefix: &str) -> String {
@@ -158,26 +356,141 @@ impl<'a> EventWriter<'a> {
         Ok(())
     }
 
-    fn write_names(&mut self) -> Result<()> {
-        if self.names.is_empty() {
+    fn write_names(&mut self, names: Vec<NameBinding>) -> Result<()> {
+        if names.is_empty() {
             return Ok(());
         }
-        let names = std::mem::take(&mut self.names);
         let batch = names_to_batch(&names)?;
         let path = self.store.names_dir().join(self.next_file_name("names"));
         write_parquet_atomic(&batch, &path, &self.store.temp_dir())
     }
 
-    fn write_manifest(&mut self) -> Result<()> {
-        if self.pending_sources.is_empty() {
+    fn write_manifest(&mut self, entries: Vec<ManifestEntry>) -> Result<()> {
+        if entries.is_empty() {
             return Ok(());
         }
-        let entries = std::mem::take(&mut self.pending_sources);
         let batch = entries_to_batch(&entries)?;
         let path = self
             .store
             .manifest_dir()
             .join(self.next_file_name("manifest"));
         write_parquet_atomic(&batch, &path, &self.store.temp_dir())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use keyward_cloudtrail::Event;
+
+    use super::*;
+
+    fn event(key: u128, account: &str) -> StoredEvent {
+        StoredEvent {
+            event: Box::new(Event {
+                key,
+                time: 1_714_557_600_000_000,
+                service: "kms.amazonaws.com".to_owned(),
+                operation: "Decrypt".to_owned(),
+                account: Some(account.to_owned()),
+                region: Some("us-east-1".to_owned()),
+                ..Event::default()
+            }),
+            source_file: Arc::from(format!("{account}.json")),
+        }
+    }
+
+    fn entry(source: &str) -> ManifestEntry {
+        ManifestEntry {
+            source: source.to_owned(),
+            fingerprint: "f".to_owned(),
+            ingested_at: 0,
+            records: 1,
+            events: 1,
+        }
+    }
+
+    fn partition(account: &str) -> Partition {
+        Partition::of(&event(0, account).event)
+    }
+
+    /// Pushes enough events into `account` for every other partition to
+    /// count as left behind.
+    fn push_past_idle(writer: &mut EventWriter<'_>, account: &str, first_key: u128) {
+        let count = IDLE_EVENTS + IDLE_CHECK_EVENTS;
+        for key in first_key..first_key + u128::from(count) {
+            writer.push(event(key, account)).unwrap();
+        }
+    }
+
+    #[test]
+    fn left_behind_partition_is_written_with_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        let mut writer = store.writer("run");
+        for key in 0..10 {
+            writer.push(event(key, "111111111111")).unwrap();
+        }
+        writer.source_done(entry("a.json"));
+        push_past_idle(&mut writer, "222222222222", 100);
+
+        assert!(!writer.buffers.contains_key(&partition("111111111111")));
+        assert!(writer.buffers.contains_key(&partition("222222222222")));
+        assert!(writer.pending_sources.is_empty());
+
+        let stats = writer.finish().unwrap();
+        assert_eq!(stats.stored, 10 + IDLE_EVENTS + IDLE_CHECK_EVENTS);
+        assert!(store.manifest().unwrap().contains("a.json", "f"));
+    }
+
+    #[test]
+    fn source_waits_for_older_events_still_buffered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        let mut writer = store.writer("run");
+        writer.push(event(1, "111111111111")).unwrap();
+        writer.push(event(2, "222222222222")).unwrap();
+        writer.source_done(entry("a.json"));
+        push_past_idle(&mut writer, "222222222222", 100);
+
+        // The first account's events were handed off, but one event pushed
+        // before the source finished is still in the second's buffer.
+        assert!(!writer.buffers.contains_key(&partition("111111111111")));
+        assert_eq!(writer.pending_sources.len(), 1);
+
+        writer.finish().unwrap();
+        assert!(store.manifest().unwrap().contains("a.json", "f"));
+    }
+
+    #[test]
+    fn duplicate_after_hand_off_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        let mut writer = store.writer("run");
+        writer.push(event(1, "111111111111")).unwrap();
+        push_past_idle(&mut writer, "222222222222", 100);
+        writer.push(event(1, "111111111111")).unwrap();
+
+        let stats = writer.finish().unwrap();
+        assert_eq!(stats.duplicates, 1);
+        assert_eq!(stats.stored, 1 + IDLE_EVENTS + IDLE_CHECK_EVENTS);
+    }
+
+    #[test]
+    fn full_buffer_hands_off_every_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        let mut writer = store.writer("run").with_flush_bytes(1);
+        writer.push(event(1, "111111111111")).unwrap();
+        assert!(writer.buffers.is_empty());
+        writer.source_done(entry("a.json"));
+        let stats = writer.finish().unwrap();
+        assert_eq!((stats.stored, stats.files), (1, 1));
+        assert!(store.manifest().unwrap().contains("a.json", "f"));
     }
 }
