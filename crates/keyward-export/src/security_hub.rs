@@ -176,7 +176,11 @@ pub async fn import(
         match request.send().await {
             Ok(output) => {
                 let rejected = output.failed_findings();
-                report.imported += batch.len().saturating_sub(rejected.len());
+                let accepted = batch.len().saturating_sub(rejected.len());
+                report.imported += output
+                    .success_count()
+                    .and_then(|count| usize::try_from(count).ok())
+                    .unwrap_or(accepted);
                 tracing::debug!(
                     findings = batch.len(),
                     failed = rejected.len(),
@@ -490,6 +494,32 @@ mod tests {
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].error_code, "AccountMismatch");
         assert!(failed[0].message.contains("444455556666"));
+    }
+
+    #[test]
+    fn exporter_policy_allows_only_the_import() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/iam/keyward-exporter-policy.json"
+        );
+        let policy: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(statements[0]["Effect"], "Allow");
+        assert_eq!(
+            statements[0]["Action"],
+            serde_json::json!(["securityhub:BatchImportFindings"])
+        );
+        assert_eq!(
+            statements[0]["Resource"],
+            "arn:aws:securityhub:*:*:product/*/default"
+        );
+        // BatchImportFindings is the only Security Hub call of the exporter,
+        // and GetCallerIdentity needs no permission.
+        let code = include_str!("security_hub.rs");
+        let code = &code[..code.find("#[cfg(test)]").unwrap()];
+        assert_eq!(code.matches(".batch_import_findings()").count(), 1);
     }
 
     #[test]
