@@ -902,6 +902,25 @@ mod tests {
     }
 
     #[test]
+    fn key_details_match_security_hub_findings() {
+        let published: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/asff/pci-kms.1.json")).unwrap();
+        let published = &published["Resources"][0]["Details"]["AwsKmsKey"];
+        let ours = serde_json::to_value(convert_one(&new_failure())).unwrap();
+        let ours = &ours["Resources"][0]["Details"]["AwsKmsKey"];
+        for key in ours.as_object().unwrap().keys() {
+            let known =
+                published.get(key).is_some() || key == "Description" || key == "KeyRotationStatus";
+            assert!(known, "AwsKmsKey.{key} is not in the published finding");
+        }
+        // Both write the creation time in milliseconds since 1970.
+        let published_date = published["CreationDate"].as_f64().unwrap();
+        let our_date = ours["CreationDate"].as_f64().unwrap();
+        assert!(published_date > 1e12, "{published_date}");
+        assert!(our_date > 1e12, "{our_date}");
+    }
+
+    #[test]
     fn matches_the_shape_of_published_findings() {
         let published: serde_json::Value = serde_json::from_str(include_str!(
             "../tests/fixtures/asff/sample-control-findings.1.json"
