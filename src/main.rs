@@ -7,7 +7,8 @@
 //! - 2: the command line is invalid;
 //! - 3: the command finished, but some input (a file, object or source, or
 //!   for `scan` an account, Region or service) could not be read. What was
-//!   read is stored, and each problem is listed.
+//!   read is stored, and each problem is listed. For `export --to
+//!   security-hub`, some findings were not imported, and each is listed.
 
 mod commands;
 mod time_args;
@@ -66,6 +67,9 @@ enum Command {
     Check(commands::check::Args),
     /// List the rules.
     Rules(commands::rules::Args),
+    /// Write the findings of a check as JSON, CSV, SARIF, ASFF or OCSF, or
+    /// import them into AWS Security Hub.
+    Export(commands::export::Args),
     /// Ingest the CloudTrail examples built into keyward and answer every
     /// question on them.
     Demo(commands::demo::Args),
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Inventory(args) => commands::inventory::run(&cli.store, args),
         Command::Check(args) => commands::check::run(&cli.store, args),
         Command::Rules(args) => commands::rules::run(args),
+        Command::Export(args) => commands::export::run(&cli.store, args),
         Command::Demo(args) => commands::demo::run(args),
     };
     match result {
@@ -143,6 +148,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         "aws_sdk_organizations",
         "aws_sdk_s3",
         "aws_sdk_secretsmanager",
+        "aws_sdk_securityhub",
         "aws_sdk_sso",
         "aws_sdk_ssooidc",
         "aws_sdk_sts",

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod export;
 pub mod ingest;
 pub mod inventory;
 pub mod query;
