@@ -330,3 +330,31 @@ fn verbose_logs_hold_no_credentials() {
     assert!(!logs.contains("AKIAKEYWARDTESTKEY"));
     assert!(!logs.contains("keyward-test-secret"));
 }
+
+#[test]
+fn usage_records_failed_rotation() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let event = fixture("cloudtrail/secretsmanager/retrieve-ct-entries.1.json");
+    let ingest = keyward(&store, &["ingest", event.to_str().unwrap()]);
+    assert!(ingest.status.success(), "{}", text(&ingest.stderr));
+
+    let sql = "SELECT asset, CAST(last_rotation_failed AS VARCHAR) AS failed, \
+               last_rotation_failed_event_id AS event_id, last_rotation_succeeded \
+               FROM usage WHERE last_rotation_failed IS NOT NULL";
+    let output = keyward(&store, &["sql", "--format", "csv", sql]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = text(&output.stdout);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert!(
+        rows[0].starts_with(
+            "arn:aws:secretsmanager:us-east-2:123456789012:secret:MyDatabaseSecret-a1b2c3,2022-09-13T02:17:48"
+        ),
+        "{csv}"
+    );
+    assert!(
+        rows[0].ends_with(",EXAMPLE3-90ab-cdef-fedc-ba987EXAMPLE,"),
+        "{csv}"
+    );
+}

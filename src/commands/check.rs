@@ -201,7 +201,10 @@ async fn load_usage(
             "SELECT asset, CAST(last_used AS BIGINT) AS last_used, last_operation, last_event_id, \
              last_principal, uses, principal_accounts, \
              CAST(last_denied AS BIGINT) AS last_denied, last_denied_operation, \
-             last_denied_error, last_denied_principal FROM usage",
+             last_denied_error, last_denied_principal, \
+             CAST(last_rotation_failed AS BIGINT) AS last_rotation_failed, \
+             last_rotation_failed_event_id, \
+             CAST(last_rotation_succeeded AS BIGINT) AS last_rotation_succeeded FROM usage",
         )
         .await?,
     )?;
@@ -231,6 +234,9 @@ async fn load_usage(
                 last_denied_operation: text("last_denied_operation"),
                 last_denied_error: text("last_denied_error"),
                 last_denied_principal: text("last_denied_principal"),
+                last_rotation_failed: micros(&row["last_rotation_failed"]),
+                last_rotation_failed_event_id: text("last_rotation_failed_event_id"),
+                last_rotation_succeeded: micros(&row["last_rotation_succeeded"]),
             },
         );
     }

@@ -135,10 +135,22 @@ fn unread(certificate: &CertificateRecord) -> Option<Evaluation> {
     })
 }
 
+/// Reports whether the rule's settings leave the certificate out.
+fn skipped(context: &Context, rule_id: &str, certificate: &CertificateRecord) -> bool {
+    let skips = context.config.certificate_skips(rule_id);
+    let not_in_use = certificate.in_use_by.is_empty();
+    let not_eligible = certificate.renewal_eligibility.as_deref() != Some("ELIGIBLE");
+    (skips.not_in_use && not_in_use) || (skips.not_eligible_for_renewal && not_eligible)
+}
+
 fn expiring(context: &Context, resource: &Resource<'_>, days: u32) -> Option<Evaluation> {
     let certificate = certificate(resource)?;
+    // An unread certificate stays UNKNOWN, because its use and renewal are unknown too.
     if let Some(unknown) = unread(certificate) {
         return Some(unknown);
+    }
+    if skipped(context, "acm-certificate-expiring", certificate) {
+        return None;
     }
     if certificate.status.as_deref() != Some("ISSUED") {
         return None;
@@ -165,8 +177,12 @@ fn expiring(context: &Context, resource: &Resource<'_>, days: u32) -> Option<Eva
 
 fn expired(context: &Context, resource: &Resource<'_>, _threshold: u32) -> Option<Evaluation> {
     let certificate = certificate(resource)?;
+    // An unread certificate stays UNKNOWN, because its use and renewal are unknown too.
     if let Some(unknown) = unread(certificate) {
         return Some(unknown);
+    }
+    if skipped(context, "acm-certificate-expired", certificate) {
+        return None;
     }
     let mut evidence = evidence(certificate);
     let is_expired = certificate.status.as_deref() == Some("EXPIRED")

@@ -61,6 +61,25 @@ pub struct RuleFile {
     pub threshold_days: Option<u32>,
     /// Severity that replaces the rule's own.
     pub severity: Option<String>,
+    /// Whether certificates that no AWS resource uses are left out. Only the
+    /// certificate expiry rules take it.
+    pub skip_not_in_use: Option<bool>,
+    /// Whether certificates that ACM cannot renew (imported, or not
+    /// eligible for managed renewal) are left out. Only the certificate
+    /// expiry rules take it.
+    pub skip_not_eligible_for_renewal: Option<bool>,
+}
+
+/// Rules that take the certificate options of [`RuleFile`].
+const CERTIFICATE_OPTION_RULES: [&str; 2] = ["acm-certificate-expiring", "acm-certificate-expired"];
+
+/// Certificates that a certificate expiry rule leaves out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CertificateSkips {
+    /// Certificates that no AWS resource uses.
+    pub not_in_use: bool,
+    /// Certificates that ACM cannot renew.
+    pub not_eligible_for_renewal: bool,
 }
 
 /// An exception: findings that match are kept but marked suppressed.
@@ -155,6 +174,14 @@ impl Config {
                     )));
                 }
             }
+            let has_certificate_options = settings.skip_not_in_use.is_some()
+                || settings.skip_not_eligible_for_renewal.is_some();
+            if has_certificate_options && !CERTIFICATE_OPTION_RULES.contains(&id.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "skip_not_in_use and skip_not_eligible_for_renewal apply only to {}, not to rule {id}",
+                    CERTIFICATE_OPTION_RULES.join(" and ")
+                )));
+            }
             if let Some(severity) = &settings.severity
                 && Severity::parse(severity).is_none()
             {
@@ -207,6 +234,17 @@ impl Config {
             severity,
             threshold,
         })
+    }
+
+    /// Certificates that a rule leaves out, by its settings.
+    pub fn certificate_skips(&self, rule_id: &str) -> CertificateSkips {
+        let file = self.file.rules.get(rule_id);
+        CertificateSkips {
+            not_in_use: file.and_then(|f| f.skip_not_in_use).unwrap_or(false),
+            not_eligible_for_renewal: file
+                .and_then(|f| f.skip_not_eligible_for_renewal)
+                .unwrap_or(false),
+        }
     }
 
     /// Exceptions whose expiry date is before `now`; they no longer apply.

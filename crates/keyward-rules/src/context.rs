@@ -32,6 +32,12 @@ pub struct AssetUsage {
     pub last_denied_error: Option<String>,
     /// Principal of the last failed use.
     pub last_denied_principal: Option<String>,
+    /// Last `RotationFailed` event of a secret.
+    pub last_rotation_failed: Option<DateTime<Utc>>,
+    /// CloudTrail event id of the last `RotationFailed` event.
+    pub last_rotation_failed_event_id: Option<String>,
+    /// Last `RotationSucceeded` event of a secret.
+    pub last_rotation_succeeded: Option<DateTime<Utc>>,
 }
 
 /// The period for which the store contains CloudTrail events of one

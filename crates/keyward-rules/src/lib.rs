@@ -18,7 +18,7 @@ mod secrets;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::{Config, ConfigError};
+pub use config::{CertificateSkips, Config, ConfigError};
 pub use context::{AssetUsage, Context, TrailWindow};
 
 /// Outcome of a rule for one resource.

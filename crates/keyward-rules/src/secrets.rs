@@ -188,6 +188,9 @@ fn rotation_failing(
     if secret.rotation_enabled != Some(true) {
         return None;
     }
+    if let Some(failure) = failed_rotation(context, secret) {
+        return Some(failure);
+    }
     Some(match secret.next_rotation_at {
         Some(next) if next < context.now => Evaluation::fail(
             format!(
@@ -206,6 +209,30 @@ fn rotation_failing(
             evidence(secret),
         ),
     })
+}
+
+/// Returns a failure when CloudTrail has a `RotationFailed` event for the
+/// secret and neither a `RotationSucceeded` event nor the secret's last
+/// rotation date comes after it.
+fn failed_rotation(context: &Context, secret: &SecretRecord) -> Option<Evaluation> {
+    let usage = context.usage_of(&secret.arn)?;
+    let failed = usage.last_rotation_failed?;
+    let succeeded = usage.last_rotation_succeeded.max(secret.last_rotated_at);
+    if succeeded.is_some_and(|succeeded| succeeded >= failed) {
+        return None;
+    }
+    let mut facts = evidence(secret);
+    facts["rotation_failed_at"] = json!(failed);
+    facts["rotation_failed_event_id"] = json!(usage.last_rotation_failed_event_id);
+    facts["rotation_succeeded_at"] = json!(usage.last_rotation_succeeded);
+    facts["rotation_source"] = json!("CloudTrail");
+    Some(Evaluation::fail(
+        format!(
+            "rotation failed on {} (CloudTrail RotationFailed event) and has not succeeded since",
+            failed.date_naive()
+        ),
+        facts,
+    ))
 }
 
 fn rotated_recently(context: &Context, resource: &Resource<'_>, days: u32) -> Option<Evaluation> {

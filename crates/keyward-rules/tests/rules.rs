@@ -482,6 +482,72 @@ fn certificate_expiry_boundary() {
 }
 
 #[test]
+fn certificate_expiry_skip_options() {
+    let mut in_use = expiring_in("in-use", 10);
+    in_use.in_use_by = vec!["arn:aws:elasticloadbalancing:lb".into()];
+    let idle = expiring_in("idle", 10);
+    let mut imported = expiring_in("imported", 10);
+    imported.in_use_by = vec!["arn:aws:elasticloadbalancing:lb".into()];
+    imported.certificate_type = Some("IMPORTED".into());
+    imported.renewal_eligibility = Some("INELIGIBLE".into());
+    let mut expired_idle = certificate("expired-idle");
+    expired_idle.not_after = Some(days_ago(3));
+    let mut unread = certificate("unread");
+    unread.status = None;
+    let all = vec![
+        in_use.clone(),
+        idle.clone(),
+        imported.clone(),
+        expired_idle.clone(),
+        unread.clone(),
+    ];
+    let judged = |config: &str, rule: &str| -> Vec<String> {
+        let context = Context {
+            config: Config::parse(config).unwrap(),
+            ..certificates(all.clone())
+        };
+        findings(&context, rule)
+            .into_iter()
+            .map(|finding| finding.resource_arn)
+            .collect()
+    };
+
+    let expiring = judged("", "acm-certificate-expiring");
+    assert!(expiring.contains(&idle.arn));
+    assert!(expiring.contains(&imported.arn));
+
+    let expiring = judged(
+        "[rules.acm-certificate-expiring]\nskip_not_in_use = true\n",
+        "acm-certificate-expiring",
+    );
+    assert!(expiring.contains(&in_use.arn));
+    assert!(!expiring.contains(&idle.arn));
+    assert!(expiring.contains(&imported.arn));
+    // A certificate that could not be read stays UNKNOWN whatever the options.
+    assert!(expiring.contains(&unread.arn));
+
+    let expiring = judged(
+        "[rules.acm-certificate-expiring]\nskip_not_eligible_for_renewal = true\n",
+        "acm-certificate-expiring",
+    );
+    assert!(expiring.contains(&idle.arn));
+    assert!(!expiring.contains(&imported.arn));
+
+    let expired = judged(
+        "[rules.acm-certificate-expired]\nskip_not_in_use = true\n",
+        "acm-certificate-expired",
+    );
+    assert!(!expired.contains(&expired_idle.arn));
+    assert!(judged("", "acm-certificate-expired").contains(&expired_idle.arn));
+}
+
+#[test]
+fn certificate_options_rejected_elsewhere() {
+    let error = Config::parse("[rules.kms-key-unused]\nskip_not_in_use = true\n").unwrap_err();
+    assert!(error.to_string().contains("apply only to"), "{error}");
+}
+
+#[test]
 fn certificate_states() {
     let mut pending = certificate("pending");
     pending.status = Some("PENDING_VALIDATION".into());
@@ -635,6 +701,45 @@ fn secret_rotation() {
         verdict(&context, "secret-rotation-failing", &arn("inside")).0,
         Verdict::Pass
     );
+}
+
+#[test]
+fn secret_rotation_failed_in_cloudtrail() {
+    // Each secret was last rotated 10 days ago and is due in 20 days, so
+    // only the CloudTrail events decide.
+    let cases = [
+        ("failed-after-success", Some(5), Some(8), Verdict::Fail),
+        ("failed-never-succeeded", Some(5), None, Verdict::Fail),
+        ("succeeded-after-failure", Some(5), Some(3), Verdict::Pass),
+        ("failed-before-last-rotation", Some(12), None, Verdict::Pass),
+        ("no-rotation-events", None, None, Verdict::Pass),
+    ];
+    let mut context = secrets(cases.iter().map(|(name, ..)| secret(name)).collect());
+    for (name, failed, succeeded, _) in cases {
+        context.usage.insert(
+            secret(name).arn,
+            AssetUsage {
+                last_rotation_failed: failed.map(days_ago),
+                last_rotation_failed_event_id: failed.map(|_| format!("event-{name}")),
+                last_rotation_succeeded: succeeded.map(days_ago),
+                ..AssetUsage::default()
+            },
+        );
+    }
+    for (name, _, _, expected) in cases {
+        let (actual, cause) = verdict(&context, "secret-rotation-failing", &secret(name).arn);
+        assert_eq!(actual, expected, "{name}: {cause}");
+    }
+    let finding = findings(&context, "secret-rotation-failing")
+        .into_iter()
+        .find(|finding| finding.resource_arn == secret("failed-never-succeeded").arn)
+        .unwrap();
+    assert!(
+        finding.cause.contains("RotationFailed"),
+        "{}",
+        finding.cause
+    );
+    assert!(finding.evidence.contains("event-failed-never-succeeded"));
 }
 
 #[test]

@@ -128,8 +128,9 @@ fn use_condition() -> String {
 }
 
 /// Builds the `usage` view: one row per asset with its latest use, counts,
-/// callers and latest failed use. Account and Region come from the asset's ARN, or from its events
-/// for a secret known only by name.
+/// callers, latest failed use and, for secrets, the latest rotation events
+/// that Secrets Manager logs. Account and Region come from the asset's ARN,
+/// or from its events for a secret known only by name.
 fn usage_view() -> String {
     format!(
         "
@@ -150,6 +151,15 @@ latest_denied AS (
     SELECT asset, time, api_operation, principal, api_response_error,
            row_number() OVER (PARTITION BY asset ORDER BY time DESC, metadata_uid DESC) AS rank
     FROM named WHERE is_use AND status = 'Failure'
+),
+latest_rotation_failure AS (
+    SELECT asset, time, metadata_uid,
+           row_number() OVER (PARTITION BY asset ORDER BY time DESC, metadata_uid DESC) AS rank
+    FROM named WHERE api_operation = 'RotationFailed'
+),
+latest_rotation_success AS (
+    SELECT asset, max(time) AS time FROM named
+    WHERE api_operation = 'RotationSucceeded' GROUP BY asset
 ),
 totals AS (
     SELECT asset,
@@ -175,10 +185,14 @@ SELECT t.asset, t.service,
        u.metadata_uid AS last_event_id, u.principal AS last_principal,
        t.uses, t.principals, t.principal_accounts, t.first_seen, t.last_seen,
        d.time AS last_denied, d.api_operation AS last_denied_operation,
-       d.principal AS last_denied_principal, d.api_response_error AS last_denied_error
+       d.principal AS last_denied_principal, d.api_response_error AS last_denied_error,
+       rf.time AS last_rotation_failed, rf.metadata_uid AS last_rotation_failed_event_id,
+       rs.time AS last_rotation_succeeded
 FROM totals t
 LEFT JOIN latest_use u ON u.asset = t.asset AND u.rank = 1
-LEFT JOIN latest_denied d ON d.asset = t.asset AND d.rank = 1",
+LEFT JOIN latest_denied d ON d.asset = t.asset AND d.rank = 1
+LEFT JOIN latest_rotation_failure rf ON rf.asset = t.asset AND rf.rank = 1
+LEFT JOIN latest_rotation_success rs ON rs.asset = t.asset",
         uses = use_condition()
     )
 }
