@@ -29,7 +29,7 @@ use aws_sdk_secretsmanager::types::{ReplicaRegionType, RotationRulesType};
 use keyward_scan::{NoProgress, ScanOptions, Service};
 use keyward_store::inventory::{CoverageStatus, Snapshot};
 
-use common::{Action, Every, Moto, Proxy, Request, form_field};
+use common::{Action, Every, Moto, Proxy, Request, form_field, make_certificate};
 
 const MANAGEMENT: &str = "123456789012";
 const SCANNED_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
@@ -99,46 +99,6 @@ async fn create_key(kms: &aws_sdk_kms::Client) -> String {
         .key_metadata
         .unwrap()
         .key_id
-}
-
-/// Makes a self-signed certificate and its key with the `cryptography`
-/// package that moto's environment carries: `key` is `rsa-BITS` or
-/// `ec-CURVE`, and the certificate ends `seconds` seconds from now.
-fn make_certificate(key: &str, seconds: i64, name: &str) -> (String, String) {
-    let moto_server = std::env::var("KEYWARD_TEST_MOTO_SERVER")
-        .unwrap_or_else(|_| format!("{}/../../.venv/bin/moto_server", env!("CARGO_MANIFEST_DIR")));
-    let python = std::path::Path::new(&moto_server).with_file_name("python");
-    let script = r#"
-import datetime, sys
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
-kind, size = sys.argv[1].split("-")
-key = rsa.generate_private_key(65537, int(size)) if kind == "rsa" else ec.generate_private_key(getattr(ec, size.upper())())
-now = datetime.datetime.now(datetime.timezone.utc)
-end = now + datetime.timedelta(seconds=int(sys.argv[2]))
-name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, sys.argv[3])])
-cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(min(now, end) - datetime.timedelta(days=30)).not_valid_after(end)
-        .sign(key, hashes.SHA256()))
-sys.stdout.write(cert.public_bytes(serialization.Encoding.PEM).decode())
-sys.stdout.write("\n--\n")
-sys.stdout.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())
-"#;
-    let output = std::process::Command::new(python)
-        .args(["-c", script, key, &seconds.to_string(), name])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).unwrap();
-    let (certificate, private_key) = text.split_once("\n--\n").unwrap();
-    (certificate.to_owned(), private_key.to_owned())
 }
 
 /// Builds the organization: the management account with keys in every
