@@ -519,3 +519,66 @@ fn throttling_is_retried_and_rejections_are_listed() {
         .count();
     assert_eq!(attempts, 3);
 }
+
+#[test]
+fn transient_rejections_are_sent_again() {
+    let moto = Moto::start();
+    let work = tempfile::tempdir().unwrap();
+    let (store, _) = checked_store(&moto, work.path());
+    // moto never rejects a finding for a transient reason, so the proxy
+    // answers the first import with an InternalException for its first
+    // finding and forwards every later request to moto.
+    let rejected = std::sync::Mutex::new(None::<String>);
+    let proxy = Proxy::start(&moto.endpoint, move |request| {
+        if request.path != "/findings/import" {
+            return Action::Forward;
+        }
+        let mut rejected = rejected.lock().unwrap();
+        if rejected.is_some() {
+            return Action::Forward;
+        }
+        let id = first_finding_id(&request.body);
+        *rejected = Some(id.clone());
+        let body = serde_json::json!({
+            "FailedCount": 1,
+            "SuccessCount": 0,
+            "FailedFindings": [{
+                "Id": id,
+                "ErrorCode": "InternalException",
+                "ErrorMessage": "Internal service error",
+            }],
+        });
+        Action::Respond {
+            status: 200,
+            content_type: "application/json",
+            body: body.to_string(),
+        }
+    });
+    let output = keyward(
+        &store,
+        &proxy.endpoint,
+        &[
+            "export",
+            "--to",
+            "security-hub",
+            "--endpoint-url",
+            &proxy.endpoint,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+
+    let imports: Vec<String> = proxy
+        .requests()
+        .iter()
+        .filter(|request| request.path == "/findings/import")
+        .map(|request| request.body.clone())
+        .collect();
+    assert_eq!(imports.len(), 2);
+    let resent: serde_json::Value = serde_json::from_str(&imports[1]).unwrap();
+    let resent = resent["Findings"].as_array().unwrap();
+    assert_eq!(resent.len(), 1);
+    assert_eq!(
+        resent[0]["Id"].as_str().unwrap(),
+        first_finding_id(&imports[0])
+    );
+}

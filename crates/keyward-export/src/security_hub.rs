@@ -157,58 +157,121 @@ pub fn batches<'a>(
     (batches, failed)
 }
 
+/// Rounds in which findings that Security Hub rejected for a transient
+/// reason are sent again.
+pub const RETRY_ROUNDS: u32 = 3;
+
+/// Pause before the first round of retries; it doubles each round.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Reports whether a `FailedFindings` error code names a transient
+/// failure, such as throttling or an internal error, worth sending again.
+pub fn is_transient(code: &str) -> bool {
+    [
+        "Throttl",
+        "TooManyRequests",
+        "Internal",
+        "ServiceUnavailable",
+        "LimitExceeded",
+    ]
+    .iter()
+    .any(|part| code.contains(part))
+}
+
 /// Sends the findings in batches and collects every failure. A finding of
-/// another account than `caller_account` is not sent.
+/// another account than `caller_account` is not sent. Findings rejected
+/// for a transient reason are sent again, up to [`RETRY_ROUNDS`] times.
 pub async fn import(
     client: &Client,
     findings: &[AsffFinding],
     caller_account: &str,
 ) -> ImportReport {
     let (own, mut failed) = keep_account(findings, caller_account);
-    let (batches, too_large) = batches(&own);
+    let (mut pending, too_large) = batches(&own);
     failed.extend(too_large);
     let mut report = ImportReport::default();
-    for batch in batches {
-        report.requests += 1;
-        let request = client
-            .batch_import_findings()
-            .set_findings(Some(batch.iter().map(|finding| to_sdk(finding)).collect()));
-        match request.send().await {
-            Ok(output) => {
-                let rejected = output.failed_findings();
-                let accepted = batch.len().saturating_sub(rejected.len());
-                report.imported += output
-                    .success_count()
-                    .and_then(|count| usize::try_from(count).ok())
-                    .unwrap_or(accepted);
-                tracing::debug!(
-                    findings = batch.len(),
-                    failed = rejected.len(),
-                    "BatchImportFindings returned"
-                );
-                failed.extend(rejected.iter().map(|entry| FailedFinding {
+    let mut round = 0;
+    loop {
+        let mut retry = Vec::new();
+        for batch in pending {
+            let rejected = send_batch(client, &batch, &mut report).await;
+            for failure in rejected {
+                let finding = batch.iter().find(|finding| finding.id == failure.id);
+                match finding {
+                    Some(finding) if round < RETRY_ROUNDS && is_transient(&failure.error_code) => {
+                        retry.push(*finding);
+                    }
+                    _ => failed.push(failure),
+                }
+            }
+        }
+        if retry.is_empty() {
+            break;
+        }
+        round += 1;
+        tracing::warn!(
+            findings = retry.len(),
+            round,
+            "Security Hub rejected findings for a transient reason; sending them again"
+        );
+        tokio::time::sleep(RETRY_PAUSE * 2u32.pow(round - 1)).await;
+        pending = batches(&retry).0;
+    }
+    report.failed.extend(failed);
+    report
+}
+
+/// Sends one batch and returns the findings that Security Hub rejected.
+/// When the request itself fails, its findings go to `report.failed`,
+/// because the SDK has already retried throttling and transient errors.
+async fn send_batch(
+    client: &Client,
+    batch: &[&AsffFinding],
+    report: &mut ImportReport,
+) -> Vec<FailedFinding> {
+    report.requests += 1;
+    let request = client
+        .batch_import_findings()
+        .set_findings(Some(batch.iter().map(|finding| to_sdk(finding)).collect()));
+    match request.send().await {
+        Ok(output) => {
+            let rejected = output.failed_findings();
+            let accepted = batch.len().saturating_sub(rejected.len());
+            report.imported += output
+                .success_count()
+                .and_then(|count| usize::try_from(count).ok())
+                .unwrap_or(accepted);
+            tracing::debug!(
+                findings = batch.len(),
+                failed = rejected.len(),
+                "BatchImportFindings returned"
+            );
+            rejected
+                .iter()
+                .map(|entry| FailedFinding {
                     id: entry.id().unwrap_or_default().to_owned(),
                     error_code: entry.error_code().unwrap_or_default().to_owned(),
                     message: entry.error_message().unwrap_or_default().to_owned(),
-                }));
-            }
-            Err(error) => {
-                let code = error.code().unwrap_or("RequestFailed").to_owned();
-                let message = error
-                    .message()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| error_chain(&error));
-                tracing::error!(findings = batch.len(), %code, "BatchImportFindings failed: {message}");
-                failed.extend(batch.iter().map(|finding| FailedFinding {
+                })
+                .collect()
+        }
+        Err(error) => {
+            let code = error.code().unwrap_or("RequestFailed").to_owned();
+            let message = error
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| error_chain(&error));
+            tracing::error!(findings = batch.len(), %code, "BatchImportFindings failed: {message}");
+            report
+                .failed
+                .extend(batch.iter().map(|finding| FailedFinding {
                     id: finding.id.clone(),
                     error_code: code.clone(),
                     message: message.clone(),
                 }));
-            }
+            Vec::new()
         }
     }
-    report.failed = failed;
-    report
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
