@@ -376,17 +376,7 @@ pub const REDACTED: &str = "REDACTED_BY_KEYWARD";
 /// Replaces the value of every [`SECRET_FIELDS`] key, at any depth, by
 /// [`REDACTED`]. Text that names none of them is returned unchanged.
 pub fn redact_secrets(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let words = [
-        "secret",
-        "plaintext",
-        "private",
-        "passphrase",
-        "password",
-        "token",
-        "material",
-    ];
-    if !words.iter().any(|word| lower.contains(word)) {
+    if !may_name_secret_field(text) {
         return text.to_owned();
     }
     let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
@@ -397,6 +387,24 @@ pub fn redact_secrets(text: &str) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// Reports whether JSON text may have a [`SECRET_FIELDS`] key: a quoted
+/// string equal to one of them in any case, or an escape sequence, which
+/// could spell one in a way that a plain search misses.
+fn may_name_secret_field(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if memchr::memchr(b'\\', bytes).is_some() {
+        return true;
+    }
+    memchr::memchr_iter(b'"', bytes).any(|quote| {
+        let rest = &bytes[quote + 1..];
+        SECRET_FIELDS.iter().any(|field| {
+            rest.len() > field.len()
+                && rest[field.len()] == b'"'
+                && rest[..field.len()].eq_ignore_ascii_case(field.as_bytes())
+        })
+    })
 }
 
 /// Redacts in place; returns whether anything was replaced.
@@ -567,6 +575,21 @@ mod tests {
         assert!(!redacted.contains("hunter2"), "{redacted}");
         assert!(!redacted.contains("AAAA"), "{redacted}");
         assert!(redacted.contains("prod/db"));
+    }
+
+    #[test]
+    fn escaped_secret_field_redacted() {
+        let text = r#"{"Secret\u0053tring":"hunter2"}"#;
+        let redacted = redact_secrets(text);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+    }
+
+    #[test]
+    fn secret_id_alone_is_not_parsed() {
+        let text = r#"{"secretId":"prod/db","versionStage":"AWSCURRENT"}"#;
+        assert!(!may_name_secret_field(text));
+        assert!(may_name_secret_field(r#"{"PASSWORD":"x"}"#));
+        assert_eq!(redact_secrets(text), text);
     }
 
     #[test]
