@@ -377,6 +377,20 @@ fn expected_failures() -> BTreeMap<(&'static str, &'static str), &'static str> {
             ("certificate-pending", "acm-certificate-pending-validation"),
             "",
         ),
+        // The imported and requested certificates have RSA 2048-bit keys;
+        // the expired one is out of the rule's scope.
+        (
+            ("certificate-expiring", "acm-certificate-quantum-readiness"),
+            "RSA-2048: quantum-vulnerable",
+        ),
+        (
+            ("certificate-fine", "acm-certificate-quantum-readiness"),
+            "RSA-2048: quantum-vulnerable",
+        ),
+        (
+            ("certificate-pending", "acm-certificate-quantum-readiness"),
+            "RSA-2048: quantum-vulnerable",
+        ),
         // Rotation and customer managed keys are not set up for the other
         // secrets, and moto keeps no rotation history.
         (("secret-read", "secret-rotation-enabled"), ""),
@@ -396,6 +410,11 @@ fn expected_passes() -> Vec<(&'static str, &'static str, &'static str)> {
         ("key-used", "kms-key-unused", "last used"),
         ("key-used", "kms-key-used-by-other-account", ""),
         ("key-used", "kms-key-rotation", ""),
+        (
+            "key-used",
+            "kms-key-quantum-readiness",
+            "AES-256-GCM: quantum-safe",
+        ),
         ("key-caller-account", "kms-key-policy-public", ""),
         ("secret-read", "secret-unused", ""),
         ("certificate-fine", "acm-certificate-expiring", "expires in"),
@@ -422,6 +441,13 @@ fn every_verdict_matches_the_known_answer() {
     assert_eq!(ingest.status.code(), Some(0), "{}", text(&ingest.stderr));
     let check = keyward(&store, &moto.endpoint, &["check"]);
     assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
+    let summary = text(&check.stdout);
+    assert!(
+        summary.contains(&format!(
+            "Post-quantum readiness of keys and certificates by account:\n  {ACCOUNT}: 3 quantum-vulnerable, 0 weakened, "
+        )),
+        "{summary}"
+    );
 
     let sql = "SELECT rule_id, resource_arn, verdict, severity, cause FROM findings";
     let output = keyward(&store, &moto.endpoint, &["sql", "--format", "json", sql]);

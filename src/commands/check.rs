@@ -339,8 +339,51 @@ fn to_records(
         .collect()
 }
 
+/// Counts keys and certificates per account by their standing against a
+/// quantum computer, from the evidence of the post-quantum readiness rules.
+fn quantum_summary(records: &[FindingRecord]) -> String {
+    const RULES: [&str; 2] = [
+        "kms-key-quantum-readiness",
+        "acm-certificate-quantum-readiness",
+    ];
+    let mut by_account: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
+    for record in records
+        .iter()
+        .filter(|r| RULES.contains(&r.rule_id.as_str()))
+    {
+        let class = serde_json::from_str::<serde_json::Value>(&record.evidence)
+            .ok()
+            .and_then(|evidence| evidence["quantum_class"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned());
+        *by_account
+            .entry(record.account_id.as_str())
+            .or_default()
+            .entry(class)
+            .or_default() += 1;
+    }
+    if by_account.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from(
+        "Post-quantum readiness of keys and certificates by account:
+",
+    );
+    for (account, classes) in &by_account {
+        let count = |class: &str| classes.get(class).copied().unwrap_or(0);
+        text.push_str(&format!(
+            "  {account}: {} quantum-vulnerable, {} weakened, {} quantum-safe, {} unknown\n",
+            count("quantum-vulnerable"),
+            count("weakened"),
+            count("quantum-safe"),
+            count("unknown"),
+        ));
+    }
+    text
+}
+
 /// Formats the summary: failures by severity and by rule, unknowns,
-/// resolved findings and what removing unused resources saves.
+/// resolved findings, post-quantum readiness by account and what removing
+/// unused resources saves.
 pub fn summary_text(records: &[FindingRecord], run_id: &str) -> String {
     let mut text = String::new();
     let failing: Vec<&FindingRecord> = records
@@ -383,6 +426,7 @@ pub fn summary_text(records: &[FindingRecord], run_id: &str) -> String {
             text.push_str(&format!("  {:<13} {rule}: {count}\n", severity.0.as_str()));
         }
     }
+    text.push_str(&quantum_summary(records));
     let savings: f64 = failing.iter().filter_map(|r| r.monthly_cost_usd).sum();
     if savings > 0.0 {
         text.push_str(&format!(

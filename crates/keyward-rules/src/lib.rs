@@ -14,6 +14,7 @@ pub mod config;
 mod context;
 mod kms;
 pub mod policy;
+pub mod quantum;
 mod secrets;
 
 use serde::{Deserialize, Serialize};
@@ -294,6 +295,7 @@ pub fn catalog() -> Vec<&'static Rule> {
     rules.extend(kms::RULES.iter());
     rules.extend(acm::RULES.iter());
     rules.extend(secrets::RULES.iter());
+    rules.extend(quantum::RULES.iter());
     rules
 }
 

@@ -863,3 +863,49 @@ fn rules_can_be_turned_off_and_reweighted() {
         keyward_rules::Severity::Critical
     );
 }
+
+#[test]
+fn quantum_readiness_of_keys_and_certificates() {
+    let mut signing = key("signing");
+    signing.key_spec = Some("RSA_3072".into());
+    signing.key_usage = Some("SIGN_VERIFY".into());
+    let mut post_quantum = key("post-quantum");
+    post_quantum.key_spec = Some("ML_DSA_65".into());
+    post_quantum.key_usage = Some("SIGN_VERIFY".into());
+    let mut short_mac = key("short-mac");
+    short_mac.key_spec = Some("HMAC_224".into());
+    short_mac.key_usage = Some("GENERATE_VERIFY_MAC".into());
+    let mut symmetric = key("symmetric");
+    symmetric.key_spec = Some("SYMMETRIC_DEFAULT".into());
+    let context = keys(vec![
+        signing.clone(),
+        post_quantum.clone(),
+        short_mac.clone(),
+        symmetric.clone(),
+    ]);
+    let rule = "kms-key-quantum-readiness";
+    let (verdict_of_rsa, cause) = verdict(&context, rule, &signing.arn);
+    assert_eq!(verdict_of_rsa, Verdict::Fail);
+    assert!(cause.contains("RSA-3072: quantum-vulnerable"), "{cause}");
+    assert_eq!(verdict(&context, rule, &post_quantum.arn).0, Verdict::Pass);
+    let (verdict_of_mac, cause) = verdict(&context, rule, &short_mac.arn);
+    assert_eq!(verdict_of_mac, Verdict::Fail);
+    assert!(cause.contains("weakened"), "{cause}");
+    assert_eq!(verdict(&context, rule, &symmetric.arn).0, Verdict::Pass);
+
+    let mut elliptic = certificate("elliptic");
+    elliptic.key_algorithm = Some("EC_secp384r1".into());
+    let mut expired = certificate("expired-rsa");
+    expired.status = Some("EXPIRED".into());
+    let context = certificates(vec![elliptic.clone(), expired.clone()]);
+    let rule = "acm-certificate-quantum-readiness";
+    let (verdict_of_ec, cause) = verdict(&context, rule, &elliptic.arn);
+    assert_eq!(verdict_of_ec, Verdict::Fail);
+    assert!(cause.contains("ECDSA-P384"), "{cause}");
+    // An expired certificate protects nothing any more.
+    assert!(
+        findings(&context, rule)
+            .iter()
+            .all(|finding| finding.resource_arn != expired.arn)
+    );
+}
