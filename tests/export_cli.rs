@@ -10,7 +10,7 @@ mod emulator;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use emulator::{Action, Moto, Proxy};
+use emulator::{Action, Moto, Proxy, make_certificate};
 use keyward_export::ocsf_schema::Schema;
 
 /// Secret value stored in moto, which no export may contain.
@@ -581,4 +581,97 @@ fn transient_rejections_are_sent_again() {
         resent[0]["Id"].as_str().unwrap(),
         first_finding_id(&imports[0])
     );
+}
+
+/// Python of the test environment, beside the `moto_server` that
+/// `scripts/test` installs into `.venv`.
+fn test_python() -> PathBuf {
+    let moto_server = std::env::var_os("KEYWARD_TEST_MOTO_SERVER").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"),
+        PathBuf::from,
+    );
+    moto_server.with_file_name("python")
+}
+
+#[test]
+fn cyclonedx_bom_validates_and_lists_each_asset_once() {
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = sdk_config(&moto.endpoint).await;
+        aws_sdk_kms::Client::new(&config)
+            .create_key()
+            .key_spec(aws_sdk_kms::types::KeySpec::EccNistP384)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+            .send()
+            .await
+            .unwrap();
+        let (certificate, private_key) =
+            make_certificate("ec-secp256r1", 86_400 * 90, "bom.example.com");
+        aws_sdk_acm::Client::new(&config)
+            .import_certificate()
+            .certificate(aws_sdk_acm::primitives::Blob::new(certificate))
+            .private_key(aws_sdk_acm::primitives::Blob::new(private_key))
+            .send()
+            .await
+            .unwrap();
+    });
+    let work = tempfile::tempdir().unwrap();
+    let (store, key_id) = checked_store(&moto, work.path());
+    let path = work.path().join("bom.json");
+    let content = export_to_file(&store, &moto.endpoint, "cyclonedx", &path);
+    let bom: serde_json::Value = serde_json::from_str(&content).unwrap();
+
+    // cyclonedx-python-lib validates against the CycloneDX 1.6 JSON schema
+    // that it ships.
+    let script = "import sys\n\
+        from cyclonedx.schema import SchemaVersion\n\
+        from cyclonedx.validation.json import JsonStrictValidator\n\
+        error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(open(sys.argv[1]).read())\n\
+        print(error or 'valid')\n\
+        sys.exit(1 if error else 0)\n";
+    let validation = Command::new(test_python())
+        .args(["-c", script, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        validation.status.success(),
+        "{}{}",
+        text(&validation.stdout),
+        text(&validation.stderr)
+    );
+
+    let components = bom["components"].as_array().unwrap();
+    let references: Vec<&str> = components
+        .iter()
+        .map(|component| component["bom-ref"].as_str().unwrap())
+        .collect();
+    let key = references
+        .iter()
+        .filter(|reference| reference.ends_with(&format!(":key/{key_id}")))
+        .count();
+    assert_eq!(key, 1, "{references:?}");
+    let secrets: Vec<&serde_json::Value> = components
+        .iter()
+        .filter(|component| {
+            component["cryptoProperties"]["relatedCryptoMaterialProperties"]["type"] == "credential"
+        })
+        .collect();
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(secrets[0]["name"], "db-password");
+    let aes = components
+        .iter()
+        .find(|component| component["bom-ref"] == "algorithm:AES-256-GCM")
+        .unwrap();
+    assert_eq!(
+        aes["cryptoProperties"]["algorithmProperties"]["nistQuantumSecurityLevel"],
+        5
+    );
+    let names: Vec<&str> = components
+        .iter()
+        .filter_map(|component| component["name"].as_str())
+        .collect();
+    assert!(names.contains(&"ECDSA-P384"), "{names:?}");
+    assert!(names.contains(&"ECDSA-P256"), "{names:?}");
+    assert!(names.contains(&"bom.example.com"), "{names:?}");
 }

@@ -86,6 +86,9 @@ pub enum ExportFormat {
     /// OCSF 1.1.0 as Parquet in the Amazon Security Lake custom source
     /// layout, under the folder of --out.
     OcsfParquet,
+    /// The inventory of the latest scan (or of the scan that --run judged)
+    /// as a CycloneDX 1.6 cryptographic bill of materials.
+    Cyclonedx,
 }
 
 /// Service that `--to` sends findings to.
@@ -106,6 +109,9 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             store_path.display()
         )
     })?;
+    if args.format == ExportFormat::Cyclonedx && args.to.is_none() {
+        return write_bom(&store, &args);
+    }
     let check = find_check(&store, args.run.as_deref())?;
     let findings = load_findings(&store, &check, &args)?;
     let inventory = load_inventory(&store, &check)?;
@@ -121,6 +127,39 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes the CycloneDX BOM of the scan that `--run` judged, or of the
+/// latest scan.
+fn write_bom(store: &Store, args: &Args) -> anyhow::Result<ExitCode> {
+    let scan_id = match &args.run {
+        Some(_) => Some(find_check(store, args.run.as_deref())?.scan_id),
+        None => None,
+    };
+    let snapshot = store.snapshot(scan_id.as_deref())?.with_context(|| {
+        format!(
+            "the store at {} contains no scan; run `keyward scan` first",
+            store.root().display()
+        )
+    })?;
+    let bom =
+        keyward_export::cyclonedx::bom(&snapshot, env!("CARGO_PKG_VERSION"), chrono::Utc::now());
+    let text = serde_json::to_string_pretty(&bom)?;
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, format!("{text}\n"))
+                .with_context(|| format!("failed to write {}", path.display()))?;
+            let components = bom["components"].as_array().map_or(0, Vec::len);
+            eprintln!(
+                "Wrote {} of scan {} to {}.",
+                counted(components as u64, "component", "components"),
+                snapshot.scan.scan_id,
+                path.display()
+            );
+        }
+        None => println!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Returns the requested run, or the latest.
@@ -184,6 +223,9 @@ fn write_export(export: &Export<'_>, args: &Args) -> anyhow::Result<()> {
             },
         }),
         ExportFormat::Ocsf => Box::new(OcsfLines),
+        ExportFormat::Cyclonedx => {
+            bail!("the CycloneDX BOM is written from the inventory, not from findings")
+        }
         ExportFormat::OcsfParquet => {
             let root = args.out.as_deref().unwrap_or(Path::new("."));
             let files = security_lake::write(export, root, args.region.as_deref())

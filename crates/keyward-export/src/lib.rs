@@ -2,7 +2,8 @@
 //! They are JSON, JSON Lines and CSV rows, SARIF 2.1.0, and the AWS
 //! Security Finding Format (ASFF) for Security Hub. OCSF 1.1.0 Compliance
 //! Findings come as JSON Lines or as Parquet in the Amazon Security Lake
-//! layout.
+//! layout. [`cyclonedx`] writes the inventory itself as a CycloneDX
+//! cryptographic bill of materials.
 //!
 //! Every format is a pure function of an [`Export`]: the findings of one
 //! run, the rule catalog and the inventory records that the findings name.
@@ -17,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod asff;
+pub mod cyclonedx;
 mod error;
 mod inventory;
 pub mod ocsf;

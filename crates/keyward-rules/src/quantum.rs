@@ -52,7 +52,7 @@ pub struct Algorithm {
     /// Elliptic curve, by its SEC 2 or RFC name.
     pub curve: Option<&'static str>,
     /// Classical security in bits (NIST SP 800-57 part 1 comparable
-    /// strengths).
+    /// strengths), or 0 when it depends on the key.
     pub classical_bits: u32,
     /// NIST post-quantum security category, 0 for none (1 matches AES-128
     /// key search, 3 AES-192, 5 AES-256).
@@ -221,6 +221,37 @@ pub fn certificate_key_algorithm(key_algorithm: &str) -> Option<Algorithm> {
         "EC_SECP384R1" => ecc("ECDSA-P384", "secp384r1", 192, "signature"),
         "EC_SECP521R1" => ecc("ECDSA-P521", "secp521r1", 256, "signature"),
         "SM2" => ecc("SM2", "sm2p256v1", 128, "signature"),
+        "ML_DSA_44" => ml_dsa("ML-DSA-44", "44", 128, 2),
+        "ML_DSA_65" => ml_dsa("ML-DSA-65", "65", 192, 3),
+        "ML_DSA_87" => ml_dsa("ML-DSA-87", "87", 256, 5),
+        _ => return None,
+    })
+}
+
+/// Returns the signature algorithm that signed a certificate, as ACM and
+/// Private CA name it (`SHA256WITHRSA`, `SHA384WITHECDSA`, `ML_DSA_65`).
+pub fn signature_algorithm(name: &str) -> Option<Algorithm> {
+    let normalized = name.replace('-', "_").to_ascii_uppercase();
+    // The strength of an RSA or ECDSA signature depends on the signer's
+    // key, which the name does not give.
+    let signature = |name: &'static str| Algorithm {
+        name,
+        primitive: "signature",
+        parameter_set: None,
+        curve: None,
+        classical_bits: 0,
+        nist_quantum_level: 0,
+        class: QuantumClass::Vulnerable,
+        reason: SHOR,
+    };
+    Some(match normalized.as_str() {
+        "SHA256WITHRSA" => signature("SHA256withRSA"),
+        "SHA384WITHRSA" => signature("SHA384withRSA"),
+        "SHA512WITHRSA" => signature("SHA512withRSA"),
+        "SHA256WITHECDSA" => signature("SHA256withECDSA"),
+        "SHA384WITHECDSA" => signature("SHA384withECDSA"),
+        "SHA512WITHECDSA" => signature("SHA512withECDSA"),
+        "SM3WITHSM2" => signature("SM3withSM2"),
         "ML_DSA_44" => ml_dsa("ML-DSA-44", "44", 128, 2),
         "ML_DSA_65" => ml_dsa("ML-DSA-65", "65", 192, 3),
         "ML_DSA_87" => ml_dsa("ML-DSA-87", "87", 256, 5),
