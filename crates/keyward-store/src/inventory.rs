@@ -45,7 +45,8 @@ pub struct ScanRecord {
 }
 
 /// Outcome of reading one service in one account and Region, or of a step
-/// that covers a whole account (`service` is then `sts` or `account`).
+/// that covers a whole account (`service` is then `iam`, `sts`, `account`
+/// or `organizations`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -86,8 +87,8 @@ pub struct CoverageRecord {
     pub account_id: String,
     /// Region; empty for account-wide steps such as assuming the role.
     pub region: String,
-    /// Service: `kms`, `acm`, `acm-pca`, `secretsmanager`, `sts` or
-    /// `account`.
+    /// Service: `kms`, `acm`, `acm-pca`, `secretsmanager`, `iam`, `sts`,
+    /// `account` or `organizations`.
     pub service: String,
     /// Outcome.
     pub status: CoverageStatus,
