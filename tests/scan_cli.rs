@@ -114,6 +114,30 @@ fn scan_stores_an_inventory_that_inventory_prints() {
             "{coverage}"
         );
     }
+    // IAM is global: one row for the account, with no Region.
+    assert!(coverage.contains("123456789012,,iam,ok,"), "{coverage}");
+
+    let accounts = keyward(
+        &store,
+        &moto.endpoint,
+        &["inventory", "accounts", "--format", "json"],
+    );
+    assert!(accounts.status.success(), "{}", text(&accounts.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&accounts.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["account_id"], "123456789012");
+    assert_eq!(rows[0]["scanned"], true);
+    let policies = keyward(
+        &store,
+        &moto.endpoint,
+        &["inventory", "iam-policies", "--region", "us-east-1"],
+    );
+    assert_eq!(policies.status.code(), Some(1));
+    assert!(
+        text(&policies.stderr).contains("--region does not apply to iam_policies"),
+        "{}",
+        text(&policies.stderr)
+    );
 
     // A second scan is kept beside the first.
     let again = keyward(&store, &moto.endpoint, &["scan", "--regions", "us-east-1"]);
