@@ -350,3 +350,40 @@ fn unreachable_endpoint_is_named() {
     );
     assert!(stderr.contains("GetCallerIdentity"), "{stderr}");
 }
+
+#[test]
+fn ou_exception_without_org_scan_warns_once() {
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(create_assets(&moto.endpoint));
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let scan = keyward(&store, &moto.endpoint, &["scan", "--regions", "us-east-1"]);
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+
+    let config = work.path().join("keyward.toml");
+    std::fs::write(
+        &config,
+        "[[exceptions]]\nrule = \"*\"\nou = \"ou-ab12-11111111\"\nreason = \"sandbox\"\nexpires = 2099-12-31\n",
+    )
+    .unwrap();
+    let check = keyward(
+        &store,
+        &moto.endpoint,
+        &["check", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
+    let stderr = text(&check.stderr);
+    assert_eq!(
+        stderr.matches("exceptions by ou match no resource").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("123456789012"), "{stderr}");
+    // The exception suppresses nothing.
+    assert!(
+        text(&check.stdout).contains("0 suppressed by exceptions"),
+        "{}",
+        text(&check.stdout)
+    );
+}

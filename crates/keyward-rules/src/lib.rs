@@ -15,6 +15,7 @@ mod context;
 pub mod decryption;
 mod iam;
 mod kms;
+mod organization;
 pub mod policy;
 mod secrets;
 
@@ -356,6 +357,7 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 /// Runs every enabled rule on every resource of the context.
 pub fn evaluate(context: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let ou_paths = context.ou_paths();
     for rule in catalog() {
         let Some(settings) = context.config.rule_settings(rule) else {
             continue;
@@ -380,7 +382,12 @@ pub fn evaluate(context: &Context) -> Vec<Finding> {
                 cause: evaluation.cause,
                 evidence: evaluation.evidence.to_string(),
                 monthly_cost_usd: evaluation.monthly_cost_usd,
-                suppressed_by: context.config.exception_for(rule, resource, context.now),
+                suppressed_by: context.config.exception_for(
+                    rule,
+                    resource,
+                    ou_paths.get(account).copied(),
+                    context.now,
+                ),
             });
         }
         for gap in context.unread_services(rule.resource_type) {

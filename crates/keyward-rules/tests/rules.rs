@@ -1,5 +1,6 @@
-//! Each rule on resources that pass and fail it, and each threshold on
-//! both sides of its boundary and on the boundary.
+//! Each rule on resources that pass and fail it, each threshold on both
+//! sides of its boundary and on the boundary, and exceptions by name and
+//! by organizational unit.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
@@ -8,8 +9,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use keyward_rules::{AssetUsage, Config, Context, Finding, TrailWindow, Verdict, evaluate, rule};
 use keyward_store::inventory::{
-    CertificateRecord, CoverageRecord, CoverageStatus, IamPolicyRecord, KeyRecord, PolicyType,
-    PrincipalType, SecretRecord, Snapshot,
+    AccountRecord, CertificateRecord, CoverageRecord, CoverageStatus, IamPolicyRecord, KeyRecord,
+    PolicyType, PrincipalType, SecretRecord, Snapshot,
 };
 
 const ACCOUNT: &str = "111122223333";
@@ -1180,4 +1181,90 @@ fn unread_iam_is_unknown_per_account() {
             unknown[0].cause
         );
     }
+}
+
+fn account(id: &str, path: &[&str]) -> AccountRecord {
+    AccountRecord {
+        account_id: id.into(),
+        scanned: true,
+        ou_path_ids: path.iter().map(|ou| (*ou).to_owned()).collect(),
+        ..AccountRecord::default()
+    }
+}
+
+/// Builds keys that fail rotation in three accounts: one in a nested OU,
+/// one in another OU, and one whose OU path is unknown.
+fn keys_in_units(config: &str) -> Context {
+    let placed = |id: &str, account_id: &str| {
+        let mut key = key(id);
+        key.account_id = account_id.into();
+        key.arn = format!("arn:aws:kms:{REGION}:{account_id}:key/{id}");
+        key.rotation_enabled = Some(false);
+        key
+    };
+    let mut context = keys(vec![
+        placed("nested", "111111111111"),
+        placed("outside", "222222222222"),
+        placed("unplaced", "333333333333"),
+    ]);
+    context.snapshot.accounts = vec![
+        account(
+            "111111111111",
+            &["r-ab12", "ou-ab12-aaaaaaaa", "ou-ab12-bbbbbbbb"],
+        ),
+        account("222222222222", &["r-ab12", "ou-ab12-cccccccc"]),
+        account("333333333333", &[]),
+    ];
+    for account_id in ["111111111111", "222222222222", "333333333333"] {
+        context.snapshot.coverage.push(CoverageRecord {
+            account_id: account_id.into(),
+            region: REGION.into(),
+            service: "kms".into(),
+            ..CoverageRecord::default()
+        });
+    }
+    context.config = Config::parse(config).unwrap();
+    context
+}
+
+fn suppressed(context: &Context, key_id: &str, account_id: &str) -> bool {
+    let arn = format!("arn:aws:kms:{REGION}:{account_id}:key/{key_id}");
+    findings(context, "kms-key-rotation")
+        .iter()
+        .find(|f| f.resource_arn == arn)
+        .unwrap()
+        .suppressed_by
+        .is_some()
+}
+
+#[test]
+fn ou_exception_covers_nested_accounts_only() {
+    let context = keys_in_units(
+        "[[exceptions]]\nrule = \"kms-key-rotation\"\nou = \"ou-ab12-aaaaaaaa\"\nreason = \"workloads\"\nexpires = 2026-12-31\n",
+    );
+    assert!(suppressed(&context, "nested", "111111111111"));
+    assert!(!suppressed(&context, "outside", "222222222222"));
+    assert!(!suppressed(&context, "unplaced", "333333333333"));
+    assert!(context.config.has_ou_exceptions());
+    let unknown: Vec<&str> = context.accounts_without_ou_path().into_iter().collect();
+    assert_eq!(unknown, [ACCOUNT, "333333333333"]);
+}
+
+#[test]
+fn root_exception_covers_every_placed_account() {
+    let context = keys_in_units(
+        "[[exceptions]]\nrule = \"*\"\nou = \"r-ab12\"\nreason = \"whole organization\"\nexpires = 2026-12-31\n",
+    );
+    assert!(suppressed(&context, "nested", "111111111111"));
+    assert!(suppressed(&context, "outside", "222222222222"));
+    assert!(!suppressed(&context, "unplaced", "333333333333"));
+}
+
+#[test]
+fn ou_exception_needs_every_selector() {
+    let context = keys_in_units(
+        "[[exceptions]]\nrule = \"kms-key-rotation\"\nou = \"ou-ab12-aaaaaaaa\"\naccount = \"222222222222\"\nreason = \"r\"\nexpires = 2026-12-31\n",
+    );
+    assert!(!suppressed(&context, "nested", "111111111111"));
+    assert!(!suppressed(&context, "outside", "222222222222"));
 }
