@@ -1272,9 +1272,9 @@ async fn organization_scan_records_ou_paths() {
     );
     assert_eq!(
         account(&units.root_member).ou_path_ids,
-        [units.root.clone()]
+        [units.root.as_str()]
     );
-    assert_eq!(account(MANAGEMENT).ou_path_ids, [units.root.clone()]);
+    assert_eq!(account(MANAGEMENT).ou_path_ids, [units.root.as_str()]);
     assert_eq!(snapshot.accounts.len(), 3);
 
     let row = snapshot
