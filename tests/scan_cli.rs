@@ -114,6 +114,30 @@ fn scan_stores_an_inventory_that_inventory_prints() {
             "{coverage}"
         );
     }
+    // IAM is global: one row for the account, with no Region.
+    assert!(coverage.contains("123456789012,,iam,ok,"), "{coverage}");
+
+    let accounts = keyward(
+        &store,
+        &moto.endpoint,
+        &["inventory", "accounts", "--format", "json"],
+    );
+    assert!(accounts.status.success(), "{}", text(&accounts.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&accounts.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["account_id"], "123456789012");
+    assert_eq!(rows[0]["scanned"], true);
+    let policies = keyward(
+        &store,
+        &moto.endpoint,
+        &["inventory", "iam-policies", "--region", "us-east-1"],
+    );
+    assert_eq!(policies.status.code(), Some(1));
+    assert!(
+        text(&policies.stderr).contains("--region does not apply to iam_policies"),
+        "{}",
+        text(&policies.stderr)
+    );
 
     // A second scan is kept beside the first.
     let again = keyward(&store, &moto.endpoint, &["scan", "--regions", "us-east-1"]);
@@ -325,4 +349,198 @@ fn unreachable_endpoint_is_named() {
         "{stderr}"
     );
     assert!(stderr.contains("GetCallerIdentity"), "{stderr}");
+}
+
+#[test]
+fn ou_exception_without_org_scan_warns_once() {
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(create_assets(&moto.endpoint));
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let scan = keyward(&store, &moto.endpoint, &["scan", "--regions", "us-east-1"]);
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+
+    let config = work.path().join("keyward.toml");
+    std::fs::write(
+        &config,
+        "[[exceptions]]\nrule = \"*\"\nou = \"ou-ab12-11111111\"\nreason = \"sandbox\"\nexpires = 2099-12-31\n",
+    )
+    .unwrap();
+    let check = keyward(
+        &store,
+        &moto.endpoint,
+        &["check", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
+    let stderr = text(&check.stderr);
+    assert_eq!(
+        stderr.matches("exceptions by ou match no resource").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("123456789012"), "{stderr}");
+    // The exception suppresses nothing.
+    assert!(
+        text(&check.stdout).contains("0 suppressed by exceptions"),
+        "{}",
+        text(&check.stdout)
+    );
+}
+
+const DECRYPT_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DecryptAll","Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#;
+
+/// Gives the role `app` of an account an inline policy that decrypts with
+/// every key.
+async fn put_decrypt_all_role(config: &aws_config::SdkConfig) {
+    let iam = aws_sdk_iam::Client::new(config);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name("app")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("app")
+        .policy_name("decrypt-all")
+        .policy_document(DECRYPT_ALL)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Builds an organization with a member account in the OU Sandbox, and
+/// the same decrypting role in the management and the member account.
+/// Returns the member account and the OU id.
+async fn create_sandbox_organization(endpoint: &str) -> (String, String) {
+    let config = sdk_config(endpoint).await;
+    let organizations = aws_sdk_organizations::Client::new(&config);
+    organizations
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let root = organizations.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let sandbox = organizations
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name("Sandbox")
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit
+        .unwrap()
+        .id
+        .unwrap();
+    let member = organizations
+        .create_account()
+        .account_name("sandbox")
+        .email("sandbox@example.com")
+        .send()
+        .await
+        .unwrap()
+        .create_account_status
+        .unwrap()
+        .account_id
+        .unwrap();
+    organizations
+        .move_account()
+        .account_id(&member)
+        .source_parent_id(&root)
+        .destination_parent_id(&sandbox)
+        .send()
+        .await
+        .unwrap();
+
+    put_decrypt_all_role(&config).await;
+    let assumed = aws_sdk_sts::Client::new(&config)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{member}:role/KeywardAudit"))
+        .role_session_name("setup")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let member_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            assumed.access_key_id(),
+            assumed.secret_access_key(),
+            Some(assumed.session_token().to_owned()),
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    put_decrypt_all_role(&member_config).await;
+    (member, sandbox)
+}
+
+#[test]
+fn ou_exception_suppresses_the_sandbox_finding() {
+    let moto = Moto::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (member, sandbox) = runtime.block_on(create_sandbox_organization(&moto.endpoint));
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let scan = keyward(
+        &store,
+        &moto.endpoint,
+        &[
+            "scan",
+            "--org",
+            "--regions",
+            "us-east-1",
+            "--services",
+            "iam",
+        ],
+    );
+    assert_eq!(scan.status.code(), Some(0), "{}", text(&scan.stderr));
+
+    let config = work.path().join("keyward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[exceptions]]\nrule = \"iam-inline-policy-kms-decrypt-all-keys\"\nou = \"{sandbox}\"\nreason = \"sandbox\"\nexpires = 2099-12-31\n"
+        ),
+    )
+    .unwrap();
+    let check = keyward(
+        &store,
+        &moto.endpoint,
+        &["check", "--config", config.to_str().unwrap()],
+    );
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check.stderr));
+    assert!(
+        !text(&check.stderr).contains("exceptions by ou match no resource"),
+        "{}",
+        text(&check.stderr)
+    );
+    let findings = keyward(
+        &store,
+        &moto.endpoint,
+        &[
+            "sql",
+            "SELECT account_id, resource_arn, verdict, workflow FROM findings \
+             WHERE rule_id = 'iam-inline-policy-kms-decrypt-all-keys'",
+            "--format",
+            "csv",
+        ],
+    );
+    let csv = text(&findings.stdout);
+    let mut rows: Vec<&str> = csv.lines().skip(1).collect();
+    rows.sort_unstable();
+    let mut expected = vec![
+        "123456789012,arn:aws:iam::123456789012:role/app,FAIL,NEW".to_owned(),
+        format!("{member},arn:aws:iam::{member}:role/app,FAIL,SUPPRESSED"),
+    ];
+    expected.sort_unstable();
+    assert_eq!(rows, expected, "{}", text(&findings.stderr));
 }

@@ -157,6 +157,7 @@ fn evaluate_and_store(
         config,
     };
     let findings = keyward_rules::evaluate(&context);
+    warn_about_unknown_ou_paths(&context);
 
     let _lock = store.lock()?;
     let previous = match store.checks()?.last() {
@@ -185,6 +186,23 @@ fn evaluate_and_store(
         .write_check(&check, &records)
         .context("failed to write the findings to the store")?;
     Ok((records, run_id))
+}
+
+/// Warns once when exceptions select by organizational unit but the scan
+/// recorded no OU path for some accounts, whose findings they then cannot
+/// suppress.
+fn warn_about_unknown_ou_paths(context: &Context) {
+    if !context.config.has_ou_exceptions() {
+        return;
+    }
+    let unknown = context.accounts_without_ou_path();
+    if let Some(first) = unknown.first() {
+        tracing::warn!(
+            accounts = unknown.len(),
+            "exceptions by ou match no resource of {} whose organizational units the scan did not record, such as {first}; scan with --org from the management account or a delegated administrator",
+            counted(unknown.len() as u64, "account", "accounts")
+        );
+    }
 }
 
 /// Reads the usage index and the CloudTrail period per account and Region.

@@ -53,6 +53,11 @@ enum Table {
     CertificateAuthorities,
     /// Secrets Manager secrets.
     Secrets,
+    /// IAM customer managed and inline policies.
+    #[value(alias = "iam_policies")]
+    IamPolicies,
+    /// The accounts of the scan, with their organizational units.
+    Accounts,
     /// Coverage of each scan, per account, Region and service.
     Coverage,
     /// The finished scans.
@@ -67,6 +72,8 @@ impl Table {
             Self::Certificates => "certificates",
             Self::CertificateAuthorities => "certificate_authorities",
             Self::Secrets => "secrets",
+            Self::IamPolicies => "iam_policies",
+            Self::Accounts => "accounts",
             Self::Coverage => "coverage",
             Self::Scans => "scans",
         }
@@ -98,6 +105,15 @@ impl Table {
                 "account_id, region, name, rotation_enabled, rotation_interval_days, \
                  last_rotated_at, last_accessed_at, deleted_at, primary_region",
                 "account_id, region, name",
+            ),
+            Self::IamPolicies => (
+                "account_id, policy_type, policy_name, arn, principal_type, principal_name, \
+                 attachment_count, default_version_id",
+                "account_id, policy_type, arn, principal_arn, policy_name",
+            ),
+            Self::Accounts => (
+                "account_id, name, status, scanned, ou_path_names, ou_path_ids",
+                "account_id",
             ),
             Self::Coverage => (
                 "account_id, region, service, status, assets, partial_assets, calls, operation, \
@@ -160,6 +176,10 @@ fn inventory_sql(args: &Args) -> anyhow::Result<String> {
     };
     if args.table == Table::Scans && (!args.accounts.is_empty() || !args.regions.is_empty()) {
         bail!("--account and --region do not apply to the list of scans");
+    }
+    let global = matches!(args.table, Table::IamPolicies | Table::Accounts);
+    if global && !args.regions.is_empty() {
+        bail!("--region does not apply to {table}, which has no Region column");
     }
     if !args.accounts.is_empty() {
         conditions.push(in_list("account_id", &args.accounts));

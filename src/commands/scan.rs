@@ -48,7 +48,7 @@ pub struct Args {
     regions: Vec<String>,
 
     /// Services to read (comma-separated or repeated): kms, acm, acm-pca,
-    /// secretsmanager. All by default.
+    /// secretsmanager, iam. All by default. IAM is read once per account.
     #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = parse_service)]
     services: Vec<Service>,
 
@@ -249,6 +249,7 @@ struct Summary {
     certificates: usize,
     certificate_authorities: usize,
     secrets: usize,
+    iam_policies: usize,
     api_calls: u64,
     assets_read_in_part: u64,
     gaps: Vec<Gap>,
@@ -279,6 +280,7 @@ impl Summary {
             certificates: snapshot.certificates.len(),
             certificate_authorities: snapshot.authorities.len(),
             secrets: snapshot.secrets.len(),
+            iam_policies: snapshot.iam_policies.len(),
             api_calls: snapshot.coverage.iter().map(|r| u64::from(r.calls)).sum(),
             assets_read_in_part: snapshot
                 .coverage
@@ -302,7 +304,7 @@ impl Summary {
 
     fn text(&self) -> String {
         let mut text = format!(
-            "Scanned {} ({}) in {:.1} s with {}: {}, {}, {}, {}, {}.\n",
+            "Scanned {} ({}) in {:.1} s with {}: {}, {}, {}, {}, {}, {}.\n",
             counted(u64::from(self.accounts), "account", "accounts"),
             counted(
                 u64::from(self.account_regions),
@@ -320,6 +322,7 @@ impl Summary {
                 "certificate authorities"
             ),
             counted(self.secrets as u64, "secret", "secrets"),
+            counted(self.iam_policies as u64, "IAM policy", "IAM policies"),
         );
         if self.assets_read_in_part > 0 {
             text.push_str(&format!(

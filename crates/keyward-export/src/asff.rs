@@ -132,7 +132,8 @@ pub struct Recommendation {
 #[serde(rename_all = "PascalCase")]
 pub struct Resource {
     /// `AwsKmsKey`, `AwsCertificateManagerCertificate`,
-    /// `AwsSecretsManagerSecret`, or `Other` for a service that could not
+    /// `AwsSecretsManagerSecret`, `AwsIamPolicy`, `AwsIamUser`,
+    /// `AwsIamRole`, `AwsIamGroup`, or `Other` for a service that could not
     /// be read.
     #[serde(rename = "Type")]
     pub resource_type: String,
@@ -578,7 +579,7 @@ fn resource(finding: &FindingRecord, inventory: &Inventory) -> Resource {
     }
     let record = inventory.get(&finding.resource_arn);
     Resource {
-        resource_type: asff_type(&finding.resource_type).to_owned(),
+        resource_type: asff_type(&finding.resource_type, &finding.resource_arn).to_owned(),
         id: finding.resource_arn.clone(),
         partition: partition_of(&finding.resource_arn).to_owned(),
         region,
@@ -587,12 +588,17 @@ fn resource(finding: &FindingRecord, inventory: &Inventory) -> Resource {
     }
 }
 
-/// Returns the ASFF resource type of a `resource_type` column value.
-fn asff_type(resource_type: &str) -> &'static str {
+/// Returns the ASFF resource type of a `resource_type` column value. An
+/// IAM principal's type follows from its ARN.
+pub(crate) fn asff_type(resource_type: &str, arn: &str) -> &'static str {
     match resource_type {
         "KmsKey" => "AwsKmsKey",
         "Certificate" => "AwsCertificateManagerCertificate",
         "Secret" => "AwsSecretsManagerSecret",
+        "IamPolicy" => "AwsIamPolicy",
+        "IamPrincipal" if arn.contains(":user/") => "AwsIamUser",
+        "IamPrincipal" if arn.contains(":role/") => "AwsIamRole",
+        "IamPrincipal" if arn.contains(":group/") => "AwsIamGroup",
         _ => "Other",
     }
 }
@@ -713,6 +719,36 @@ mod tests {
 
     fn convert_one(finding: &FindingRecord) -> AsffFinding {
         convert(finding, &inventory(), "0.1.0", &AsffOptions::default())
+    }
+
+    #[test]
+    fn iam_resource_types_follow_the_arn() {
+        let cases = [
+            (
+                "IamPolicy",
+                "arn:aws:iam::111122223333:policy/p",
+                "AwsIamPolicy",
+            ),
+            (
+                "IamPrincipal",
+                "arn:aws:iam::111122223333:user/alice",
+                "AwsIamUser",
+            ),
+            (
+                "IamPrincipal",
+                "arn:aws:iam::111122223333:role/app",
+                "AwsIamRole",
+            ),
+            (
+                "IamPrincipal",
+                "arn:aws:iam::111122223333:group/ops",
+                "AwsIamGroup",
+            ),
+            ("IamPrincipal", "arn:aws:iam::111122223333:root", "Other"),
+        ];
+        for (resource_type, arn, expected) in cases {
+            assert_eq!(asff_type(resource_type, arn), expected, "{arn}");
+        }
     }
 
     /// Top-level attributes that `BatchImportFindings` requires.

@@ -206,12 +206,10 @@ fn remediation(finding: &FindingRecord) -> Option<Value> {
 }
 
 fn resource(finding: &FindingRecord, inventory: &Inventory) -> Value {
-    let resource_type = match finding.resource_type.as_str() {
-        _ if !names_an_arn(finding) => "Other",
-        "KmsKey" => "AwsKmsKey",
-        "Certificate" => "AwsCertificateManagerCertificate",
-        "Secret" => "AwsSecretsManagerSecret",
-        _ => "Other",
+    let resource_type = if names_an_arn(finding) {
+        crate::asff::asff_type(&finding.resource_type, &finding.resource_arn)
+    } else {
+        "Other"
     };
     let mut resource = json!({
         "uid": finding.resource_arn,

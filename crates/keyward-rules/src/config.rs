@@ -96,6 +96,9 @@ pub struct Exception {
     pub tag: Option<String>,
     /// Account id.
     pub account: Option<String>,
+    /// Organizational unit id (`ou-…`) or root id (`r-…`): matches every
+    /// account under it, at any depth.
+    pub ou: Option<String>,
     /// Reason for the exception.
     pub reason: String,
     /// Last day on which the exception applies: a TOML date such as
@@ -200,11 +203,20 @@ impl Config {
             let selects = exception.arn.is_some()
                 || exception.name.is_some()
                 || exception.tag.is_some()
-                || exception.account.is_some();
+                || exception.account.is_some()
+                || exception.ou.is_some();
             if !selects {
                 return Err(ConfigError::Invalid(format!(
-                    "the exception for rule {} ({}) selects nothing; give arn, name, tag or account",
+                    "the exception for rule {} ({}) selects nothing; give arn, name, tag, account or ou",
                     exception.rule, exception.reason
+                )));
+            }
+            if let Some(ou) = &exception.ou
+                && !is_ou_or_root_id(ou)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "invalid ou {ou:?} in the exception for rule {}: expected an OU id such as ou-ab12-11111111 or a root id such as r-ab12",
+                    exception.rule
                 )));
             }
         }
@@ -256,24 +268,54 @@ impl Config {
             .collect()
     }
 
+    /// Reports whether an exception selects by organizational unit.
+    pub fn has_ou_exceptions(&self) -> bool {
+        self.file.exceptions.iter().any(|e| e.ou.is_some())
+    }
+
     /// Returns the reason of the first exception in force that matches the
-    /// rule and resource.
+    /// rule and resource. `ou_path` lists the root and OU ids above the
+    /// resource's account, or is `None` when they are unknown, and then no
+    /// exception by OU matches.
     pub fn exception_for(
         &self,
         rule: &Rule,
         resource: &Resource<'_>,
+        ou_path: Option<&[String]>,
         now: DateTime<Utc>,
     ) -> Option<String> {
         self.file
             .exceptions
             .iter()
             .filter(|exception| exception.expires >= now.date_naive())
-            .find(|exception| matches(exception, rule, resource))
+            .find(|exception| matches(exception, rule, resource, ou_path))
             .map(|exception| format!("{} (until {})", exception.reason, exception.expires))
     }
 }
 
-fn matches(exception: &Exception, rule: &Rule, resource: &Resource<'_>) -> bool {
+/// Reports whether `id` has the shape of an OU id (`ou-` and two groups of
+/// lowercase letters or digits) or of a root id (`r-` and one group).
+fn is_ou_or_root_id(id: &str) -> bool {
+    let group = |text: &str| {
+        !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    if let Some(rest) = id.strip_prefix("ou-") {
+        return rest
+            .split_once('-')
+            .is_some_and(|(root, unit)| group(root) && group(unit));
+    }
+    id.strip_prefix("r-").is_some_and(group)
+}
+
+fn matches(
+    exception: &Exception,
+    rule: &Rule,
+    resource: &Resource<'_>,
+    ou_path: Option<&[String]>,
+) -> bool {
     if exception.rule != "*" && exception.rule != rule.id {
         return false;
     }
@@ -289,6 +331,11 @@ fn matches(exception: &Exception, rule: &Rule, resource: &Resource<'_>) -> bool 
     }
     if let Some(account) = &exception.account
         && resource.place().0 != account
+    {
+        return false;
+    }
+    if let Some(ou) = &exception.ou
+        && !ou_path.is_some_and(|path| path.contains(ou))
     {
         return false;
     }
@@ -376,7 +423,30 @@ mod tests {
         let text = include_str!("../../../keyward.example.toml");
         let config = Config::parse(text).unwrap();
         assert_eq!(config.prices().secret_month_usd, 0.40);
-        assert_eq!(config.file.exceptions.len(), 3);
+        assert_eq!(config.file.exceptions.len(), 4);
+    }
+
+    #[test]
+    fn ou_ids_are_checked() {
+        for good in ["ou-ab12-11111111", "r-ab12"] {
+            let text = format!(
+                "[[exceptions]]\nrule = \"*\"\nou = \"{good}\"\nreason = \"r\"\nexpires = 2027-01-01\n"
+            );
+            assert!(Config::parse(&text).is_ok(), "{good}");
+        }
+        for bad in [
+            "ou-ab12",
+            "OU-AB12-1111",
+            "111122223333",
+            "r-",
+            "o-a1b2c3d4e5",
+        ] {
+            let text = format!(
+                "[[exceptions]]\nrule = \"*\"\nou = \"{bad}\"\nreason = \"r\"\nexpires = 2027-01-01\n"
+            );
+            let error = Config::parse(&text).unwrap_err();
+            assert!(error.to_string().contains("invalid ou"), "{bad}: {error}");
+        }
     }
 
     #[test]

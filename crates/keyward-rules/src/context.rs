@@ -91,6 +91,9 @@ impl Context {
                 .iter()
                 .map(Resource::Certificate)
                 .collect(),
+            ResourceType::IamPolicy | ResourceType::IamPrincipal => {
+                self.iam_resources(resource_type)
+            }
             ResourceType::Secret => self
                 .snapshot
                 .secrets
@@ -115,7 +118,10 @@ impl Context {
             .iter()
             .filter(|row| row.status != CoverageStatus::Ok)
             .filter(|row| {
-                row.service == service || row.service == "sts" || row.service == "account"
+                // Listing Regions does not decide whether a global service
+                // was read.
+                let regions_gap = row.service == "account" && !resource_type.is_global();
+                row.service == service || row.service == "sts" || regions_gap
             })
             .collect()
     }

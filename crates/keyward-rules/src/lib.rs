@@ -12,7 +12,10 @@
 mod acm;
 pub mod config;
 mod context;
+pub mod decryption;
+mod iam;
 mod kms;
+mod organization;
 pub mod policy;
 pub mod quantum;
 mod secrets;
@@ -100,16 +103,28 @@ pub enum ResourceType {
     Certificate,
     /// A Secrets Manager secret.
     Secret,
+    /// A customer managed IAM policy.
+    IamPolicy,
+    /// An IAM user, role or group, judged by its inline policies.
+    IamPrincipal,
 }
 
 impl ResourceType {
-    /// Resource type name of the AWS Security Finding Format.
+    /// Resource type name of the AWS Security Finding Format. An IAM
+    /// principal is one of three types, so its name lists them.
     pub fn asff_name(self) -> &'static str {
         match self {
             Self::KmsKey => "AwsKmsKey",
             Self::Certificate => "AwsCertificateManagerCertificate",
             Self::Secret => "AwsSecretsManagerSecret",
+            Self::IamPolicy => "AwsIamPolicy",
+            Self::IamPrincipal => "AwsIamUser|AwsIamRole|AwsIamGroup",
         }
+    }
+
+    /// Reports whether the resources are global, in no Region.
+    pub fn is_global(self) -> bool {
+        matches!(self, Self::IamPolicy | Self::IamPrincipal)
     }
 
     /// Service of the coverage rows that decide whether the resources of
@@ -119,6 +134,7 @@ impl ResourceType {
             Self::KmsKey => "kms",
             Self::Certificate => "acm",
             Self::Secret => "secretsmanager",
+            Self::IamPolicy | Self::IamPrincipal => "iam",
         }
     }
 }
@@ -170,6 +186,11 @@ pub enum Resource<'a> {
     Certificate(&'a keyward_store::inventory::CertificateRecord),
     /// A Secrets Manager secret.
     Secret(&'a keyward_store::inventory::SecretRecord),
+    /// A customer managed IAM policy.
+    IamPolicy(&'a keyward_store::inventory::IamPolicyRecord),
+    /// An IAM user, role or group with inline policies, through the first
+    /// of them; the rules read the others from the context.
+    IamPrincipal(&'a keyward_store::inventory::IamPolicyRecord),
 }
 
 impl Resource<'_> {
@@ -179,15 +200,19 @@ impl Resource<'_> {
             Self::Key(key) => &key.arn,
             Self::Certificate(certificate) => &certificate.arn,
             Self::Secret(secret) => &secret.arn,
+            Self::IamPolicy(policy) => policy.arn.as_deref().unwrap_or_default(),
+            Self::IamPrincipal(policy) => policy.principal_arn.as_deref().unwrap_or_default(),
         }
     }
 
-    /// Account and Region of the resource.
+    /// Account and Region of the resource. IAM resources are global, and
+    /// their Region is empty.
     pub fn place(&self) -> (&str, &str) {
         match self {
             Self::Key(key) => (&key.account_id, &key.region),
             Self::Certificate(c) => (&c.account_id, &c.region),
             Self::Secret(s) => (&s.account_id, &s.region),
+            Self::IamPolicy(p) | Self::IamPrincipal(p) => (&p.account_id, ""),
         }
     }
 
@@ -197,24 +222,31 @@ impl Resource<'_> {
             Self::Key(_) => ResourceType::KmsKey,
             Self::Certificate(_) => ResourceType::Certificate,
             Self::Secret(_) => ResourceType::Secret,
+            Self::IamPolicy(_) => ResourceType::IamPolicy,
+            Self::IamPrincipal(_) => ResourceType::IamPrincipal,
         }
     }
 
-    /// Tags of the resource.
+    /// Tags of the resource. A customer managed policy has none in the
+    /// inventory, and an IAM principal has those of its user or role.
     pub fn tags(&self) -> &[keyward_store::inventory::Tag] {
         match self {
             Self::Key(key) => &key.tags,
             Self::Certificate(c) => &c.tags,
             Self::Secret(s) => &s.tags,
+            Self::IamPolicy(p) | Self::IamPrincipal(p) => &p.tags,
         }
     }
 
-    /// Name for exceptions and messages: alias, domain or secret name.
+    /// Name for exceptions and messages: alias, domain, secret name, policy
+    /// name, or user, role or group name.
     pub fn name(&self) -> Option<&str> {
         match self {
             Self::Key(key) => key.aliases.first().map(String::as_str),
             Self::Certificate(c) => c.domain_name.as_deref(),
             Self::Secret(s) => Some(&s.name),
+            Self::IamPolicy(p) => Some(&p.policy_name),
+            Self::IamPrincipal(p) => p.principal_name.as_deref(),
         }
     }
 }
@@ -259,6 +291,20 @@ impl Evaluation {
     }
 }
 
+/// A policy document and the verdict that a rule must give it, for the
+/// catalog test.
+#[derive(Clone, Copy, Debug)]
+pub struct Example {
+    /// Rule id.
+    pub rule_id: &'static str,
+    /// Shape of the document, in a few words.
+    pub shape: &'static str,
+    /// Policy document, JSON.
+    pub document: &'static str,
+    /// Verdict that the rule must give.
+    pub verdict: Verdict,
+}
+
 /// One rule's verdict on one resource in one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -295,8 +341,14 @@ pub fn catalog() -> Vec<&'static Rule> {
     rules.extend(kms::RULES.iter());
     rules.extend(acm::RULES.iter());
     rules.extend(secrets::RULES.iter());
+    rules.extend(iam::RULES.iter());
     rules.extend(quantum::RULES.iter());
     rules
+}
+
+/// Returns the examples that the catalog test runs.
+pub fn examples() -> &'static [Example] {
+    &iam::EXAMPLES
 }
 
 /// Finds a rule by id.
@@ -307,6 +359,7 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 /// Runs every enabled rule on every resource of the context.
 pub fn evaluate(context: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let ou_paths = context.ou_paths();
     for rule in catalog() {
         let Some(settings) = context.config.rule_settings(rule) else {
             continue;
@@ -331,7 +384,12 @@ pub fn evaluate(context: &Context) -> Vec<Finding> {
                 cause: evaluation.cause,
                 evidence: evaluation.evidence.to_string(),
                 monthly_cost_usd: evaluation.monthly_cost_usd,
-                suppressed_by: context.config.exception_for(rule, resource, context.now),
+                suppressed_by: context.config.exception_for(
+                    rule,
+                    resource,
+                    ou_paths.get(account).copied(),
+                    context.now,
+                ),
             });
         }
         for gap in context.unread_services(rule.resource_type) {
@@ -345,8 +403,13 @@ pub fn evaluate(context: &Context) -> Vec<Finding> {
                 account_id: gap.account_id.clone(),
                 region: gap.region.clone(),
                 cause: format!(
-                    "the scan could not read {} in this account and Region: {}",
+                    "the scan could not read {} in this account{}: {}",
                     gap.service,
+                    if gap.region.is_empty() {
+                        ""
+                    } else {
+                        " and Region"
+                    },
                     gap.error_message.as_deref().unwrap_or(gap.status.as_str())
                 ),
                 evidence: serde_json::json!({

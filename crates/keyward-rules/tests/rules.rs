@@ -1,5 +1,6 @@
-//! Each rule on resources that pass and fail it, and each threshold on
-//! both sides of its boundary and on the boundary.
+//! Each rule on resources that pass and fail it, each threshold on both
+//! sides of its boundary and on the boundary, and exceptions by name and
+//! by organizational unit.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
@@ -8,7 +9,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use keyward_rules::{AssetUsage, Config, Context, Finding, TrailWindow, Verdict, evaluate, rule};
 use keyward_store::inventory::{
-    CertificateRecord, CoverageRecord, CoverageStatus, KeyRecord, SecretRecord, Snapshot,
+    AccountRecord, CertificateRecord, CoverageRecord, CoverageStatus, IamPolicyRecord, KeyRecord,
+    PolicyType, PrincipalType, SecretRecord, Snapshot,
 };
 
 const ACCOUNT: &str = "111122223333";
@@ -908,4 +910,512 @@ fn quantum_readiness_of_keys_and_certificates() {
             .iter()
             .all(|finding| finding.resource_arn != expired.arn)
     );
+}
+
+const MANAGED_RULE: &str = "iam-policy-kms-decrypt-all-keys";
+const INLINE_RULE: &str = "iam-inline-policy-kms-decrypt-all-keys";
+
+/// Builds a customer managed policy attached to one role.
+fn managed_policy(name: &str, document: &str) -> IamPolicyRecord {
+    IamPolicyRecord {
+        account_id: ACCOUNT.into(),
+        policy_type: PolicyType::Managed,
+        policy_name: name.into(),
+        arn: Some(format!("arn:aws:iam::{ACCOUNT}:policy/{name}")),
+        default_version_id: Some("v1".into()),
+        attachment_count: Some(1),
+        permissions_boundary_usage_count: Some(0),
+        document: Some(document.into()),
+        ..IamPolicyRecord::default()
+    }
+}
+
+/// Builds an inline policy of a role.
+fn inline_policy(role: &str, name: &str, document: &str) -> IamPolicyRecord {
+    IamPolicyRecord {
+        account_id: ACCOUNT.into(),
+        policy_type: PolicyType::Inline,
+        policy_name: name.into(),
+        principal_type: Some(PrincipalType::Role),
+        principal_name: Some(role.into()),
+        principal_arn: Some(format!("arn:aws:iam::{ACCOUNT}:role/{role}")),
+        document: Some(document.into()),
+        ..IamPolicyRecord::default()
+    }
+}
+
+fn iam(policies: Vec<IamPolicyRecord>) -> Context {
+    let mut context = context(Snapshot {
+        iam_policies: policies,
+        ..Snapshot::default()
+    });
+    context.snapshot.coverage.push(CoverageRecord {
+        account_id: ACCOUNT.into(),
+        service: "iam".into(),
+        ..CoverageRecord::default()
+    });
+    context
+}
+
+fn managed_arn(name: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:policy/{name}")
+}
+
+fn role_arn(role: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/{role}")
+}
+
+fn evidence(context: &Context, rule_id: &str, arn: &str) -> serde_json::Value {
+    let found = findings(context, rule_id);
+    let finding = found.iter().find(|f| f.resource_arn == arn).unwrap();
+    serde_json::from_str(&finding.evidence).unwrap()
+}
+
+#[test]
+fn catalog_examples_hold() {
+    for example in keyward_rules::examples() {
+        assert!(rule(example.rule_id).is_some(), "{}", example.shape);
+        let (context, arn) = if example.rule_id == MANAGED_RULE {
+            let policy = managed_policy("example", example.document);
+            (iam(vec![policy]), managed_arn("example"))
+        } else {
+            let policy = inline_policy("app", "example", example.document);
+            (iam(vec![policy]), role_arn("app"))
+        };
+        let (verdict, cause) = verdict(&context, example.rule_id, &arn);
+        assert_eq!(
+            verdict, example.verdict,
+            "{}: {} ({cause})",
+            example.rule_id, example.shape
+        );
+    }
+    for rule_id in [MANAGED_RULE, INLINE_RULE] {
+        let verdicts: Vec<Verdict> = keyward_rules::examples()
+            .iter()
+            .filter(|example| example.rule_id == rule_id)
+            .map(|example| example.verdict)
+            .collect();
+        assert!(
+            verdicts.contains(&Verdict::Pass),
+            "{rule_id} has no passing example"
+        );
+        assert!(
+            verdicts.contains(&Verdict::Fail),
+            "{rule_id} has no failing example"
+        );
+    }
+}
+
+/// Wraps statements in a policy document.
+fn document(statements: &str) -> String {
+    format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
+}
+
+#[test]
+fn decryption_statement_shapes() {
+    let cases = [
+        // Resource patterns.
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:*:kms:*:*:*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:????????????:key/*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:alias/*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/mrk-*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:111122223333:key/*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:us-east-1:*:key/*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":["arn:aws:kms:us-east-1:*:key/*","arn:aws:kms:eu-west-1:*:key/*"]}"#,
+            Verdict::Pass,
+        ),
+        // Two statements that together cover every Region.
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:us-*:*:key/*"},{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:us-*:*:key/*"},{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:ap-*:*:key/*"}"#,
+            Verdict::Fail,
+        ),
+        // Action patterns.
+        (
+            r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"KMS:DECRYPT","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:De*","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:ReEncrypt*","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:ReEncryptFrom","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:ReEncryptTo","Resource":"*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":["kms:Describe*","kms:List*","kms:Encrypt"],"Resource":"*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#,
+            Verdict::Pass,
+        ),
+        // NotAction and NotResource.
+        (
+            r#"{"Effect":"Allow","NotAction":"s3:*","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","NotAction":"kms:*","Resource":"*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","NotAction":"kms:Decrypt","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","NotResource":"arn:aws:kms:us-east-1:*:key/*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","NotResource":"arn:aws:s3:::bucket/*"}"#,
+            Verdict::Fail,
+        ),
+        // Conditions on Allow do not count, as in Security Hub.
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"}}}"#,
+            Verdict::Fail,
+        ),
+        // Deny statements.
+        (
+            r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"},{"Effect":"Deny","Action":["kms:Decrypt","kms:ReEncrypt*"],"Resource":"*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"},{"Effect":"Deny","NotAction":"kms:Encrypt","Resource":"*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"arn:aws:kms:us-east-1:*:key/*"}"#,
+            Verdict::Pass,
+        ),
+        (
+            r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"},{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*","Condition":{"StringNotEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}}"#,
+            Verdict::Fail,
+        ),
+        (
+            r#"{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}"#,
+            Verdict::Pass,
+        ),
+    ];
+    for (statements, expected) in cases {
+        let context = iam(vec![managed_policy("p", &document(statements))]);
+        let (verdict, cause) = verdict(&context, MANAGED_RULE, &managed_arn("p"));
+        assert_eq!(verdict, expected, "{statements}: {cause}");
+    }
+}
+
+#[test]
+fn decryption_judged_in_the_policy_partition() {
+    let statements =
+        r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:*:key/*"}"#;
+    let mut china = managed_policy("china", &document(statements));
+    china.arn = Some(format!("arn:aws-cn:iam::{ACCOUNT}:policy/china"));
+    let context = iam(vec![china.clone()]);
+    let arn = china.arn.clone().unwrap();
+    assert_eq!(verdict(&context, MANAGED_RULE, &arn).0, Verdict::Pass);
+    let statements =
+        r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws-cn:kms:*:*:key/*"}"#;
+    china.document = Some(document(statements));
+    let context = iam(vec![china]);
+    assert_eq!(verdict(&context, MANAGED_RULE, &arn).0, Verdict::Fail);
+}
+
+#[test]
+fn managed_policy_failure_names_statement() {
+    let statements = r#"{"Sid":"ReadKeys","Effect":"Allow","Action":["kms:Decrypt","kms:DescribeKey"],"Resource":"arn:aws:kms:us-east-1:111122223333:key/k"},{"Sid":"DecryptAll","Effect":"Allow","Action":"kms:Re*","Resource":"*","Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}}"#;
+    let context = iam(vec![managed_policy("broad", &document(statements))]);
+    let arn = managed_arn("broad");
+    let (fail, cause) = verdict(&context, MANAGED_RULE, &arn);
+    assert_eq!(fail, Verdict::Fail);
+    assert!(
+        cause.contains("statement DecryptAll allows kms:ReEncryptFrom"),
+        "{cause}"
+    );
+    assert!(cause.contains("kms:ViaService"), "{cause}");
+    assert!(cause.contains("version v1"), "{cause}");
+    assert!(!cause.contains("attached to nothing"), "{cause}");
+    let evidence = evidence(&context, MANAGED_RULE, &arn);
+    let statement = &evidence["statements"][0];
+    assert_eq!(statement["statement"], "DecryptAll");
+    assert_eq!(statement["index"], 2);
+    assert_eq!(statement["Action"], serde_json::json!(["kms:Re*"]));
+    assert_eq!(
+        statement["decryption_actions"],
+        serde_json::json!(["kms:ReEncryptFrom"])
+    );
+    assert_eq!(evidence["scoped_statements"][0]["statement"], "ReadKeys");
+    let finding = &findings(&context, MANAGED_RULE)[0];
+    assert_eq!(finding.region, "");
+    assert_eq!(finding.account_id, ACCOUNT);
+}
+
+#[test]
+fn unattached_managed_policy_still_fails() {
+    let mut unattached = managed_policy(
+        "spare",
+        &document(r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}"#),
+    );
+    unattached.attachment_count = Some(0);
+    let context = iam(vec![unattached]);
+    let (fail, cause) = verdict(&context, MANAGED_RULE, &managed_arn("spare"));
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("attached to nothing"), "{cause}");
+    assert!(cause.contains("statement 1 allows kms:Decrypt"), "{cause}");
+}
+
+#[test]
+fn permissions_boundary_policy_is_left_out() {
+    let mut boundary = managed_policy(
+        "boundary",
+        &document(r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#),
+    );
+    boundary.permissions_boundary_usage_count = Some(2);
+    let context = iam(vec![boundary]);
+    assert!(findings(&context, MANAGED_RULE).is_empty());
+}
+
+#[test]
+fn unreadable_policy_document_is_unknown() {
+    let mut missing = managed_policy("missing", "");
+    missing.document = None;
+    missing.read_errors = vec!["the policy document is not URL-encoded UTF-8: invalid".into()];
+    let invalid = managed_policy("invalid", "{not json");
+    let context = iam(vec![missing, invalid]);
+    let (unknown, cause) = verdict(&context, MANAGED_RULE, &managed_arn("missing"));
+    assert_eq!(unknown, Verdict::Unknown);
+    assert!(cause.contains("URL-encoded"), "{cause}");
+    let (unknown, cause) = verdict(&context, MANAGED_RULE, &managed_arn("invalid"));
+    assert_eq!(unknown, Verdict::Unknown);
+    assert!(cause.contains("not JSON"), "{cause}");
+}
+
+#[test]
+fn inline_policies_judged_per_principal() {
+    let broad =
+        document(r#"{"Sid":"Everything","Effect":"Allow","Action":"kms:*","Resource":"*"}"#);
+    let scoped = document(
+        r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:us-east-1:111122223333:key/k"}"#,
+    );
+    let mut user = inline_policy("unused", "user-policy", &scoped);
+    user.principal_type = Some(PrincipalType::User);
+    user.principal_name = Some("alice".into());
+    user.principal_arn = Some(format!("arn:aws:iam::{ACCOUNT}:user/alice"));
+    let mut unreadable = inline_policy("dark", "unread", "");
+    unreadable.document = None;
+    let context = iam(vec![
+        inline_policy("app", "scoped", &scoped),
+        inline_policy("app", "broad", &broad),
+        inline_policy("worker", "scoped", &scoped),
+        user.clone(),
+        unreadable,
+    ]);
+    let found = findings(&context, INLINE_RULE);
+    assert_eq!(found.len(), 4, "one finding per principal: {found:?}");
+
+    let (fail, cause) = verdict(&context, INLINE_RULE, &role_arn("app"));
+    assert_eq!(fail, Verdict::Fail);
+    assert!(cause.contains("inline policy broad"), "{cause}");
+    assert!(
+        cause.contains("statement Everything allows kms:Decrypt and kms:ReEncryptFrom"),
+        "{cause}"
+    );
+    let evidence = evidence(&context, INLINE_RULE, &role_arn("app"));
+    assert_eq!(evidence["principal_type"], "role");
+    assert_eq!(evidence["policies"].as_array().unwrap().len(), 2);
+
+    let (pass, cause) = verdict(&context, INLINE_RULE, &role_arn("worker"));
+    assert_eq!(pass, Verdict::Pass);
+    assert!(cause.contains("in 1 inline policies"), "{cause}");
+    let user_arn = user.principal_arn.unwrap();
+    assert_eq!(verdict(&context, INLINE_RULE, &user_arn).0, Verdict::Pass);
+    assert_eq!(
+        verdict(&context, INLINE_RULE, &role_arn("dark")).0,
+        Verdict::Unknown
+    );
+    // Customer managed policies are judged by the other rule only.
+    assert!(findings(&context, MANAGED_RULE).is_empty());
+}
+
+#[test]
+fn unread_iam_is_unknown_per_account() {
+    let mut context = iam(vec![managed_policy(
+        "p",
+        &document(r#"{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}"#),
+    )]);
+    let denied = CoverageRecord {
+        account_id: "444455556666".into(),
+        service: "iam".into(),
+        status: CoverageStatus::AccessDenied,
+        operation: Some("GetAccountAuthorizationDetails".into()),
+        error_message: Some("not authorized".into()),
+        ..CoverageRecord::default()
+    };
+    let regions = CoverageRecord {
+        account_id: ACCOUNT.into(),
+        service: "account".into(),
+        status: CoverageStatus::AccessDenied,
+        operation: Some("ListRegions".into()),
+        ..CoverageRecord::default()
+    };
+    context.snapshot.coverage.extend([denied, regions]);
+    for rule_id in [MANAGED_RULE, INLINE_RULE] {
+        let unknown: Vec<Finding> = findings(&context, rule_id)
+            .into_iter()
+            .filter(|f| f.verdict == Verdict::Unknown)
+            .collect();
+        // The Regions that could not be listed leave IAM known.
+        assert_eq!(unknown.len(), 1, "{rule_id}: {unknown:?}");
+        assert_eq!(unknown[0].resource_arn, "444455556666//iam");
+        assert!(
+            unknown[0].cause.contains("in this account: not authorized"),
+            "{}",
+            unknown[0].cause
+        );
+    }
+}
+
+fn account(id: &str, path: &[&str]) -> AccountRecord {
+    AccountRecord {
+        account_id: id.into(),
+        scanned: true,
+        ou_path_ids: path.iter().map(|ou| (*ou).to_owned()).collect(),
+        ..AccountRecord::default()
+    }
+}
+
+/// Builds keys that fail rotation in three accounts: one in a nested OU,
+/// one in another OU, and one whose OU path is unknown.
+fn keys_in_units(config: &str) -> Context {
+    let placed = |id: &str, account_id: &str| {
+        let mut key = key(id);
+        key.account_id = account_id.into();
+        key.arn = format!("arn:aws:kms:{REGION}:{account_id}:key/{id}");
+        key.rotation_enabled = Some(false);
+        key
+    };
+    let mut context = keys(vec![
+        placed("nested", "111111111111"),
+        placed("outside", "222222222222"),
+        placed("unplaced", "333333333333"),
+    ]);
+    context.snapshot.accounts = vec![
+        account(
+            "111111111111",
+            &["r-ab12", "ou-ab12-aaaaaaaa", "ou-ab12-bbbbbbbb"],
+        ),
+        account("222222222222", &["r-ab12", "ou-ab12-cccccccc"]),
+        account("333333333333", &[]),
+    ];
+    for account_id in ["111111111111", "222222222222", "333333333333"] {
+        context.snapshot.coverage.push(CoverageRecord {
+            account_id: account_id.into(),
+            region: REGION.into(),
+            service: "kms".into(),
+            ..CoverageRecord::default()
+        });
+    }
+    context.config = Config::parse(config).unwrap();
+    context
+}
+
+fn suppressed(context: &Context, key_id: &str, account_id: &str) -> bool {
+    let arn = format!("arn:aws:kms:{REGION}:{account_id}:key/{key_id}");
+    findings(context, "kms-key-rotation")
+        .iter()
+        .find(|f| f.resource_arn == arn)
+        .unwrap()
+        .suppressed_by
+        .is_some()
+}
+
+#[test]
+fn ou_exception_covers_nested_accounts_only() {
+    let context = keys_in_units(
+        "[[exceptions]]\nrule = \"kms-key-rotation\"\nou = \"ou-ab12-aaaaaaaa\"\nreason = \"workloads\"\nexpires = 2026-12-31\n",
+    );
+    assert!(suppressed(&context, "nested", "111111111111"));
+    assert!(!suppressed(&context, "outside", "222222222222"));
+    assert!(!suppressed(&context, "unplaced", "333333333333"));
+    assert!(context.config.has_ou_exceptions());
+    let unknown: Vec<&str> = context.accounts_without_ou_path().into_iter().collect();
+    assert_eq!(unknown, [ACCOUNT, "333333333333"]);
+}
+
+#[test]
+fn root_exception_covers_every_placed_account() {
+    let context = keys_in_units(
+        "[[exceptions]]\nrule = \"*\"\nou = \"r-ab12\"\nreason = \"whole organization\"\nexpires = 2026-12-31\n",
+    );
+    assert!(suppressed(&context, "nested", "111111111111"));
+    assert!(suppressed(&context, "outside", "222222222222"));
+    assert!(!suppressed(&context, "unplaced", "333333333333"));
+}
+
+#[test]
+fn ou_exception_needs_every_selector() {
+    let context = keys_in_units(
+        "[[exceptions]]\nrule = \"kms-key-rotation\"\nou = \"ou-ab12-aaaaaaaa\"\naccount = \"222222222222\"\nreason = \"r\"\nexpires = 2026-12-31\n",
+    );
+    assert!(!suppressed(&context, "nested", "111111111111"));
+    assert!(!suppressed(&context, "outside", "222222222222"));
 }

@@ -68,23 +68,57 @@ pub async fn caller(config: &SdkConfig) -> Result<Caller, CallError> {
     })
 }
 
-/// Lists the accounts that `options` select, with credentials for each.
-/// An account whose role cannot be assumed is kept without credentials and
-/// gets a coverage row for service `sts`.
+/// An account that the organization lists, or the current credentials'
+/// account in a scan without `--org`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedAccount {
+    /// Account id.
+    pub id: String,
+    /// Account name, from AWS Organizations.
+    pub name: Option<String>,
+    /// Account state, or the older status, from AWS Organizations.
+    pub status: Option<String>,
+    /// Whether the account is active, and so can be scanned.
+    pub active: bool,
+}
+
+/// Lists the accounts of the organization with `--org`, or else the
+/// current credentials' account.
+pub async fn list(
+    config: &SdkConfig,
+    options: &ScanOptions,
+    caller: &Caller,
+) -> Result<Vec<ListedAccount>, ScanError> {
+    if options.organization {
+        list_organization(config)
+            .await
+            .map_err(ScanError::Organization)
+    } else {
+        Ok(vec![ListedAccount {
+            id: caller.account_id.clone(),
+            name: None,
+            status: None,
+            active: true,
+        }])
+    }
+}
+
+/// Selects the active accounts of `listed` that `options` keep, with
+/// credentials for each. An account whose role cannot be assumed is kept
+/// without credentials and gets a coverage row for service `sts`.
 pub async fn select(
     config: &SdkConfig,
     options: &ScanOptions,
     caller: &Caller,
+    listed: &[ListedAccount],
     scan_id: &str,
     coverage: &mut Vec<CoverageRecord>,
-) -> Result<Vec<Account>, ScanError> {
-    let mut accounts = if options.organization {
-        list_organization(config)
-            .await
-            .map_err(ScanError::Organization)?
-    } else {
-        vec![(caller.account_id.clone(), None)]
-    };
+) -> Vec<Account> {
+    let mut accounts: Vec<(String, Option<String>)> = listed
+        .iter()
+        .filter(|account| account.active)
+        .map(|account| (account.id.clone(), account.name.clone()))
+        .collect();
     for excluded in &options.exclude_accounts {
         if !accounts.iter().any(|(id, _)| id == excluded) {
             warn!(account = %excluded, "account given with --exclude-accounts is not among the accounts to scan");
@@ -131,11 +165,12 @@ pub async fn select(
             config: account_config,
         });
     }
-    Ok(selected)
+    selected
 }
 
-/// Active accounts of the organization, with their names.
-async fn list_organization(config: &SdkConfig) -> Result<Vec<(String, Option<String>)>, CallError> {
+/// Lists every account of the organization, active or not, with its name
+/// and state.
+async fn list_organization(config: &SdkConfig) -> Result<Vec<ListedAccount>, CallError> {
     let client = aws_sdk_organizations::Client::new(config);
     let mut accounts = Vec::new();
     let mut next_token = None;
@@ -151,23 +186,30 @@ async fn list_organization(config: &SdkConfig) -> Result<Vec<(String, Option<Str
                 continue;
             };
             // `State` replaces `Status`; either may be missing.
-            let active = match (account.state(), account.status()) {
-                (Some(state), _) => *state == AccountState::Active,
-                (None, Some(status)) => *status == AccountStatus::Active,
-                (None, None) => true,
+            let (active, status) = match (account.state(), account.status()) {
+                (Some(state), _) => (*state == AccountState::Active, Some(state.as_str())),
+                (None, Some(status)) => (*status == AccountStatus::Active, Some(status.as_str())),
+                (None, None) => (true, None),
             };
-            if active {
-                accounts.push((id.to_owned(), account.name().map(str::to_owned)));
-            } else {
-                debug!(account = id, "skipping an account that is not active");
+            if !active {
+                debug!(
+                    account = id,
+                    "an account that is not active is listed but not scanned"
+                );
             }
+            accounts.push(ListedAccount {
+                id: id.to_owned(),
+                name: account.name().map(str::to_owned),
+                status: status.map(str::to_owned),
+                active,
+            });
         }
         match page.next_token() {
             Some(next) if !next.is_empty() => next_token = Some(next.to_owned()),
             _ => break,
         }
     }
-    accounts.sort();
+    accounts.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(accounts)
 }
 

@@ -8,8 +8,8 @@ use aws_config::{Region, SdkConfig};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use keyward_store::inventory::{
-    AliasRecord, AuthorityRecord, CertificateRecord, CoverageRecord, CoverageStatus, KeyRecord,
-    SecretRecord,
+    AliasRecord, AuthorityRecord, CertificateRecord, CoverageRecord, CoverageStatus,
+    IamPolicyRecord, KeyRecord, SecretRecord,
 };
 use tokio::sync::Semaphore;
 
@@ -25,16 +25,18 @@ pub struct UnitRead {
     pub certificates: Vec<CertificateRecord>,
     pub authorities: Vec<AuthorityRecord>,
     pub secrets: Vec<SecretRecord>,
+    pub iam_policies: Vec<IamPolicyRecord>,
 }
 
-/// One service in one account and Region.
+/// One service in one account and Region, or in one account for a global
+/// service.
 #[derive(Debug)]
 pub struct Unit {
     /// Scan that the unit belongs to.
     pub scan_id: String,
     /// Account.
     pub account_id: String,
-    /// Region.
+    /// Region, or empty for a global service.
     pub region: String,
     /// Service.
     pub service: Service,
@@ -49,6 +51,9 @@ pub struct Unit {
 
 impl Unit {
     /// Creates a unit whose calls share `limit` with every other unit.
+    /// `region` is ignored for a global service: its unit keeps the
+    /// account's configured Region, from which the SDK resolves the
+    /// service's one endpoint in that partition.
     pub fn new(
         scan_id: &str,
         account_id: &str,
@@ -57,14 +62,19 @@ impl Unit {
         account_config: &SdkConfig,
         limit: Arc<Semaphore>,
     ) -> Self {
-        let config = account_config
-            .to_builder()
-            .region(Region::new(region.to_owned()))
-            .build();
+        let (region, config) = if service.is_global() {
+            (String::new(), account_config.clone())
+        } else {
+            let config = account_config
+                .to_builder()
+                .region(Region::new(region.to_owned()))
+                .build();
+            (region.to_owned(), config)
+        };
         Self {
             scan_id: scan_id.to_owned(),
             account_id: account_id.to_owned(),
-            region: region.to_owned(),
+            region,
             service,
             config,
             limit,
@@ -80,6 +90,7 @@ impl Unit {
             Service::Acm => crate::acm::read(&self).await,
             Service::AcmPca => crate::pca::read(&self).await,
             Service::SecretsManager => crate::secrets::read(&self).await,
+            Service::Iam => crate::iam::read(&self).await,
         };
         read.coverage.calls = self.calls.load(Ordering::Relaxed);
         // Assets read before the endpoint failed are kept, but the service

@@ -1,10 +1,12 @@
 //! Live inventory of the cryptographic assets of an AWS organization: KMS
 //! keys and aliases, ACM certificates, AWS Private CA authorities and
-//! Secrets Manager secrets, read through the AWS SDK for Rust.
+//! Secrets Manager secrets, with the IAM policies that grant their use,
+//! read through the AWS SDK for Rust.
 //!
-//! A scan finds its accounts ([`accounts`]), the Regions each account has
+//! A scan finds its accounts ([`accounts`]) and, with `--org`, their
+//! organizational units ([`organization`]), the Regions each account has
 //! enabled ([`regions`]), and then reads every service in every account and
-//! Region as one unit of work. Units run concurrently, and a shared limit
+//! Region as one unit of work. IAM is global and has one unit per account. Units run concurrently, and a shared limit
 //! bounds the API calls in flight. Every unit ends with a coverage row: a
 //! service that could not be read has no assets and a recorded cause, so
 //! that rules report UNKNOWN for it rather than PASS.
@@ -18,7 +20,9 @@ mod accounts;
 mod acm;
 mod context;
 pub mod error;
+mod iam;
 mod kms;
+mod organization;
 mod pca;
 mod regions;
 mod secrets;
@@ -32,7 +36,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use chrono::{DateTime, Utc};
-use keyward_store::inventory::{CoverageRecord, CoverageStatus, ScanRecord, Snapshot};
+use keyward_store::inventory::{
+    CoverageRecord, CoverageStatus, IamPolicyRecord, ScanRecord, Snapshot,
+};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
@@ -53,11 +59,19 @@ pub enum Service {
     AcmPca,
     /// AWS Secrets Manager secrets.
     SecretsManager,
+    /// AWS IAM customer managed and inline policies.
+    Iam,
 }
 
 impl Service {
     /// Every service, in scan order.
-    pub const ALL: [Self; 4] = [Self::Kms, Self::Acm, Self::AcmPca, Self::SecretsManager];
+    pub const ALL: [Self; 5] = [
+        Self::Kms,
+        Self::Acm,
+        Self::AcmPca,
+        Self::SecretsManager,
+        Self::Iam,
+    ];
 
     /// Name in coverage rows and on the command line.
     pub fn name(self) -> &'static str {
@@ -66,7 +80,14 @@ impl Service {
             Self::Acm => "acm",
             Self::AcmPca => "acm-pca",
             Self::SecretsManager => "secretsmanager",
+            Self::Iam => "iam",
         }
+    }
+
+    /// Reports whether the service is global: read once per account, not
+    /// once per Region.
+    pub fn is_global(self) -> bool {
+        self == Self::Iam
     }
 
     /// Parses a name of [`Service::name`].
@@ -200,7 +221,64 @@ pub async fn scan(
     let scan_id = scan_id(started_at);
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let options = &deduplicated(options);
-    let caller = accounts::caller(config).await.map_err(|error| {
+    let caller = identify(config, options).await?;
+    info!(account = %caller.account_id, "scanning as {}", caller.arn);
+
+    let mut coverage = Vec::new();
+    let listed = accounts::list(config, options, &caller).await?;
+    let accounts =
+        accounts::select(config, options, &caller, &listed, &scan_id, &mut coverage).await;
+    if accounts.is_empty() {
+        return Err(ScanError::NoAccounts(if options.organization {
+            "the organization lists no active account, or --accounts and --exclude-accounts leave none"
+        } else {
+            "--accounts and --exclude-accounts leave out the current credentials' account"
+        }));
+    }
+    let tree = if options.organization {
+        let (tree, row) = organization::read(config, &caller.account_id, &scan_id).await;
+        coverage.push(row);
+        tree
+    } else {
+        organization::Tree::default()
+    };
+
+    let units = plan_units(&accounts, options, &scan_id, &limit, &mut coverage).await;
+    progress.units(units.len() as u64);
+    let account_regions = units
+        .iter()
+        .filter(|unit| !unit.service.is_global())
+        .map(|unit| (unit.account_id.clone(), unit.region.clone()))
+        .collect::<BTreeSet<_>>()
+        .len();
+    let mut snapshot = run_units(units, progress, &mut coverage).await;
+    let scanned: Vec<&str> = accounts.iter().map(|account| account.id.as_str()).collect();
+    snapshot.accounts = organization::account_records(&listed, &scanned, &tree, &scan_id);
+    sort(&mut snapshot, &mut coverage);
+
+    let complete = coverage.iter().all(|row| row.status == CoverageStatus::Ok);
+    debug!(units = coverage.len(), complete, "scan finished");
+    snapshot.coverage = coverage;
+    snapshot.scan = ScanRecord {
+        scan_id,
+        started_at,
+        finished_at: time::now(),
+        caller_account: Some(caller.account_id),
+        accounts: accounts.len() as u32,
+        account_regions: account_regions as u32,
+        complete,
+        keyward_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    Ok(snapshot)
+}
+
+/// Identifies the current credentials. The error separates an endpoint
+/// that does not respond from credentials that AWS rejects.
+async fn identify(
+    config: &SdkConfig,
+    options: &ScanOptions,
+) -> Result<accounts::Caller, ScanError> {
+    accounts::caller(config).await.map_err(|error| {
         if error.http_status.is_none() {
             // AWS_ENDPOINT_URL reaches the SDK without passing through
             // the options, so the message names both.
@@ -213,35 +291,47 @@ pub async fn scan(
         } else {
             ScanError::Identity(error)
         }
-    })?;
-    info!(account = %caller.account_id, "scanning as {}", caller.arn);
-    let mut coverage = Vec::new();
-    let accounts = accounts::select(config, options, &caller, &scan_id, &mut coverage).await?;
-    if accounts.is_empty() {
-        return Err(ScanError::NoAccounts(if options.organization {
-            "the organization lists no active account, or --accounts and --exclude-accounts leave none"
-        } else {
-            "--accounts and --exclude-accounts leave out the current credentials' account"
-        }));
-    }
+    })
+}
 
+/// Reads the Regions of each account and returns the units of work: each
+/// Regional service in each Region, and each global service once per
+/// account.
+async fn plan_units(
+    accounts: &[Account],
+    options: &ScanOptions,
+    scan_id: &str,
+    limit: &Arc<Semaphore>,
+    coverage: &mut Vec<CoverageRecord>,
+) -> Vec<Unit> {
     let mut units = Vec::new();
-    for account in &accounts {
+    for account in accounts {
         let Some(account_config) = &account.config else {
             continue;
         };
-        let regions = regions::for_account(
-            account_config,
-            options,
-            &account.id,
-            &scan_id,
-            &mut coverage,
-        )
-        .await;
+        let (global, regional): (Vec<Service>, Vec<Service>) = options
+            .services
+            .iter()
+            .partition(|service| service.is_global());
+        for service in global {
+            units.push(Unit::new(
+                scan_id,
+                &account.id,
+                "",
+                service,
+                account_config,
+                limit.clone(),
+            ));
+        }
+        if regional.is_empty() {
+            continue;
+        }
+        let regions =
+            regions::for_account(account_config, options, &account.id, scan_id, coverage).await;
         for region in regions {
-            for service in &options.services {
+            for service in &regional {
                 units.push(Unit::new(
-                    &scan_id,
+                    scan_id,
                     &account.id,
                     &region,
                     *service,
@@ -251,13 +341,16 @@ pub async fn scan(
             }
         }
     }
-    progress.units(units.len() as u64);
-    let account_regions = units
-        .iter()
-        .map(|unit| (unit.account_id.clone(), unit.region.clone()))
-        .collect::<BTreeSet<_>>()
-        .len();
+    units
+}
 
+/// Runs every unit concurrently, and collects their assets and coverage
+/// rows as they finish.
+async fn run_units(
+    units: Vec<Unit>,
+    progress: &dyn Progress,
+    coverage: &mut Vec<CoverageRecord>,
+) -> Snapshot {
     let mut snapshot = Snapshot::default();
     let mut tasks = JoinSet::new();
     let mut identities = HashMap::new();
@@ -297,7 +390,13 @@ pub async fn scan(
         snapshot.certificates.extend(read.certificates);
         snapshot.authorities.extend(read.authorities);
         snapshot.secrets.extend(read.secrets);
+        snapshot.iam_policies.extend(read.iam_policies);
     }
+    snapshot
+}
+
+/// Sorts the rows, so that two scans of the same assets compare equal.
+fn sort(snapshot: &mut Snapshot, coverage: &mut [CoverageRecord]) {
     coverage.sort_by(|a, b| {
         (&a.account_id, &a.region, &a.service).cmp(&(&b.account_id, &b.region, &b.service))
     });
@@ -308,21 +407,26 @@ pub async fn scan(
     snapshot.certificates.sort_by(|a, b| a.arn.cmp(&b.arn));
     snapshot.authorities.sort_by(|a, b| a.arn.cmp(&b.arn));
     snapshot.secrets.sort_by(|a, b| a.arn.cmp(&b.arn));
+    snapshot.iam_policies.sort_by(|a, b| {
+        (
+            &a.account_id,
+            a.policy_type,
+            policy_owner(a),
+            &a.policy_name,
+        )
+            .cmp(&(
+                &b.account_id,
+                b.policy_type,
+                policy_owner(b),
+                &b.policy_name,
+            ))
+    });
+}
 
-    let complete = coverage.iter().all(|row| row.status == CoverageStatus::Ok);
-    debug!(units = coverage.len(), complete, "scan finished");
-    snapshot.coverage = coverage;
-    snapshot.scan = ScanRecord {
-        scan_id,
-        started_at,
-        finished_at: time::now(),
-        caller_account: Some(caller.account_id),
-        accounts: accounts.len() as u32,
-        account_regions: account_regions as u32,
-        complete,
-        keyward_version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
-    Ok(snapshot)
+/// Returns the ARN of a managed policy, or of the identity of an inline
+/// policy.
+fn policy_owner(policy: &IamPolicyRecord) -> Option<&str> {
+    policy.arn.as_deref().or(policy.principal_arn.as_deref())
 }
 
 /// Returns the options with each account, Region and service once, in the

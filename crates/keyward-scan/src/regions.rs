@@ -122,7 +122,8 @@ fn choose(
     for region in &options.regions {
         match statuses.get(region) {
             Some(status) if !is_enabled(status) => {
-                for service in &options.services {
+                let regional = options.services.iter().filter(|s| !s.is_global());
+                for service in regional {
                     coverage.push(CoverageRecord {
                         scan_id: scan_id.to_owned(),
                         account_id: account_id.to_owned(),

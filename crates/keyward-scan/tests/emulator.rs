@@ -27,7 +27,7 @@ use aws_sdk_kms::types::{GrantOperation, KeySpec, KeyUsageType};
 use aws_sdk_organizations::types::OrganizationFeatureSet;
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, RotationRulesType};
 use keyward_scan::{NoProgress, ScanOptions, Service};
-use keyward_store::inventory::{CoverageStatus, Snapshot};
+use keyward_store::inventory::{CoverageStatus, PolicyType, PrincipalType, Snapshot};
 
 use common::{Action, Every, Moto, Proxy, Request, form_field, make_certificate};
 
@@ -640,13 +640,25 @@ async fn organization_scan_finds_every_asset_and_names_every_gap() {
         .unwrap();
     assert_eq!(denied.operation.as_deref(), Some("AssumeRole"));
     assert_eq!(denied.error_code.as_deref(), Some("AccessDenied"));
-    // Every service of both readable accounts, in each enabled Region.
+    // Every Regional service of both readable accounts, in each enabled
+    // Region, and IAM once per account.
     let units = snapshot
         .coverage
         .iter()
         .filter(|row| !row.region.is_empty())
         .count();
-    assert_eq!(units, 2 * SCANNED_REGIONS.len() * Service::ALL.len());
+    let regional = Service::ALL.iter().filter(|s| !s.is_global()).count();
+    assert_eq!(units, 2 * SCANNED_REGIONS.len() * regional);
+    let iam_accounts: BTreeSet<&str> = snapshot
+        .coverage
+        .iter()
+        .filter(|row| row.service == "iam")
+        .map(|row| row.account_id.as_str())
+        .collect();
+    assert_eq!(
+        iam_accounts,
+        BTreeSet::from([MANAGEMENT, org.member.as_str()])
+    );
     assert!(
         snapshot
             .coverage
@@ -872,5 +884,420 @@ async fn documented_certificate_response_is_read_whole() {
         certificate.read_errors.is_empty(),
         "{:?}",
         certificate.read_errors
+    );
+}
+
+const DECRYPT_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DecryptAll","Effect":"Allow","Action":["kms:Decrypt","kms:DescribeKey"],"Resource":"*"}]}"#;
+const DECRYPT_ONE: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Decrypt one key","Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}]}"#;
+const RE_ENCRYPT: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:Re*","Resource":"arn:aws:kms:*:*:key/*","Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}}}"#;
+
+/// Parses a policy document, so that documents compare whatever their
+/// spacing.
+fn json(document: Option<&str>) -> serde_json::Value {
+    serde_json::from_str(document.unwrap_or("null")).unwrap()
+}
+
+/// Creates customer managed policies and users, roles and groups with
+/// inline policies in moto's default account.
+async fn create_iam_policies(endpoint: &str) -> aws_sdk_iam::Client {
+    let management = config(endpoint, management_credentials(), "us-east-1").await;
+    let iam = aws_sdk_iam::Client::new(&management);
+    let decrypt_all = iam
+        .create_policy()
+        .policy_name("decrypt-all")
+        .policy_document(DECRYPT_ONE)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    // The second version is the default, and the scan reads it.
+    iam.create_policy_version()
+        .policy_arn(&decrypt_all)
+        .policy_document(DECRYPT_ALL)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    iam.create_policy()
+        .policy_name("decrypt-one")
+        .policy_document(DECRYPT_ONE)
+        .send()
+        .await
+        .unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name("app")
+        .assume_role_policy_document(trust)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("team")
+                .value("payments")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("app")
+        .policy_arn(&decrypt_all)
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("app")
+        .policy_name("re-encrypt")
+        .policy_document(RE_ENCRYPT)
+        .send()
+        .await
+        .unwrap();
+    iam.create_user().user_name("alice").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("alice")
+        .policy_name("decrypt-one")
+        .policy_document(DECRYPT_ONE)
+        .send()
+        .await
+        .unwrap();
+    iam.create_group().group_name("ops").send().await.unwrap();
+    iam.put_group_policy()
+        .group_name("ops")
+        .policy_name("decrypt-all")
+        .policy_document(DECRYPT_ALL)
+        .send()
+        .await
+        .unwrap();
+    iam
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_policies_are_read_and_decoded() {
+    let moto = Moto::start();
+    create_iam_policies(&moto.endpoint).await;
+    let proxy = proxy(&moto, String::new(), |_| None);
+    let options = ScanOptions {
+        services: vec![Service::Iam],
+        ..ScanOptions::default()
+    };
+    let snapshot = run_scan(&proxy.endpoint, options).await;
+
+    // One account-wide IAM unit, and no Region listing for it.
+    assert!(snapshot.scan.complete, "{:?}", snapshot.coverage);
+    assert_eq!(snapshot.coverage.len(), 1, "{:?}", snapshot.coverage);
+    let row = &snapshot.coverage[0];
+    assert_eq!(row.service, "iam");
+    assert_eq!(row.region, "");
+    assert_eq!(row.assets, 5);
+    assert_eq!(snapshot.scan.account_regions, 0);
+    let operations: Vec<String> = proxy.requests().into_iter().map(|r| r.operation).collect();
+    assert!(
+        !operations
+            .iter()
+            .any(|operation| operation == "/listRegions"),
+        "{operations:?}"
+    );
+    let details = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == "GetAccountAuthorizationDetails")
+        .unwrap();
+    for filter in ["LocalManagedPolicy", "User", "Role", "Group"] {
+        assert!(details.body.contains(filter), "{}", details.body);
+    }
+
+    let managed = |name: &str| {
+        snapshot
+            .iam_policies
+            .iter()
+            .find(|p| p.policy_type == PolicyType::Managed && p.policy_name == name)
+            .unwrap_or_else(|| panic!("managed policy {name} not scanned"))
+    };
+    let decrypt_all = managed("decrypt-all");
+    assert_eq!(
+        decrypt_all.arn.as_deref(),
+        Some("arn:aws:iam::123456789012:policy/decrypt-all")
+    );
+    assert_eq!(decrypt_all.default_version_id.as_deref(), Some("v2"));
+    assert_eq!(decrypt_all.attachment_count, Some(1));
+    assert_eq!(
+        json(decrypt_all.document.as_deref()),
+        json(Some(DECRYPT_ALL))
+    );
+    assert!(
+        decrypt_all.read_errors.is_empty(),
+        "{:?}",
+        decrypt_all.read_errors
+    );
+    let decrypt_one = managed("decrypt-one");
+    assert_eq!(decrypt_one.attachment_count, Some(0));
+    assert_eq!(
+        json(decrypt_one.document.as_deref()),
+        json(Some(DECRYPT_ONE))
+    );
+
+    let inline = |principal: &str| {
+        snapshot
+            .iam_policies
+            .iter()
+            .find(|p| {
+                p.policy_type == PolicyType::Inline
+                    && p.principal_arn.as_deref()
+                        == Some(&format!("arn:aws:iam::123456789012:{principal}"))
+            })
+            .unwrap_or_else(|| panic!("inline policy of {principal} not scanned"))
+    };
+    let role = inline("role/app");
+    assert_eq!(role.policy_name, "re-encrypt");
+    assert_eq!(role.principal_type, Some(PrincipalType::Role));
+    assert_eq!(role.principal_name.as_deref(), Some("app"));
+    assert_eq!(role.arn, None);
+    assert_eq!(json(role.document.as_deref()), json(Some(RE_ENCRYPT)));
+    assert_eq!(role.tags.len(), 1);
+    assert_eq!(role.tags[0].key, "team");
+    let user = inline("user/alice");
+    assert_eq!(user.principal_type, Some(PrincipalType::User));
+    // The Sid holds spaces, which the URL encoding writes as %20.
+    assert_eq!(json(user.document.as_deref()), json(Some(DECRYPT_ONE)));
+    let group = inline("group/ops");
+    assert_eq!(group.principal_type, Some(PrincipalType::Group));
+    assert_eq!(json(group.document.as_deref()), json(Some(DECRYPT_ALL)));
+    assert!(
+        snapshot
+            .iam_policies
+            .iter()
+            .all(|p| p.account_id == MANAGEMENT),
+        "only customer managed policies are read, not AWS managed ones"
+    );
+
+    // Without --org, the account is recorded with no organizational unit.
+    assert_eq!(snapshot.accounts.len(), 1);
+    let account = &snapshot.accounts[0];
+    assert_eq!(account.account_id, MANAGEMENT);
+    assert!(account.scanned);
+    assert!(account.ou_path_ids.is_empty());
+    assert_eq!(account.org_path, None);
+
+    let directory = tempfile::tempdir().unwrap();
+    let store = keyward_store::Store::create_or_open(directory.path()).unwrap();
+    store.write_snapshot(&snapshot).unwrap();
+    assert_eq!(store.snapshot(None).unwrap().as_ref(), Some(&snapshot));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_denied_is_a_gap() {
+    let moto = Moto::start();
+    create_iam_policies(&moto.endpoint).await;
+    let proxy = proxy(&moto, String::new(), |request| {
+        (request.operation == "GetAccountAuthorizationDetails").then(|| {
+            Action::xml_error(
+                403,
+                "AccessDenied",
+                "not authorized to perform iam:GetAccountAuthorizationDetails",
+            )
+        })
+    });
+    let options = ScanOptions {
+        services: vec![Service::Iam],
+        ..ScanOptions::default()
+    };
+    let snapshot = run_scan(&proxy.endpoint, options).await;
+    let row = &snapshot.coverage[0];
+    assert_eq!(row.service, "iam");
+    assert_eq!(row.status, CoverageStatus::AccessDenied);
+    assert_eq!(
+        row.operation.as_deref(),
+        Some("GetAccountAuthorizationDetails")
+    );
+    assert!(snapshot.iam_policies.is_empty());
+    assert!(!snapshot.scan.complete);
+}
+
+/// Ids of the organization built for the OU tests.
+struct OrganizationUnits {
+    root: String,
+    workloads: String,
+    prod: String,
+    nested_member: String,
+    root_member: String,
+}
+
+/// Builds root → Workloads → Prod → one member account, and a member
+/// account directly under the root.
+async fn build_organizational_units(endpoint: &str) -> OrganizationUnits {
+    let management = config(endpoint, management_credentials(), "us-east-1").await;
+    let organizations = aws_sdk_organizations::Client::new(&management);
+    organizations
+        .create_organization()
+        .feature_set(OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let root = organizations.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let create_unit = |parent: String, name: &'static str| {
+        let organizations = organizations.clone();
+        async move {
+            organizations
+                .create_organizational_unit()
+                .parent_id(parent)
+                .name(name)
+                .send()
+                .await
+                .unwrap()
+                .organizational_unit
+                .unwrap()
+                .id
+                .unwrap()
+        }
+    };
+    let workloads = create_unit(root.clone(), "Workloads").await;
+    let prod = create_unit(workloads.clone(), "Prod").await;
+    let mut members = Vec::new();
+    for name in ["payments", "sandbox"] {
+        let status = organizations
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .unwrap()
+            .create_account_status
+            .unwrap();
+        members.push(status.account_id.unwrap());
+    }
+    organizations
+        .move_account()
+        .account_id(&members[0])
+        .source_parent_id(&root)
+        .destination_parent_id(&prod)
+        .send()
+        .await
+        .unwrap();
+    OrganizationUnits {
+        root,
+        workloads,
+        prod,
+        nested_member: members[0].clone(),
+        root_member: members[1].clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_scan_records_ou_paths() {
+    let moto = Moto::start();
+    let units = build_organizational_units(&moto.endpoint).await;
+    let proxy = proxy(&moto, String::new(), |_| None);
+    let options = ScanOptions {
+        services: vec![Service::Iam],
+        ..organization_options()
+    };
+    let snapshot = run_scan(&proxy.endpoint, options).await;
+
+    let account = |id: &str| {
+        snapshot
+            .accounts
+            .iter()
+            .find(|a| a.account_id == id)
+            .unwrap_or_else(|| panic!("account {id} not recorded"))
+    };
+    let nested = account(&units.nested_member);
+    assert_eq!(
+        nested.ou_path_ids,
+        [
+            units.root.clone(),
+            units.workloads.clone(),
+            units.prod.clone()
+        ]
+    );
+    assert_eq!(nested.ou_path_names, ["Root", "Workloads", "Prod"]);
+    assert_eq!(nested.name.as_deref(), Some("payments"));
+    assert_eq!(nested.status.as_deref(), Some("ACTIVE"));
+    assert!(nested.scanned);
+    let organization_id = nested.organization_id.clone().unwrap();
+    assert!(organization_id.starts_with("o-"), "{organization_id}");
+    assert_eq!(
+        nested.org_path.as_deref(),
+        Some(
+            format!(
+                "{organization_id}/{}/{}/{}/",
+                units.root, units.workloads, units.prod
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        account(&units.root_member).ou_path_ids,
+        [units.root.as_str()]
+    );
+    assert_eq!(account(MANAGEMENT).ou_path_ids, [units.root.as_str()]);
+    assert_eq!(snapshot.accounts.len(), 3);
+
+    let row = snapshot
+        .coverage
+        .iter()
+        .find(|row| row.service == "organizations")
+        .unwrap();
+    assert_eq!(row.status, CoverageStatus::Ok);
+    assert_eq!(row.account_id, MANAGEMENT);
+    assert_eq!(row.assets, 3);
+    assert!(snapshot.scan.complete, "{:?}", snapshot.coverage);
+    let walked: BTreeSet<String> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.service == "organizations")
+        .map(|r| r.operation)
+        .collect();
+    assert!(
+        walked.contains("ListOrganizationalUnitsForParent"),
+        "{walked:?}"
+    );
+    assert!(!walked.contains("ListParents"), "{walked:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_walk_denied_leaves_paths_unknown() {
+    let moto = Moto::start();
+    let units = build_organizational_units(&moto.endpoint).await;
+    let proxy = proxy(&moto, String::new(), |request| {
+        (request.operation == "ListOrganizationalUnitsForParent").then(|| {
+            Action::json_error(
+                400,
+                "AccessDeniedException",
+                "not authorized to perform organizations:ListOrganizationalUnitsForParent",
+            )
+        })
+    });
+    let options = ScanOptions {
+        services: vec![Service::Iam],
+        ..organization_options()
+    };
+    let snapshot = run_scan(&proxy.endpoint, options).await;
+    let row = snapshot
+        .coverage
+        .iter()
+        .find(|row| row.service == "organizations")
+        .unwrap();
+    assert_eq!(row.status, CoverageStatus::AccessDenied);
+    assert_eq!(
+        row.operation.as_deref(),
+        Some("ListOrganizationalUnitsForParent")
+    );
+    assert!(!snapshot.scan.complete);
+    // The accounts are still listed and scanned, without a path.
+    assert_eq!(snapshot.accounts.len(), 3);
+    for account in &snapshot.accounts {
+        assert!(account.ou_path_ids.is_empty(), "{account:?}");
+        assert!(account.scanned);
+    }
+    assert!(
+        snapshot
+            .coverage
+            .iter()
+            .any(|row| row.service == "iam" && row.account_id == units.nested_member)
     );
 }

@@ -12,18 +12,25 @@ fn workspace() -> PathBuf {
 }
 
 /// IAM service prefix of the calls in each source file of the scanner.
-/// `accounts.rs` calls two services and is handled by operation.
-const FILE_SERVICES: [(&str, &str); 5] = [
+/// `accounts.rs` calls two services and `organization.rs` calls only the
+/// scanning account's, so both are handled by operation.
+const FILE_SERVICES: [(&str, &str); 6] = [
     ("kms.rs", "kms"),
     ("acm.rs", "acm"),
     ("pca.rs", "acm-pca"),
     ("secrets.rs", "secretsmanager"),
     ("regions.rs", "account"),
+    ("iam.rs", "iam"),
 ];
 
 /// Calls of the scanning account itself, outside the audit role.
-const SCANNER_OPERATIONS: [(&str, &str); 2] =
-    [("ListAccounts", "organizations"), ("AssumeRole", "sts")];
+const SCANNER_OPERATIONS: [(&str, &str); 5] = [
+    ("ListAccounts", "organizations"),
+    ("ListRoots", "organizations"),
+    ("ListOrganizationalUnitsForParent", "organizations"),
+    ("ListAccountsForParent", "organizations"),
+    ("AssumeRole", "sts"),
+];
 
 /// `sts:GetCallerIdentity` needs no permission.
 const UNRESTRICTED_OPERATIONS: [&str; 1] = ["GetCallerIdentity"];

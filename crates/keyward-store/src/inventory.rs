@@ -45,7 +45,8 @@ pub struct ScanRecord {
 }
 
 /// Outcome of reading one service in one account and Region, or of a step
-/// that covers a whole account (`service` is then `sts` or `account`).
+/// that covers a whole account (`service` is then `iam`, `sts`, `account`
+/// or `organizations`).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -86,8 +87,8 @@ pub struct CoverageRecord {
     pub account_id: String,
     /// Region; empty for account-wide steps such as assuming the role.
     pub region: String,
-    /// Service: `kms`, `acm`, `acm-pca`, `secretsmanager`, `sts` or
-    /// `account`.
+    /// Service: `kms`, `acm`, `acm-pca`, `secretsmanager`, `iam`, `sts`,
+    /// `account` or `organizations`.
     pub service: String,
     /// Outcome.
     pub status: CoverageStatus,
@@ -403,6 +404,135 @@ pub struct SecretRecord {
     pub read_errors: Vec<String>,
 }
 
+/// Kind of an IAM policy in the `iam_policies` table.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyType {
+    /// A customer managed policy: a policy of its own, with an ARN and
+    /// versions, that can be attached to users, roles and groups.
+    #[default]
+    Managed,
+    /// An inline policy, embedded in one user, role or group.
+    Inline,
+}
+
+impl PolicyType {
+    /// Name stored in the `policy_type` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Managed => "managed",
+            Self::Inline => "inline",
+        }
+    }
+}
+
+/// Kind of IAM identity that embeds an inline policy.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalType {
+    /// An IAM user.
+    #[default]
+    User,
+    /// An IAM role.
+    Role,
+    /// An IAM group.
+    Group,
+}
+
+impl PrincipalType {
+    /// Name stored in the `principal_type` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Role => "role",
+            Self::Group => "group",
+        }
+    }
+}
+
+/// One IAM policy of an account, from `GetAccountAuthorizationDetails`: a
+/// customer managed policy, or an inline policy of a user, role or group.
+/// IAM is global, so the record has no Region. AWS managed policies are
+/// not read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IamPolicyRecord {
+    /// Scan that read it.
+    pub scan_id: String,
+    /// Account.
+    pub account_id: String,
+    /// Customer managed or inline.
+    pub policy_type: PolicyType,
+    /// Policy name.
+    pub policy_name: String,
+    /// ARN of a customer managed policy. Inline policies have none.
+    pub arn: Option<String>,
+    /// Policy id of a customer managed policy.
+    pub policy_id: Option<String>,
+    /// Path of a customer managed policy, such as `/`.
+    pub path: Option<String>,
+    /// Version of a customer managed policy that is in force, such as `v3`.
+    pub default_version_id: Option<String>,
+    /// Users, roles and groups that a customer managed policy is attached
+    /// to.
+    pub attachment_count: Option<u32>,
+    /// Users and roles that use a customer managed policy as their
+    /// permissions boundary.
+    pub permissions_boundary_usage_count: Option<u32>,
+    /// When a customer managed policy was created.
+    #[serde(with = "chrono::serde::ts_microseconds_option")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When a customer managed policy last changed.
+    #[serde(with = "chrono::serde::ts_microseconds_option")]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Kind of identity that embeds an inline policy.
+    pub principal_type: Option<PrincipalType>,
+    /// Name of the user, role or group of an inline policy.
+    pub principal_name: Option<String>,
+    /// ARN of the user, role or group of an inline policy.
+    pub principal_arn: Option<String>,
+    /// Policy document as JSON text, decoded from the URL encoding that
+    /// IAM returns. A customer managed policy has its default version here.
+    pub document: Option<String>,
+    /// Tags of the user or role of an inline policy. The response carries
+    /// no tags for groups or managed policies.
+    pub tags: Vec<Tag>,
+    /// Problems with this policy's data, such as a document that could not
+    /// be decoded.
+    pub read_errors: Vec<String>,
+}
+
+/// One account of the scan, with its place in AWS Organizations.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    /// Scan that read it.
+    pub scan_id: String,
+    /// Account id.
+    pub account_id: String,
+    /// Account name, from AWS Organizations.
+    pub name: Option<String>,
+    /// Account state from AWS Organizations, such as `ACTIVE` or
+    /// `SUSPENDED`.
+    pub status: Option<String>,
+    /// Whether the scan selected the account. Accounts that are not active,
+    /// or that `--accounts` and `--exclude-accounts` leave out, are listed
+    /// but not scanned.
+    pub scanned: bool,
+    /// Organization id, such as `o-a1b2c3d4e5`.
+    pub organization_id: Option<String>,
+    /// Ids of the root and of each organizational unit from the root down
+    /// to the account's parent. Empty when the path is unknown.
+    pub ou_path_ids: Vec<String>,
+    /// Names of the same root and organizational units.
+    pub ou_path_names: Vec<String>,
+    /// The path in the form of the `aws:PrincipalOrgPaths` condition key:
+    /// `o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/`.
+    pub org_path: Option<String>,
+}
+
 /// Everything one scan read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
@@ -420,6 +550,10 @@ pub struct Snapshot {
     pub authorities: Vec<AuthorityRecord>,
     /// Secrets Manager secrets.
     pub secrets: Vec<SecretRecord>,
+    /// Customer managed and inline IAM policies.
+    pub iam_policies: Vec<IamPolicyRecord>,
+    /// The accounts of the scan, with their organizational units.
+    pub accounts: Vec<AccountRecord>,
 }
 
 /// A table of the inventory.
@@ -439,17 +573,23 @@ pub enum InventoryTable {
     Authorities,
     /// `secrets`
     Secrets,
+    /// `iam_policies`
+    IamPolicies,
+    /// `accounts`
+    Accounts,
 }
 
 impl InventoryTable {
     /// Every table, `scans` last: it is written last.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Coverage,
         Self::Keys,
         Self::Aliases,
         Self::Certificates,
         Self::Authorities,
         Self::Secrets,
+        Self::IamPolicies,
+        Self::Accounts,
         Self::Scans,
     ];
 
@@ -463,6 +603,8 @@ impl InventoryTable {
             Self::Certificates => "certificates",
             Self::Authorities => "certificate_authorities",
             Self::Secrets => "secrets",
+            Self::IamPolicies => "iam_policies",
+            Self::Accounts => "accounts",
         }
     }
 
@@ -476,6 +618,8 @@ impl InventoryTable {
             Self::Certificates => fields_of::<CertificateRecord>(),
             Self::Authorities => fields_of::<AuthorityRecord>(),
             Self::Secrets => fields_of::<SecretRecord>(),
+            Self::IamPolicies => fields_of::<IamPolicyRecord>(),
+            Self::Accounts => fields_of::<AccountRecord>(),
         }
     }
 }
@@ -483,7 +627,7 @@ impl InventoryTable {
 /// Fields of the record types that contain a `DateTime<Utc>`. Tracing a
 /// type reports them as integers, and they are stored as UTC microsecond
 /// timestamps.
-const TIME_FIELDS: [&str; 23] = [
+const TIME_FIELDS: [&str; 24] = [
     "checked_at",
     "first_seen",
     "started_at",
@@ -507,6 +651,7 @@ const TIME_FIELDS: [&str; 23] = [
     "last_changed_at",
     "last_accessed_at",
     "deleted_at",
+    "updated_at",
 ];
 
 /// Arrow fields of a record type, with enums as text.
@@ -567,6 +712,8 @@ impl Store {
                 InventoryTable::Certificates => to_batch(table, &snapshot.certificates)?,
                 InventoryTable::Authorities => to_batch(table, &snapshot.authorities)?,
                 InventoryTable::Secrets => to_batch(table, &snapshot.secrets)?,
+                InventoryTable::IamPolicies => to_batch(table, &snapshot.iam_policies)?,
+                InventoryTable::Accounts => to_batch(table, &snapshot.accounts)?,
             };
             let directory = self.inventory_dir(table);
             std::fs::create_dir_all(&directory)
@@ -615,6 +762,8 @@ impl Store {
             certificates: from_batches(&read(InventoryTable::Certificates)?)?,
             authorities: from_batches(&read(InventoryTable::Authorities)?)?,
             secrets: from_batches(&read(InventoryTable::Secrets)?)?,
+            iam_policies: from_batches(&read(InventoryTable::IamPolicies)?)?,
+            accounts: from_batches(&read(InventoryTable::Accounts)?)?,
             scan,
         }))
     }
@@ -700,12 +849,50 @@ mod tests {
                 ..AuthorityRecord::default()
             }],
             secrets: vec![SecretRecord {
-                scan_id,
+                scan_id: scan_id.clone(),
                 arn: "arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf".into(),
                 name: "db".into(),
                 rotation_interval_days: Some(30),
                 last_accessed_at: Some(time(1_779_840_000)),
                 ..SecretRecord::default()
+            }],
+            iam_policies: vec![
+                IamPolicyRecord {
+                    scan_id: scan_id.clone(),
+                    account_id: "111122223333".into(),
+                    policy_type: PolicyType::Managed,
+                    policy_name: "decrypt-all".into(),
+                    arn: Some("arn:aws:iam::111122223333:policy/decrypt-all".into()),
+                    default_version_id: Some("v2".into()),
+                    attachment_count: Some(0),
+                    updated_at: Some(time(1_779_000_000)),
+                    document: Some(r#"{"Statement":[]}"#.into()),
+                    ..IamPolicyRecord::default()
+                },
+                IamPolicyRecord {
+                    scan_id: scan_id.clone(),
+                    account_id: "111122223333".into(),
+                    policy_type: PolicyType::Inline,
+                    policy_name: "inline".into(),
+                    principal_type: Some(PrincipalType::Role),
+                    principal_arn: Some("arn:aws:iam::111122223333:role/app".into()),
+                    tags: vec![Tag {
+                        key: "team".into(),
+                        value: "payments".into(),
+                    }],
+                    ..IamPolicyRecord::default()
+                },
+            ],
+            accounts: vec![AccountRecord {
+                scan_id,
+                account_id: "111122223333".into(),
+                name: Some("payments".into()),
+                status: Some("ACTIVE".into()),
+                scanned: true,
+                organization_id: Some("o-a1b2c3d4e5".into()),
+                ou_path_ids: vec!["r-ab12".into(), "ou-ab12-11111111".into()],
+                ou_path_names: vec!["Root".into(), "Workloads".into()],
+                org_path: Some("o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/".into()),
             }],
         }
     }
@@ -762,6 +949,14 @@ mod tests {
                 InventoryTable::Aliases,
                 serde_json::to_value(&snapshot.aliases[0]),
             ),
+            (
+                InventoryTable::IamPolicies,
+                serde_json::to_value(&snapshot.iam_policies[0]),
+            ),
+            (
+                InventoryTable::Accounts,
+                serde_json::to_value(&snapshot.accounts[0]),
+            ),
         ];
         // Times are serialized as microseconds since 1970; no count comes
         // near 10^15, which is a time in 2001.
@@ -784,7 +979,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(timestamps, 7);
+        assert_eq!(timestamps, 8);
     }
 
     #[test]
