@@ -3,17 +3,15 @@
 //! Lake's tables, built from the same events and findings as a store. The
 //! rows must equal the results of `keyward query` on that store.
 //!
-//! `tests/security-lake/lake.py` builds the tables and runs the queries. It
-//! runs under the Python of `KEYWARD_TEST_PYTHON`, which `scripts/test`
-//! points at `.venv`, where sqlglot and DuckDB are installed.
+//! `tests/security-lake/lake.py` builds the tables and runs the queries
+//! (see [`common::lake`]).
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use chrono::{DateTime, TimeZone, Utc};
 use keyward_export::{Export, Inventory, Selection, ocsf, select};
@@ -24,74 +22,10 @@ use keyward_store::query::catalog::{QUESTIONS, Question};
 use keyward_store::query::{QuestionFilters, TimeWindow};
 use serde_json::Value;
 
-use common::{fixture, ingest_paths, query_json};
+use common::{fixture, fixture_files, ingest_paths, lake, query_json};
 
 /// The Region in the table names that `lake.py` registers.
 const LAKE_REGION: &str = "us-east-1";
-
-/// The CloudTrail files of the comparison: the hand-checked dataset and
-/// the published examples of the cryptographic services.
-const CLOUDTRAIL_FIXTURES: [&str; 5] = [
-    "queries/events.json",
-    "cloudtrail/kms",
-    "cloudtrail/acm",
-    "cloudtrail/secretsmanager",
-    "cloudtrail/eventbridge",
-];
-
-/// Path of the Python that `scripts/test` installs sqlglot and DuckDB for.
-fn python() -> PathBuf {
-    if let Some(path) = std::env::var_os("KEYWARD_TEST_PYTHON") {
-        return PathBuf::from(path);
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(
-        path.exists(),
-        "Python with sqlglot and DuckDB not found: run scripts/test, which installs them into .venv"
-    );
-    path
-}
-
-/// Runs `lake.py` with arguments and standard input, and returns its
-/// standard output.
-fn lake(args: &[&str], input: &str) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/security-lake/lake.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "lake.py {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// Lists every file under the fixtures, as `lake.py` takes them.
-fn fixture_files(relative: &[&str]) -> Vec<String> {
-    let mut files = Vec::new();
-    for path in relative.iter().map(|path| fixture(path)) {
-        for entry in walkdir::WalkDir::new(&path).sort_by_file_name() {
-            let entry = entry.unwrap();
-            if entry.file_type().is_file() {
-                files.push(entry.path().display().to_string());
-            }
-        }
-    }
-    files
-}
 
 /// Runs the Athena SQL of the questions over the lake and returns each
 /// question's rows, failing on a parse or DuckDB error.
@@ -195,14 +129,17 @@ fn finding_questions() -> Vec<&'static Question> {
 /// Builds a store and a lake from the CloudTrail fixtures.
 fn cloudtrail_store_and_lake(work: &Path) -> Store {
     let store = Store::create_or_open(work.join("store")).unwrap();
-    let paths: Vec<PathBuf> = CLOUDTRAIL_FIXTURES.iter().map(|p| fixture(p)).collect();
+    let paths: Vec<PathBuf> = common::CLOUDTRAIL_FIXTURES
+        .iter()
+        .map(|p| fixture(p))
+        .collect();
     let (_, problems) = ingest_paths(&store, &paths);
     assert!(problems.is_empty(), "{problems:?}");
     let mut args = vec![
         "build-cloudtrail".to_owned(),
         work.join("lake").display().to_string(),
     ];
-    args.extend(fixture_files(&CLOUDTRAIL_FIXTURES));
+    args.extend(fixture_files(&common::CLOUDTRAIL_FIXTURES));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     lake(&args, "");
     store

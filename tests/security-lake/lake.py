@@ -11,6 +11,10 @@ Commands:
       write them as Parquet under
       OUT/aws/CLOUD_TRAIL_MGMT/2.0/region=R/accountId=A/eventDay=YYYYMMDD/.
 
+  build-cloudtrail-json OUT FILE...
+      Map the records as build-cloudtrail does and write them to the file
+      OUT as OCSF JSON Lines.
+
   build-findings OUT FILE...
       Write the OCSF Compliance Finding events (class 2003) of JSON Lines
       files as Parquet under OUT/aws/SH_FINDINGS/2.0/region=R/accountId=A/
@@ -344,6 +348,20 @@ def build_cloudtrail(out, paths):
     print(json.dumps({"rows": len(rows)}))
 
 
+def build_cloudtrail_json(out, paths):
+    partitions = ("region", "accountId", "eventDay")
+    count = 0
+    with open(out, "w", encoding="utf-8") as file:
+        for path in paths:
+            for record in cloudtrail_records(path):
+                row = api_activity(record) if isinstance(record, dict) else None
+                if row is not None:
+                    event = {k: v for k, v in row.items() if k not in partitions}
+                    file.write(json.dumps(event) + "\n")
+                    count += 1
+    print(json.dumps({"rows": count}))
+
+
 def build_findings(out, paths):
     rows = [finding_row(event) for path in paths for event in read_json_values(path)]
     write_parquet(rows, FINDING_COLUMNS, os.path.join(out, FINDINGS_FOLDER))
@@ -416,6 +434,8 @@ def main():
     command, target, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
     if command == "build-cloudtrail":
         build_cloudtrail(target, paths)
+    elif command == "build-cloudtrail-json":
+        build_cloudtrail_json(target, paths)
     elif command == "build-findings":
         build_findings(target, paths)
     elif command == "run":
