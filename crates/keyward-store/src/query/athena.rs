@@ -679,7 +679,7 @@ fn latest_findings_cte(tables: &LakeTables, scope: &Scope<'_>, rules: &str) -> S
            resource.uid AS resource, cloud.account.uid AS account,
            COALESCE(cloud.region, '') AS region,
            upper(compliance.status) AS compliance_status, status, upper(severity) AS severity,
-           COALESCE(compliance.status_detail, finding_info.desc) AS cause,
+           COALESCE(compliance.status_detail, finding_info.\"desc\") AS cause,
            from_unixtime(finding_info.first_seen_time / 1000e0) AS first_seen
     FROM {table}
     WHERE class_uid = 2003
