@@ -1,4 +1,5 @@
-//! `keyward ingest`: read CloudTrail log files into the store.
+//! `keyward ingest`: read CloudTrail log files, or the OCSF files of Amazon
+//! Security Lake's CloudTrail source, into the store.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -16,7 +17,8 @@ use crate::EXIT_PARTIAL;
 #[derive(Debug, clap::Args)]
 #[deny(missing_docs)]
 pub struct Args {
-    /// Files, folder trees or s3://bucket/prefix URLs of CloudTrail logs.
+    /// Files, folder trees or s3://bucket/prefix URLs of CloudTrail logs, or
+    /// of Security Lake's CloudTrail source (OCSF Parquet or JSON).
     #[arg(required = true, value_name = "SOURCE")]
     sources: Vec<String>,
 

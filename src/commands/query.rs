@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use keyward_store::Store;
-use keyward_store::query::catalog::{QUESTIONS, question};
+use keyward_store::query::athena::{LakeTable, LakeTables, athena_sql, table_read};
+use keyward_store::query::catalog::{QUESTIONS, Question, question};
 use keyward_store::query::output::write_batches;
 use keyward_store::query::{QuestionFilters, TimeWindow, open_session, run_sql};
 
@@ -34,7 +35,36 @@ pub struct Args {
     /// Print the SQL instead of running it.
     #[arg(long)]
     show_sql: bool,
+
+    #[command(flatten)]
+    athena: AthenaArgs,
 }
+
+/// Options that print a question as Athena SQL over Amazon Security Lake.
+#[derive(Debug, clap::Args)]
+#[deny(missing_docs)]
+pub struct AthenaArgs {
+    /// Print the question as Athena (Trino) SQL over the Amazon Security
+    /// Lake tables instead of running it. With --list, show the table that
+    /// each question reads.
+    #[arg(long, conflicts_with_all = ["show_sql", "format"])]
+    athena: bool,
+
+    /// Glue database of the Security Lake tables (default
+    /// amazon_security_lake_glue_db_REGION of --lake-region).
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    database: Option<String>,
+
+    /// Region of the Security Lake whose tables the SQL reads, the rollup
+    /// Region when there is one (default: the Region of --region when it is
+    /// given once, else us-east-1).
+    #[arg(long, value_name = "NAME", requires = "athena")]
+    lake_region: Option<String>,
+}
+
+/// Security Lake Region used when neither --lake-region nor a single
+/// --region names one.
+const DEFAULT_LAKE_REGION: &str = "us-east-1";
 
 /// Time, account and Region filters shared by the query commands.
 #[derive(Debug, clap::Args)]
@@ -89,10 +119,7 @@ impl FilterArgs {
 /// Runs `keyward query`.
 pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
-        let width = QUESTIONS.iter().map(|q| q.name.len()).max().unwrap_or(0);
-        for question in &QUESTIONS {
-            println!("{:<width$}  {}", question.name, question.description);
-        }
+        list(args.athena.athena);
         return Ok(ExitCode::SUCCESS);
     }
     let name = args.name.unwrap_or_default();
@@ -100,6 +127,10 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         bail!("unknown question {name:?}; `keyward query --list` shows the built-in questions");
     };
     let filters = args.filters.to_filters()?;
+    if args.athena.athena {
+        println!("{}", athena_text(question, &filters, &args.athena)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let sql = question.sql(&filters);
     if args.show_sql {
         println!("{}", sql.trim());
@@ -116,4 +147,43 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     write_batches(&batches, args.format.into(), &mut stdout)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the built-in questions, with the Security Lake table that each
+/// reads when `athena` is set.
+fn list(athena: bool) {
+    let width = QUESTIONS.iter().map(|q| q.name.len()).max().unwrap_or(0);
+    for question in &QUESTIONS {
+        if athena {
+            let table = match table_read(question) {
+                LakeTable::CloudTrail => "cloud_trail_mgmt_2_0",
+                LakeTable::Findings => "sh_findings_2_0",
+            };
+            println!(
+                "{:<width$}  {table:<20}  {}",
+                question.name, question.description
+            );
+        } else {
+            println!("{:<width$}  {}", question.name, question.description);
+        }
+    }
+}
+
+/// Returns a question as Athena SQL for the options.
+fn athena_text(
+    question: &Question,
+    filters: &QuestionFilters,
+    args: &AthenaArgs,
+) -> anyhow::Result<String> {
+    let lake_region = match (&args.lake_region, filters.regions.as_slice()) {
+        (Some(region), _) => region.as_str(),
+        (None, [region]) => region.as_str(),
+        (None, _) => DEFAULT_LAKE_REGION,
+    };
+    let tables = LakeTables::new(lake_region, args.database.as_deref())
+        .map_err(|message| anyhow::anyhow!("Security Lake {message}; set --lake-region"))?;
+    let Some(sql) = athena_sql(question, filters, &tables) else {
+        bail!("question {} has no Athena form", question.name);
+    };
+    Ok(sql)
 }

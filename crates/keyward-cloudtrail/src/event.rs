@@ -117,99 +117,108 @@ pub enum RecordError {
     InvalidTime(String),
 }
 
-#[derive(Deserialize)]
-struct RawRecord<'a> {
+/// The fields of a record that keyward reads. OCSF events are turned into
+/// one as well, so that both go through the same normalization.
+#[derive(Default, Deserialize)]
+pub(crate) struct RawRecord<'a> {
     #[serde(rename = "eventVersion", borrow, default)]
-    event_version: Option<Cow<'a, str>>,
+    pub(crate) event_version: Option<Cow<'a, str>>,
     #[serde(rename = "userIdentity", borrow, default)]
-    user_identity: Option<RawIdentity<'a>>,
+    pub(crate) user_identity: Option<RawIdentity<'a>>,
     #[serde(rename = "eventTime", borrow, default)]
-    event_time: Option<Cow<'a, str>>,
+    pub(crate) event_time: Option<Cow<'a, str>>,
     /// The time a Logstash pipeline keeps when it moves `eventTime`.
     #[serde(rename = "@timestamp", borrow, default)]
-    logstash_time: Option<Cow<'a, str>>,
+    pub(crate) logstash_time: Option<Cow<'a, str>>,
     #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<Cow<'a, str>>,
+    pub(crate) event_source: Option<Cow<'a, str>>,
     #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<Cow<'a, str>>,
+    pub(crate) event_name: Option<Cow<'a, str>>,
     #[serde(rename = "awsRegion", borrow, default)]
-    aws_region: Option<Cow<'a, str>>,
+    pub(crate) aws_region: Option<Cow<'a, str>>,
     #[serde(rename = "sourceIPAddress", borrow, default)]
-    source_ip: Option<Cow<'a, str>>,
+    pub(crate) source_ip: Option<Cow<'a, str>>,
     #[serde(rename = "userAgent", borrow, default)]
-    user_agent: Option<Cow<'a, str>>,
+    pub(crate) user_agent: Option<Cow<'a, str>>,
     #[serde(rename = "errorCode", borrow, default)]
-    error_code: Option<Cow<'a, str>>,
+    pub(crate) error_code: Option<Cow<'a, str>>,
     #[serde(rename = "errorMessage", borrow, default)]
-    error_message: Option<Cow<'a, str>>,
+    pub(crate) error_message: Option<Cow<'a, str>>,
     #[serde(rename = "requestParameters", borrow, default)]
-    request_parameters: Option<&'a RawValue>,
+    pub(crate) request_parameters: Option<&'a RawValue>,
     #[serde(rename = "responseElements", borrow, default)]
-    response_elements: Option<&'a RawValue>,
+    pub(crate) response_elements: Option<&'a RawValue>,
     #[serde(rename = "additionalEventData", borrow, default)]
-    additional_event_data: Option<&'a RawValue>,
+    pub(crate) additional_event_data: Option<&'a RawValue>,
     #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<Cow<'a, str>>,
+    pub(crate) event_id: Option<Cow<'a, str>>,
     #[serde(rename = "readOnly", borrow, default)]
-    read_only: Option<&'a RawValue>,
+    pub(crate) read_only: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    resources: Option<Vec<RawResource<'a>>>,
+    pub(crate) resources: Option<Vec<RawResource<'a>>>,
     #[serde(rename = "eventType", borrow, default)]
-    event_type: Option<Cow<'a, str>>,
+    pub(crate) event_type: Option<Cow<'a, str>>,
     #[serde(rename = "eventCategory", borrow, default)]
-    event_category: Option<Cow<'a, str>>,
+    pub(crate) event_category: Option<Cow<'a, str>>,
     #[serde(rename = "recipientAccountId", borrow, default)]
-    recipient_account_id: Option<Cow<'a, str>>,
+    pub(crate) recipient_account_id: Option<Cow<'a, str>>,
     #[serde(rename = "vpcEndpointId", borrow, default)]
-    vpc_endpoint_id: Option<Cow<'a, str>>,
+    pub(crate) vpc_endpoint_id: Option<Cow<'a, str>>,
     #[serde(rename = "insightDetails", borrow, default)]
-    insight_details: Option<&'a RawValue>,
+    pub(crate) insight_details: Option<&'a RawValue>,
     #[serde(rename = "detail-type", borrow, default)]
-    detail_type: Option<Cow<'a, str>>,
+    pub(crate) detail_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    detail: Option<&'a RawValue>,
+    pub(crate) detail: Option<&'a RawValue>,
     #[serde(rename = "digestPublicKeyFingerprint", borrow, default)]
-    digest_fingerprint: Option<&'a RawValue>,
+    pub(crate) digest_fingerprint: Option<&'a RawValue>,
     #[serde(rename = "digestEndTime", borrow, default)]
-    digest_end_time: Option<&'a RawValue>,
+    pub(crate) digest_end_time: Option<&'a RawValue>,
     #[serde(rename = "Records", borrow, default)]
-    records: Option<&'a RawValue>,
+    pub(crate) records: Option<&'a RawValue>,
+    /// `class_uid` of an OCSF event.
+    #[serde(borrow, default)]
+    pub(crate) class_uid: Option<&'a RawValue>,
+    /// The event time in microseconds, for a record built from OCSF, whose
+    /// time is a number.
+    #[serde(skip)]
+    pub(crate) time_micros: Option<i64>,
 }
 
-#[derive(Deserialize)]
-struct RawIdentity<'a> {
+#[derive(Default, Deserialize)]
+pub(crate) struct RawIdentity<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    pub(crate) kind: Option<Cow<'a, str>>,
     #[serde(rename = "principalId", borrow, default)]
-    principal_id: Option<Cow<'a, str>>,
+    pub(crate) principal_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    arn: Option<Cow<'a, str>>,
+    pub(crate) arn: Option<Cow<'a, str>>,
     #[serde(rename = "accountId", borrow, default)]
-    account_id: Option<Cow<'a, str>>,
+    pub(crate) account_id: Option<Cow<'a, str>>,
     #[serde(rename = "invokedBy", borrow, default)]
-    invoked_by: Option<Cow<'a, str>>,
+    pub(crate) invoked_by: Option<Cow<'a, str>>,
     #[serde(rename = "sessionContext", borrow, default)]
-    session_context: Option<RawSessionContext<'a>>,
+    pub(crate) session_context: Option<RawSessionContext<'a>>,
 }
 
-#[derive(Deserialize)]
-struct RawSessionContext<'a> {
+#[derive(Default, Deserialize)]
+pub(crate) struct RawSessionContext<'a> {
     #[serde(rename = "sessionIssuer", borrow, default)]
-    session_issuer: Option<RawSessionIssuer<'a>>,
+    pub(crate) session_issuer: Option<RawSessionIssuer<'a>>,
 }
 
-#[derive(Deserialize)]
-struct RawSessionIssuer<'a> {
+#[derive(Default, Deserialize)]
+pub(crate) struct RawSessionIssuer<'a> {
     #[serde(borrow, default)]
-    arn: Option<Cow<'a, str>>,
+    pub(crate) arn: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct RawResource<'a> {
+#[derive(Default, Deserialize)]
+pub(crate) struct RawResource<'a> {
     #[serde(rename = "ARN", alias = "arn", borrow, default)]
-    arn: Option<Cow<'a, str>>,
+    pub(crate) arn: Option<Cow<'a, str>>,
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    pub(crate) kind: Option<Cow<'a, str>>,
 }
 
 /// The result of looking at one JSON value that may hold records.
@@ -226,10 +235,14 @@ pub enum Parsed<'a> {
 /// an EventBridge envelope around one, a digest body, or something else.
 pub fn parse_record(bytes: &[u8]) -> Result<Parsed<'_>, RecordError> {
     let raw: RawRecord<'_> = serde_json::from_slice(bytes)?;
+    if raw.event_source.is_none() && raw.class_uid.is_some() {
+        let event: serde_json::Value = serde_json::from_slice(bytes)?;
+        return crate::ocsf::classify_ocsf(&event).map(Parsed::One);
+    }
     classify(raw)
 }
 
-fn classify(raw: RawRecord<'_>) -> Result<Parsed<'_>, RecordError> {
+pub(crate) fn classify(raw: RawRecord<'_>) -> Result<Parsed<'_>, RecordError> {
     if let Some(records) = raw.records {
         return Ok(Parsed::Records(records));
     }
@@ -260,13 +273,18 @@ fn classify(raw: RawRecord<'_>) -> Result<Parsed<'_>, RecordError> {
 }
 
 fn build_event(raw: RawRecord<'_>, service: CryptoService) -> Result<Event, RecordError> {
-    let time_text = raw
-        .event_time
-        .as_deref()
-        .or(raw.logstash_time.as_deref())
-        .ok_or(RecordError::Missing("eventTime"))?;
-    let time = parse_event_time(time_text)
-        .ok_or_else(|| RecordError::InvalidTime(time_text.to_owned()))?;
+    let time = match raw.time_micros {
+        Some(micros) => micros,
+        None => {
+            let time_text = raw
+                .event_time
+                .as_deref()
+                .or(raw.logstash_time.as_deref())
+                .ok_or(RecordError::Missing("eventTime"))?;
+            parse_event_time(time_text)
+                .ok_or_else(|| RecordError::InvalidTime(time_text.to_owned()))?
+        }
+    };
     let source = raw
         .event_source
         .as_deref()

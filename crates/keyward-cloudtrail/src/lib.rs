@@ -4,11 +4,14 @@
 //! a log pipeline writes and returns the events of the services whose
 //! assets keyward watches: AWS KMS, Secrets Manager, Certificate Manager,
 //! Private CA and CloudHSM. Every other record is counted and dropped.
+//! [`classify_ocsf`] reads the same events in the OCSF form that Amazon
+//! Security Lake stores, and [`read_log`] accepts OCSF JSON as well.
 
 #![deny(missing_docs)]
 
 mod event;
 mod names;
+mod ocsf;
 mod reader;
 mod resource;
 mod service;
@@ -16,6 +19,7 @@ mod time;
 
 pub use event::{Classified, Event, Parsed, REDACTED, RecordError, parse_record, redact_secrets};
 pub use names::{NameBinding, name_bindings};
+pub use ocsf::{API_ACTIVITY_CLASS, RC2_API_ACTIVITY_CLASS, classify_ocsf};
 pub use reader::{FileSummary, Position, ReadError, ReadOptions, read_log};
 pub use resource::{Scope, normalize_key_id, primary_resource};
 pub use service::{

@@ -1,5 +1,7 @@
 //! CloudTrail ingest: reads log files from disk and S3 in parallel and
-//! writes the events of the kept services into the store.
+//! writes the events of the kept services into the store. The files are
+//! CloudTrail's own, or OCSF in Parquet or JSON as Amazon Security Lake
+//! stores CloudTrail management events.
 //!
 //! Worker threads read and parse files; the calling thread writes. A file
 //! whose every part was read goes into the manifest with the next write, so
@@ -10,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod ocsf_parquet;
 mod s3;
 mod source;
 
@@ -18,15 +21,17 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use keyward_cloudtrail::{FileSummary, ReadOptions, read_log};
+use keyward_cloudtrail::{Event, FileSummary, ReadOptions, read_log};
 use keyward_store::{ManifestEntry, Store, StoredEvent};
 use serde::Serialize;
 use tokio::runtime::Handle;
 use tracing::{debug, info};
 
 pub use error::IngestError;
+pub use ocsf_parquet::{is_parquet, read_ocsf_parquet};
 pub use s3::S3Reader;
 pub use source::{Listing, Location, PathKind, Source, SourceFile, classify_path, list_local};
 
@@ -81,7 +86,8 @@ pub struct IngestSummary {
     pub digest_files: u64,
     /// Insights files skipped by their path.
     pub insight_files: u64,
-    /// Files in the trees skipped because their name is not a log file's.
+    /// Files in the trees skipped because their name is not a log file's, or
+    /// because their path is another Security Lake source's.
     pub other_files: u64,
     /// Sources that could not be listed.
     pub sources_failed: u64,
@@ -284,18 +290,21 @@ fn read_files(
     options: &ReadOptions,
 ) {
     for file in work {
-        let input: Result<Box<dyn Read>, String> = match (&file.location, s3) {
-            (Location::Local(path), _) => File::open(path)
-                .map(|file| Box::new(file) as Box<dyn Read>)
-                .map_err(|error| format!("failed to open: {error}")),
-            (Location::S3 { bucket, key }, Some(s3)) => s3
-                .open(bucket, key)
-                .map(|reader| Box::new(reader) as Box<dyn Read>)
-                .map_err(|error| error.to_string()),
-            (Location::S3 { .. }, None) => Err("no S3 client configured".to_owned()),
-        };
-        let input = match input {
-            Ok(input) => input,
+        let source_file: Arc<str> = Arc::from(file.id.as_str());
+        let mut writer_gone = false;
+        let mut batch = Vec::with_capacity(EVENT_BATCH);
+        let summary = read_file(&file, s3, options, &mut |event| {
+            batch.push(StoredEvent {
+                event,
+                source_file: source_file.clone(),
+            });
+            if batch.len() == EVENT_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH));
+                writer_gone |= sender.send(Message::Events(full)).is_err();
+            }
+        });
+        let summary = match summary {
+            Ok(summary) => summary,
             Err(message) => {
                 if sender
                     .send(Message::Failed(Box::new(file), message))
@@ -306,19 +315,6 @@ fn read_files(
                 continue;
             }
         };
-        let source_file: Arc<str> = Arc::from(file.id.as_str());
-        let mut writer_gone = false;
-        let mut batch = Vec::with_capacity(EVENT_BATCH);
-        let summary = read_log(input, options, &mut |event| {
-            batch.push(StoredEvent {
-                event,
-                source_file: source_file.clone(),
-            });
-            if batch.len() == EVENT_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH));
-                writer_gone |= sender.send(Message::Events(full)).is_err();
-            }
-        });
         if !batch.is_empty() {
             writer_gone |= sender.send(Message::Events(batch)).is_err();
         }
@@ -326,6 +322,51 @@ fn read_files(
         if writer_gone || sender.send(done).is_err() {
             return;
         }
+    }
+}
+
+/// Reads one file: OCSF Parquet by its name, CloudTrail or OCSF JSON
+/// otherwise. Fails with a message when the file cannot be opened.
+fn read_file(
+    file: &SourceFile,
+    s3: Option<&S3Reader>,
+    options: &ReadOptions,
+    sink: &mut dyn FnMut(Box<Event>),
+) -> Result<FileSummary, String> {
+    if !is_parquet(&file.id) {
+        let input = open_stream(file, s3)?;
+        return Ok(read_log(input, options, sink));
+    }
+    match (&file.location, s3) {
+        (Location::Local(path), _) => {
+            let input = File::open(path).map_err(|error| format!("failed to open: {error}"))?;
+            Ok(read_ocsf_parquet(input, file.size, sink))
+        }
+        (Location::S3 { bucket, key }, Some(s3)) => {
+            // Parquet needs random access to its footer, so the object is
+            // read into memory whole.
+            let mut body = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+            s3.open(bucket, key)
+                .map_err(|error| error.to_string())?
+                .read_to_end(&mut body)
+                .map_err(|error| format!("failed to read: {error}"))?;
+            Ok(read_ocsf_parquet(Bytes::from(body), file.size, sink))
+        }
+        (Location::S3 { .. }, None) => Err("no S3 client configured".to_owned()),
+    }
+}
+
+/// Opens a file for streaming reads.
+fn open_stream(file: &SourceFile, s3: Option<&S3Reader>) -> Result<Box<dyn Read>, String> {
+    match (&file.location, s3) {
+        (Location::Local(path), _) => File::open(path)
+            .map(|file| Box::new(file) as Box<dyn Read>)
+            .map_err(|error| format!("failed to open: {error}")),
+        (Location::S3 { bucket, key }, Some(s3)) => s3
+            .open(bucket, key)
+            .map(|reader| Box::new(reader) as Box<dyn Read>)
+            .map_err(|error| error.to_string()),
+        (Location::S3 { .. }, None) => Err("no S3 client configured".to_owned()),
     }
 }
 

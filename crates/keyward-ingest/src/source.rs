@@ -1,6 +1,11 @@
 //! Sources of CloudTrail log files: local files, local folder trees and S3
 //! prefixes, each in CloudTrail's delivery layout
-//! `AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`.
+//! `AWSLogs/[o-ORGID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz` or in
+//! Amazon Security Lake's layout
+//! `aws/CLOUD_TRAIL_MGMT/2.0/region=REGION/accountId=ACCOUNT/eventDay=YYYYMMDD/*.parquet`.
+//! The files of Security Lake's other sources (`aws/VPC_FLOW/...` and the
+//! like) are skipped by their path, and the Parquet files of custom sources
+//! under `ext/` are read and kept when they hold CloudTrail events.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -100,6 +105,9 @@ pub fn classify_path(path: &str) -> PathKind {
     if components.contains(&"CloudTrail-Insight") {
         return PathKind::Insight;
     }
+    if lake_source(&components).is_some_and(|source| source != CLOUDTRAIL_LAKE_SOURCE) {
+        return PathKind::NotLog;
+    }
     let name = components
         .last()
         .copied()
@@ -116,12 +124,33 @@ pub fn classify_path(path: &str) -> PathKind {
         ".ndjson",
         ".ndjson.gz",
         ".gz",
+        ".parquet",
     ];
     if log_suffixes.iter().any(|suffix| name.ends_with(suffix)) {
         PathKind::Log
     } else {
         PathKind::NotLog
     }
+}
+
+/// The folder of Security Lake's CloudTrail management events under `aws/`.
+const CLOUDTRAIL_LAKE_SOURCE: &str = "CLOUD_TRAIL_MGMT";
+
+/// Returns the source of a path in Security Lake's layout
+/// `aws/SOURCE/VERSION/...`, such as `CLOUD_TRAIL_MGMT` or `VPC_FLOW`.
+fn lake_source<'a>(components: &[&'a str]) -> Option<&'a str> {
+    components.windows(3).find_map(|window| {
+        let [root, source, version] = window else {
+            return None;
+        };
+        let is_source = !source.is_empty()
+            && source
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        let is_version =
+            !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        (*root == "aws" && is_source && is_version).then_some(*source)
+    })
 }
 
 /// Files found in the sources, and those skipped by their path.
@@ -259,5 +288,18 @@ mod tests {
         assert_eq!(classify_path("notes/README.md"), PathKind::NotLog);
         assert_eq!(classify_path("exports/events.jsonl"), PathKind::Log);
         assert_eq!(classify_path("a/.hidden.json"), PathKind::NotLog);
+    }
+
+    #[test]
+    fn security_lake_paths_classified() {
+        let cloudtrail = "lake/aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId=111122223333/eventDay=20260501/a.gz.parquet";
+        assert_eq!(classify_path(cloudtrail), PathKind::Log);
+        let flow_logs = "lake/aws/VPC_FLOW/2.0/region=us-east-1/accountId=111122223333/eventDay=20260501/a.gz.parquet";
+        assert_eq!(classify_path(flow_logs), PathKind::NotLog);
+        let findings =
+            "aws/SH_FINDINGS/2.0/region=us-east-1/accountId=1/eventDay=20260501/a.parquet";
+        assert_eq!(classify_path(findings), PathKind::NotLog);
+        let custom = "ext/cloudtrail-copy/region=us-east-1/accountId=1/eventDay=20260501/a.parquet";
+        assert_eq!(classify_path(custom), PathKind::Log);
     }
 }

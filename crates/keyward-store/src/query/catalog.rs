@@ -69,6 +69,12 @@ impl Question {
             .replace("{findings_filter}", &findings_condition)
     }
 
+    /// Reports whether the question reads the latest check's findings rather
+    /// than events.
+    pub fn reads_findings(&self) -> bool {
+        self.sql.contains("{findings_filter}")
+    }
+
     /// Returns the window the question covers for the given filters: a
     /// question with a default length that is given no start covers that
     /// many days before the end, or before now.

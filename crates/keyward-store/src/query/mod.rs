@@ -16,8 +16,11 @@
 //!   hold the latest finished scan, `TABLE_history` every finished scan,
 //!   and `scans` lists the finished scans.
 //!
-//! The built-in questions in [`catalog`] read `crypto_events`.
+//! The built-in questions in [`catalog`] read `crypto_events` and
+//! `findings`; [`athena`] prints them as Athena SQL over Amazon Security
+//! Lake.
 
+pub mod athena;
 pub mod catalog;
 pub mod output;
 
