@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::context::Context;
 use crate::{Evaluation, Resource, ResourceType, Rule, Severity, Threshold};
 
-pub static RULES: [Rule; 6] = [
+pub static RULES: [Rule; 7] = [
     Rule {
         id: "acm-certificate-expiring",
         title: "ACM certificates do not expire within the next N days",
@@ -96,6 +96,21 @@ pub static RULES: [Rule; 6] = [
         ],
         threshold: None,
         evaluate: renewal,
+    },
+    Rule {
+        id: "acm-certificate-transparency-logging",
+        title: "Amazon issued certificates are logged to Certificate Transparency",
+        severity: Severity::Low,
+        resource_type: ResourceType::Certificate,
+        risk: "Browsers reject public certificates missing from the Certificate Transparency logs, and unlogged certificates escape domain owners' monitoring.",
+        remediation: "Turn Certificate Transparency logging back on; AWS no longer lets new requests opt out.",
+        remediation_cli: "aws acm update-certificate-options --certificate-arn CERTIFICATE_ARN --options CertificateTransparencyLoggingPreference=ENABLED",
+        references: &[
+            "https://docs.aws.amazon.com/acm/latest/userguide/acm-concepts.html#concept-transparency",
+            "Prowler acm_certificates_transparency_logs_enabled",
+        ],
+        threshold: None,
+        evaluate: transparency_logging,
     },
 ];
 
@@ -317,6 +332,39 @@ fn renewal(_context: &Context, resource: &Resource<'_>, _threshold: u32) -> Opti
         _ => Evaluation::pass(
             "the certificate renews automatically",
             evidence(certificate),
+        ),
+    })
+}
+
+fn transparency_logging(
+    _context: &Context,
+    resource: &Resource<'_>,
+    _threshold: u32,
+) -> Option<Evaluation> {
+    let certificate = certificate(resource)?;
+    if let Some(unknown) = unread(certificate) {
+        return Some(unknown);
+    }
+    // Imported and private certificates are never logged by ACM.
+    if certificate.certificate_type.as_deref() != Some("AMAZON_ISSUED") {
+        return None;
+    }
+    let mut evidence = evidence(certificate);
+    evidence["transparency_logging"] = json!(certificate.transparency_logging);
+    Some(match certificate.transparency_logging.as_deref() {
+        Some("DISABLED") => {
+            Evaluation::fail("Certificate Transparency logging is disabled", evidence)
+        }
+        Some(preference) => Evaluation::pass(
+            format!(
+                "Certificate Transparency logging is {}",
+                preference.to_ascii_lowercase()
+            ),
+            evidence,
+        ),
+        None => Evaluation::pass(
+            "no logging preference is set, and ACM logs to Certificate Transparency by default",
+            evidence,
         ),
     })
 }

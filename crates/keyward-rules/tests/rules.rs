@@ -1419,3 +1419,30 @@ fn ou_exception_needs_every_selector() {
     assert!(!suppressed(&context, "nested", "111111111111"));
     assert!(!suppressed(&context, "outside", "222222222222"));
 }
+
+#[test]
+fn certificate_transparency_logging() {
+    let mut disabled = certificate("disabled");
+    disabled.transparency_logging = Some("DISABLED".into());
+    let mut enabled = certificate("enabled");
+    enabled.transparency_logging = Some("ENABLED".into());
+    let unset = certificate("unset");
+    let mut imported = certificate("imported");
+    imported.certificate_type = Some("IMPORTED".into());
+    imported.transparency_logging = Some("DISABLED".into());
+    let context = certificates(vec![
+        disabled.clone(),
+        enabled.clone(),
+        unset.clone(),
+        imported.clone(),
+    ]);
+    let rule = "acm-certificate-transparency-logging";
+    assert_eq!(verdict(&context, rule, &disabled.arn).0, Verdict::Fail);
+    assert_eq!(verdict(&context, rule, &enabled.arn).0, Verdict::Pass);
+    assert_eq!(verdict(&context, rule, &unset.arn).0, Verdict::Pass);
+    assert!(
+        findings(&context, rule)
+            .iter()
+            .all(|finding| finding.resource_arn != imported.arn)
+    );
+}

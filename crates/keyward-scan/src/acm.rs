@@ -164,6 +164,15 @@ fn describe(certificate: &mut CertificateRecord, detail: &CertificateDetail) {
         .options()
         .and_then(|options| options.export())
         .map(|v| v.as_str().to_owned());
+    #[expect(
+        deprecated,
+        reason = "ACM no longer accepts opt-outs, but certificates that opted out before keep DISABLED"
+    )]
+    let transparency = detail
+        .options()
+        .and_then(|options| options.certificate_transparency_logging_preference())
+        .map(|v| v.as_str().to_owned());
+    certificate.transparency_logging = transparency;
     certificate.key_usages = detail
         .key_usages()
         .iter()

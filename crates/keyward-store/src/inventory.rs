@@ -290,6 +290,9 @@ pub struct CertificateRecord {
     pub certificate_authority_arn: Option<String>,
     /// Whether the certificate can be exported.
     pub export_option: Option<String>,
+    /// Certificate Transparency logging preference: `ENABLED` or
+    /// `DISABLED`.
+    pub transparency_logging: Option<String>,
     /// Key usages.
     pub key_usages: Vec<String>,
     /// Extended key usages.
