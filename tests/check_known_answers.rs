@@ -7,54 +7,22 @@
 
 #[path = "../crates/keyward-scan/tests/common/mod.rs"]
 mod emulator;
+mod emulator_cli;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, Utc};
 use emulator::{Moto, make_certificate};
+use emulator_cli::{REGION, keyward, sdk_config, text};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
 const PARTNER: &str = "999999999999";
-const REGION: &str = "us-east-1";
 
 /// Seconds after which the certificate labelled `certificate-expired`
 /// expires.
 const EXPIRED_AFTER_SECONDS: i64 = 3;
-
-fn keyward(store: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("KEYWARD_STORE")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await
-}
 
 /// ARNs of the assets, by the label that the expected verdicts use.
 type Assets = BTreeMap<&'static str, String>;

@@ -6,47 +6,17 @@
 
 #[path = "../crates/keyward-scan/tests/common/mod.rs"]
 mod emulator;
+mod emulator_cli;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use emulator::{Action, Moto, Proxy, make_certificate};
+use emulator_cli::{keyward, sdk_config, text};
 use keyward_export::ocsf_schema::Schema;
 
 /// Secret value stored in moto, which no export may contain.
 const SECRET_VALUE: &str = "never-read-4f1c";
-
-fn keyward(store: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("KEYWARD_STORE")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await
-}
 
 /// Creates a key without rotation and a secret without rotation, scans
 /// and checks them, and returns the store and the key id.
@@ -526,8 +496,8 @@ fn transient_rejections_are_sent_again() {
     let work = tempfile::tempdir().unwrap();
     let (store, _) = checked_store(&moto, work.path());
     // moto never rejects a finding for a transient reason, so the proxy
-    // answers the first import with an InternalException for its first
-    // finding and forwards every later request to moto.
+    // rejects the first finding of the first import with an
+    // InternalException and forwards every later request to moto.
     let rejected = std::sync::Mutex::new(None::<String>);
     let proxy = Proxy::start(&moto.endpoint, move |request| {
         if request.path != "/findings/import" {

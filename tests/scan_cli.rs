@@ -5,44 +5,10 @@
 
 #[path = "../crates/keyward-scan/tests/common/mod.rs"]
 mod emulator;
-
-use std::path::Path;
-use std::process::{Command, Output};
+mod emulator_cli;
 
 use emulator::Moto;
-
-fn keyward(store: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("KEYWARD_STORE")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Builds an SDK configuration for moto's default account in us-east-1.
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await
-}
+use emulator_cli::{keyward, sdk_config, text};
 
 async fn create_assets(endpoint: &str) -> String {
     let config = sdk_config(endpoint).await;

@@ -157,6 +157,18 @@ fn secret_key<'a>(
     keys.get(target.as_str()).copied()
 }
 
+/// Facts that ACM certificates and Private CA authorities both give.
+struct CertificateFacts<'a> {
+    arn: &'a str,
+    name: String,
+    subject: Option<String>,
+    issuer: Option<&'a str>,
+    not_before: Option<DateTime<Utc>>,
+    not_after: Option<DateTime<Utc>>,
+    key_algorithm: Option<&'a str>,
+    signature_algorithm: Option<&'a str>,
+}
+
 /// Collects the algorithm components while the assets are written.
 #[derive(Default)]
 struct Builder {
@@ -192,6 +204,7 @@ impl Builder {
             Some(_) => "private-key",
             None => "unknown",
         };
+
         let mut material = json!({
             "type": material_type,
             "id": key.key_id,
@@ -211,6 +224,7 @@ impl Builder {
             key.deletion_date.or(key.valid_to),
         );
         put_time(&mut material, "updateDate", key.last_rotation_date);
+
         let name = key
             .aliases
             .first()
@@ -232,7 +246,7 @@ impl Builder {
         push_property(
             &mut properties,
             "keyward:quantum-class",
-            algorithm.map(|a| a.class.as_str()),
+            algorithm.map(|algorithm| algorithm.class.as_str()),
         );
         json!({
             "type": "cryptographic-asset",
@@ -247,33 +261,6 @@ impl Builder {
     }
 
     fn certificate(&mut self, certificate: &CertificateRecord) -> Value {
-        let public_key = certificate
-            .key_algorithm
-            .as_deref()
-            .and_then(certificate_key_algorithm);
-        let signature = certificate
-            .signature_algorithm
-            .as_deref()
-            .and_then(signature_algorithm);
-        let mut properties = json!({"certificateFormat": "X.509"});
-        put_text(
-            &mut properties,
-            "subjectName",
-            certificate.subject.as_deref(),
-        );
-        put_text(&mut properties, "issuerName", certificate.issuer.as_deref());
-        put_time(&mut properties, "notValidBefore", certificate.not_before);
-        put_time(&mut properties, "notValidAfter", certificate.not_after);
-        if let Some(algorithm) = public_key {
-            properties["subjectPublicKeyRef"] = json!(self.algorithm(algorithm, false));
-        }
-        if let Some(algorithm) = signature {
-            properties["signatureAlgorithmRef"] = json!(self.algorithm(algorithm, false));
-        }
-        let name = certificate
-            .domain_name
-            .clone()
-            .unwrap_or_else(|| certificate.arn.clone());
         let mut extra = place_properties(
             &certificate.arn,
             &certificate.account_id,
@@ -290,44 +277,24 @@ impl Builder {
             "aws:acm:key-algorithm",
             certificate.key_algorithm.as_deref(),
         );
-        push_property(
-            &mut extra,
-            "keyward:quantum-class",
-            public_key.map(|a| a.class.as_str()),
-        );
-        json!({
-            "type": "cryptographic-asset",
-            "bom-ref": certificate.arn,
-            "name": name,
-            "cryptoProperties": {
-                "assetType": "certificate",
-                "certificateProperties": properties,
-            },
-            "properties": extra,
-        })
+
+        let facts = CertificateFacts {
+            arn: &certificate.arn,
+            name: certificate
+                .domain_name
+                .clone()
+                .unwrap_or_else(|| certificate.arn.clone()),
+            subject: certificate.subject.clone(),
+            issuer: certificate.issuer.as_deref(),
+            not_before: certificate.not_before,
+            not_after: certificate.not_after,
+            key_algorithm: certificate.key_algorithm.as_deref(),
+            signature_algorithm: certificate.signature_algorithm.as_deref(),
+        };
+        self.certificate_component(&facts, extra)
     }
 
     fn authority(&mut self, authority: &AuthorityRecord) -> Value {
-        let public_key = authority
-            .key_algorithm
-            .as_deref()
-            .and_then(certificate_key_algorithm);
-        let signature = authority
-            .signing_algorithm
-            .as_deref()
-            .and_then(signature_algorithm);
-        let mut properties = json!({"certificateFormat": "X.509"});
-        if let Some(name) = &authority.common_name {
-            properties["subjectName"] = json!(format!("CN={name}"));
-        }
-        put_time(&mut properties, "notValidBefore", authority.not_before);
-        put_time(&mut properties, "notValidAfter", authority.not_after);
-        if let Some(algorithm) = public_key {
-            properties["subjectPublicKeyRef"] = json!(self.algorithm(algorithm, false));
-        }
-        if let Some(algorithm) = signature {
-            properties["signatureAlgorithmRef"] = json!(self.algorithm(algorithm, false));
-        }
         let mut extra = place_properties(&authority.arn, &authority.account_id, &authority.region);
         push_property(
             &mut extra,
@@ -344,15 +311,56 @@ impl Builder {
             "aws:acm-pca:key-storage",
             authority.key_storage_security_standard.as_deref(),
         );
+
+        let facts = CertificateFacts {
+            arn: &authority.arn,
+            name: authority
+                .common_name
+                .clone()
+                .unwrap_or_else(|| authority.arn.clone()),
+            subject: authority
+                .common_name
+                .as_ref()
+                .map(|name| format!("CN={name}")),
+            issuer: None,
+            not_before: authority.not_before,
+            not_after: authority.not_after,
+            key_algorithm: authority.key_algorithm.as_deref(),
+            signature_algorithm: authority.signing_algorithm.as_deref(),
+        };
+        self.certificate_component(&facts, extra)
+    }
+
+    /// Builds the component of an ACM certificate or a Private CA, with
+    /// `extra` as its properties and its quantum class added to them.
+    fn certificate_component(
+        &mut self,
+        facts: &CertificateFacts<'_>,
+        mut extra: Vec<Value>,
+    ) -> Value {
+        let public_key = facts.key_algorithm.and_then(certificate_key_algorithm);
+        let signature = facts.signature_algorithm.and_then(signature_algorithm);
+        let mut properties = json!({"certificateFormat": "X.509"});
+        put_text(&mut properties, "subjectName", facts.subject.as_deref());
+        put_text(&mut properties, "issuerName", facts.issuer);
+        put_time(&mut properties, "notValidBefore", facts.not_before);
+        put_time(&mut properties, "notValidAfter", facts.not_after);
+        if let Some(algorithm) = public_key {
+            properties["subjectPublicKeyRef"] = json!(self.algorithm(algorithm, false));
+        }
+        if let Some(algorithm) = signature {
+            properties["signatureAlgorithmRef"] = json!(self.algorithm(algorithm, false));
+        }
+
         push_property(
             &mut extra,
             "keyward:quantum-class",
-            public_key.map(|a| a.class.as_str()),
+            public_key.map(|algorithm| algorithm.class.as_str()),
         );
         json!({
             "type": "cryptographic-asset",
-            "bom-ref": authority.arn,
-            "name": authority.common_name.clone().unwrap_or_else(|| authority.arn.clone()),
+            "bom-ref": facts.arn,
+            "name": facts.name,
             "cryptoProperties": {
                 "assetType": "certificate",
                 "certificateProperties": properties,
@@ -367,6 +375,7 @@ impl Builder {
         } else {
             "active"
         };
+
         let mut secured_by = json!({"mechanism": "AWS KMS envelope encryption"});
         if let Some(algorithm) = key
             .and_then(|key| key.key_spec.as_deref())
@@ -383,6 +392,7 @@ impl Builder {
         put_time(&mut material, "creationDate", secret.created_at);
         put_time(&mut material, "updateDate", secret.last_changed_at);
         put_time(&mut material, "expirationDate", secret.deleted_at);
+
         let mut properties = place_properties(&secret.arn, &secret.account_id, &secret.region);
         push_property(
             &mut properties,
@@ -394,7 +404,7 @@ impl Builder {
             "aws:secretsmanager:rotation-enabled",
             secret
                 .rotation_enabled
-                .map(|on| if on { "true" } else { "false" }),
+                .map(|enabled| if enabled { "true" } else { "false" }),
         );
         push_property(
             &mut properties,

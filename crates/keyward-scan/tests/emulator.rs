@@ -1059,7 +1059,7 @@ async fn iam_policies_are_read_and_decoded() {
     assert_eq!(role.tags[0].key, "team");
     let user = inline("user/alice");
     assert_eq!(user.principal_type, Some(PrincipalType::User));
-    // The Sid holds spaces, which the URL encoding writes as %20.
+    // The Sid contains spaces, which the URL encoding writes as %20.
     assert_eq!(json(user.document.as_deref()), json(Some(DECRYPT_ONE)));
     let group = inline("group/ops");
     assert_eq!(group.principal_type, Some(PrincipalType::Group));
