@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod query;
 pub mod rules;
 pub mod scan;
+pub mod serve;
 pub mod sql;
 
 use clap::ValueEnum;

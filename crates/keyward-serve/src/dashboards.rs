@@ -1,0 +1,371 @@
+//! The data behind the charts and key figures of each dashboard.
+//!
+//! Visuals of CloudTrail calls reuse the built-in questions of
+//! `keyward query` and add up their `count` column, so a pie or bar shows
+//! calls, not result rows. Visuals of findings read the latest check only,
+//! which contains one finding per rule and resource, so a failure that a
+//! later check resolved is not counted again.
+
+use keyward_store::query::catalog::{self, question};
+use serde_json::{Value, json};
+
+use crate::data::{Data, Row};
+use crate::error::Result;
+use crate::filters::{Filters, timestamp};
+
+/// Microseconds in a day.
+const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
+
+/// Days ahead in which the certificates dashboard counts a certificate as
+/// expiring, as the reference dashboards of AWS's sample solution do.
+pub const EXPIRY_HORIZON_DAYS: i64 = 60;
+
+/// Rules whose failures mark an asset as unused.
+const UNUSED_RULES: &str = "('kms-key-unused', 'secret-unused')";
+
+/// Severities from the most to the least severe.
+pub const SEVERITIES: [&str; 5] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"];
+
+/// Returns the SQL of a built-in question for the filters.
+pub fn question_sql(name: &str, filters: &Filters) -> String {
+    match question(name) {
+        Some(question) => question.sql(&filters.question_filters()),
+        None => unreachable_question(name),
+    }
+}
+
+/// Logs a question name that the catalog lacks and returns a query without
+/// rows. A unit test checks every name that the dashboards use.
+fn unreachable_question(name: &str) -> String {
+    tracing::error!(question = name, "dashboard names an unknown question");
+    "SELECT NULL AS unknown_question WHERE FALSE".to_owned()
+}
+
+/// Describes the time window that a question covers for the filters, as
+/// the pages print it above a chart.
+pub fn window_label(name: &str, filters: &Filters) -> String {
+    let Some(question) = question(name) else {
+        return String::new();
+    };
+    let window = question.effective_window(&filters.question_filters());
+    let day = |micros: i64| keyward_cloudtrail::format_day(micros);
+    match (window.from, window.to) {
+        (None | Some(0), None) => "all stored time".to_owned(),
+        (None | Some(0), Some(to)) => format!("before {}", day(to)),
+        (Some(from), None) => format!("{} to now", day(from)),
+        (Some(from), Some(to)) => format!("{} to {}", day(from), day(to)),
+    }
+}
+
+fn visual(rows: Vec<Row>, window: String) -> Value {
+    json!({ "window": window, "rows": rows })
+}
+
+/// Builds the overview: assets by service and state, open findings by
+/// severity, the trend over the stored checks and the savings.
+pub async fn overview(data: &Data, filters: &Filters) -> Result<Value> {
+    let place = filters.place_condition("account_id", "region");
+    let assets = format!(
+        "SELECT service, state, count(*) AS assets FROM (
+            SELECT 'KMS keys' AS service, COALESCE(key_state, 'Unknown') AS state
+            FROM keys WHERE {place}
+            UNION ALL SELECT 'ACM certificates', COALESCE(status, 'Unknown')
+            FROM certificates WHERE {place}
+            UNION ALL SELECT 'Private CAs', COALESCE(status, 'Unknown')
+            FROM certificate_authorities WHERE {place}
+            UNION ALL SELECT 'Secrets', CASE WHEN deleted_at IS NULL THEN 'Active'
+                                             ELSE 'PendingDeletion' END
+            FROM secrets WHERE {place}
+        ) AS assets GROUP BY service, state ORDER BY service, state"
+    );
+    let severities = format!(
+        "SELECT severity, count(*) AS findings FROM findings
+         WHERE verdict = 'FAIL' AND suppressed_by IS NULL AND {place}
+         GROUP BY severity"
+    );
+    let savings = format!(
+        "SELECT resource_type, count(*) AS assets, sum(monthly_cost_usd) AS monthly_usd
+         FROM findings
+         WHERE verdict = 'FAIL' AND suppressed_by IS NULL AND rule_id IN {UNUSED_RULES}
+           AND monthly_cost_usd IS NOT NULL AND {place}
+         GROUP BY resource_type ORDER BY resource_type"
+    );
+    let (assets, severities, trend, savings, status) = tokio::try_join!(
+        data.rows(&assets),
+        data.rows(&severities),
+        data.rows(trend_sql(filters)),
+        data.rows(&savings),
+        store_status(data, filters),
+    )?;
+    Ok(json!({
+        "assets": assets,
+        "severities": severity_counts(&severities),
+        "trend": trend,
+        "savings": savings,
+        "status": status,
+    }))
+}
+
+/// Counts failing findings and unused assets in every stored check.
+fn trend_sql(filters: &Filters) -> String {
+    let place = filters.place_condition("f.account_id", "f.region");
+    let window = filters.time_condition("c.checked_at");
+    format!(
+        "SELECT c.run_id, c.checked_at,
+                count(CASE WHEN f.verdict = 'FAIL' AND f.suppressed_by IS NULL
+                           THEN 1 END) AS failing,
+                count(DISTINCT CASE WHEN f.verdict = 'FAIL' AND f.suppressed_by IS NULL
+                                     AND f.rule_id IN {UNUSED_RULES}
+                                    THEN f.resource_arn END) AS unused
+         FROM checks c
+         LEFT JOIN findings_history f ON f.run_id = c.run_id AND {place}
+         WHERE {window}
+         GROUP BY c.run_id, c.checked_at
+         ORDER BY c.checked_at, c.run_id"
+    )
+}
+
+/// Orders severity counts from critical down, with zeros for severities
+/// without findings.
+fn severity_counts(rows: &[Row]) -> Vec<Value> {
+    SEVERITIES
+        .iter()
+        .map(|severity| {
+            let count = rows
+                .iter()
+                .find(|row| row.get("severity").and_then(Value::as_str) == Some(severity))
+                .and_then(|row| row.get("findings").cloned())
+                .unwrap_or(json!(0));
+            json!({ "severity": severity, "findings": count })
+        })
+        .collect()
+}
+
+/// Key figures of the store: latest scan and check, coverage gaps,
+/// findings that could not be decided, and events in the window.
+async fn store_status(data: &Data, filters: &Filters) -> Result<Value> {
+    let place = filters.place_condition("account_id", "region");
+    let events = catalog::filter_condition(filters.window, &filters.accounts, &filters.regions);
+    let (scan, check, gaps, unknown, events) = tokio::try_join!(
+        data.rows(
+            "SELECT scan_id, started_at, finished_at, complete FROM scans
+             ORDER BY started_at DESC, scan_id DESC LIMIT 1"
+        ),
+        data.rows(
+            "SELECT run_id, checked_at FROM checks ORDER BY checked_at DESC, run_id DESC LIMIT 1"
+        ),
+        data.count(format!(
+            "SELECT count(*) FROM coverage WHERE status <> 'ok' AND {place}"
+        )),
+        data.count(format!(
+            "SELECT count(*) FROM findings WHERE verdict = 'UNKNOWN' AND {place}"
+        )),
+        data.count(format!("SELECT count(*) FROM events WHERE {events}")),
+    )?;
+    Ok(json!({
+        "latest_scan": scan.into_iter().next(),
+        "latest_check": check.into_iter().next(),
+        "coverage_gaps": gaps,
+        "unknown_findings": unknown,
+        "events": events,
+    }))
+}
+
+/// Builds the KMS dashboard.
+pub async fn kms(data: &Data, filters: &Filters) -> Result<Value> {
+    let rotation = format!(
+        "SELECT account, region, keys FROM ({}) AS q ORDER BY account, region",
+        question_sql("kms-keys-without-autorotation", filters)
+    );
+    let operations = format!(
+        "SELECT operation, sum(count) AS calls FROM ({}) AS q
+         GROUP BY operation ORDER BY calls DESC, operation",
+        question_sql("kms-operation", filters)
+    );
+    let denied = format!(
+        "SELECT COALESCE(principal, '(unknown)') AS principal, operation,
+                sum(count) AS denials
+         FROM ({}) AS q GROUP BY 1, 2 ORDER BY principal, operation",
+        question_sql("kms-access-denied", filters)
+    );
+    let unused = format!(
+        "SELECT count(DISTINCT key) FROM ({}) AS q",
+        question_sql("kms-unused-cmks", filters)
+    );
+    let (rotation, operations, denied, unused) = tokio::try_join!(
+        data.rows(&rotation),
+        data.rows(&operations),
+        data.rows(&denied),
+        data.count(&unused),
+    )?;
+    Ok(json!({
+        "rotation": visual(rotation, "latest check".to_owned()),
+        "operations": visual(operations, window_label("kms-operation", filters)),
+        "denied": visual(denied, window_label("kms-access-denied", filters)),
+        "unused_keys": unused,
+    }))
+}
+
+/// Builds the certificates dashboard, for ACM and Private CA.
+pub async fn certificates(data: &Data, filters: &Filters) -> Result<Value> {
+    let breakdown = question_sql("cert-operation-brkdown", filters);
+    let operations = format!(
+        "SELECT operation, sum(count) AS calls FROM ({breakdown}) AS q
+         GROUP BY operation ORDER BY calls DESC, operation"
+    );
+    let expiring = format!(
+        "SELECT account_id AS account, region, count(*) AS certificates
+         FROM certificates WHERE {}
+         GROUP BY 1, 2 ORDER BY account, region",
+        expiring_condition(filters)
+    );
+    let by_account = |name: &str| {
+        format!(
+            "SELECT account, sum(count) AS certificates FROM ({}) AS q
+             GROUP BY account ORDER BY certificates DESC, account LIMIT 10",
+            question_sql(name, filters)
+        )
+    };
+    let pending = format!(
+        "SELECT count(DISTINCT certificate) FROM ({}) AS q",
+        question_sql("cert-dns-validation-pending", filters)
+    );
+    let pivot = format!(
+        "SELECT account, region, operation, sum(count) AS calls FROM ({breakdown}) AS q
+         GROUP BY 1, 2, 3 ORDER BY account, region, operation"
+    );
+    let (operations, expiring, issued, revoked, pending, pivot) = tokio::try_join!(
+        data.rows(&operations),
+        data.rows(&expiring),
+        data.rows(by_account("certs-issued")),
+        data.rows(by_account("certs-revoked")),
+        data.count(&pending),
+        data.rows(&pivot),
+    )?;
+    let breakdown_window = window_label("cert-operation-brkdown", filters);
+    Ok(json!({
+        "operations": visual(operations, breakdown_window.clone()),
+        "expiring": visual(expiring, format!("next {EXPIRY_HORIZON_DAYS} days")),
+        "issued": visual(issued, window_label("certs-issued", filters)),
+        "revoked": visual(revoked, window_label("certs-revoked", filters)),
+        "pending_validation": pending,
+        "pivot": visual(pivot, breakdown_window),
+    }))
+}
+
+/// Builds the condition for certificates of the latest scan that expire
+/// from now to the horizon, in the filtered accounts and Regions.
+pub fn expiring_condition(filters: &Filters) -> String {
+    let horizon = filters.now + EXPIRY_HORIZON_DAYS * MICROS_PER_DAY;
+    format!(
+        "not_after >= {} AND not_after < {} AND {}",
+        filters.now_sql(),
+        timestamp(horizon),
+        filters.place_condition("account_id", "region")
+    )
+}
+
+/// Builds the Secrets Manager dashboard.
+pub async fn secrets(data: &Data, filters: &Filters) -> Result<Value> {
+    let breakdown = question_sql("sm-operations-brkdwn", filters);
+    let operations = format!(
+        "SELECT operation, sum(count) AS calls FROM ({breakdown}) AS q
+         GROUP BY operation ORDER BY calls DESC, operation"
+    );
+    let unused = format!(
+        "SELECT count(DISTINCT secret) FROM ({}) AS q",
+        question_sql("sm-unused-secrets", filters)
+    );
+    let deleted = format!(
+        "SELECT account, sum(count) AS secrets FROM ({}) AS q
+         GROUP BY account ORDER BY secrets DESC, account",
+        question_sql("sm-deleted", filters)
+    );
+    let pivot = format!(
+        "SELECT account, region, operation, sum(count) AS calls FROM ({breakdown}) AS q
+         GROUP BY 1, 2, 3 ORDER BY account, region, operation"
+    );
+    let (operations, denied, unused, deleted, pivot) = tokio::try_join!(
+        data.rows(&operations),
+        data.rows(secret_denials_sql(filters)),
+        data.count(&unused),
+        data.rows(&deleted),
+        data.rows(&pivot),
+    )?;
+    let breakdown_window = window_label("sm-operations-brkdwn", filters);
+    Ok(json!({
+        "operations": visual(operations, breakdown_window.clone()),
+        "denied": visual(denied, window_label("sm-access-denied", filters)),
+        "unused_secrets": unused,
+        "deleted": visual(deleted, window_label("sm-deleted", filters)),
+        "pivot": visual(pivot, breakdown_window),
+    }))
+}
+
+/// Counts Secrets Manager denials of the ten most denied principals, per
+/// account. The question `sm-access-denied` stops at 20 rows of principal,
+/// id, type, Region and account, which could leave out part of a
+/// principal's denials, so the chart counts from the events with the same
+/// conditions.
+fn secret_denials_sql(filters: &Filters) -> String {
+    let window = question("sm-access-denied")
+        .map(|question| question.effective_window(&filters.question_filters()))
+        .unwrap_or(filters.window);
+    let condition = catalog::filter_condition(window, &filters.accounts, &filters.regions);
+    format!(
+        "WITH denied AS (
+            SELECT COALESCE(principal, '(unknown)') AS principal,
+                   cloud_account_uid AS account, count(*) AS denials
+            FROM crypto_events
+            WHERE api_service_name = 'secretsmanager.amazonaws.com'
+              AND api_response_error IN ('AccessDenied', 'AccessDeniedException')
+              AND {condition}
+            GROUP BY 1, 2
+         ),
+         top AS (
+            SELECT principal, sum(denials) AS total FROM denied
+            GROUP BY principal ORDER BY total DESC, principal LIMIT 10
+         )
+         SELECT d.principal, d.account, d.denials, t.total
+         FROM denied d JOIN top t ON d.principal = t.principal
+         ORDER BY t.total DESC, d.principal, d.account"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_question_exists() {
+        for name in [
+            "kms-keys-without-autorotation",
+            "kms-operation",
+            "kms-access-denied",
+            "kms-unused-cmks",
+            "cert-operation-brkdown",
+            "certs-issued",
+            "certs-revoked",
+            "cert-dns-validation-pending",
+            "sm-operations-brkdwn",
+            "sm-unused-secrets",
+            "sm-deleted",
+            "sm-access-denied",
+        ] {
+            assert!(question(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn window_labels() {
+        let filters = Filters {
+            now: 40 * MICROS_PER_DAY,
+            ..Filters::default()
+        };
+        assert_eq!(window_label("kms-operation", &filters), "1970-01-11 to now");
+        assert_eq!(
+            window_label("kms-access-denied", &filters),
+            "all stored time"
+        );
+    }
+}
