@@ -49,3 +49,6 @@ pub fn query_json(store: &Store, sql: &str) -> Vec<serde_json::Value> {
     write_batches(&batches, OutputFormat::Json, &mut out).expect("json output");
     serde_json::from_slice(&out).expect("json rows")
 }
+
+pub mod dashboard;
+pub mod webdriver;

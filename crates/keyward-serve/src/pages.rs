@@ -292,6 +292,7 @@ pub fn render(page: &Page) -> String {
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{} · keyward</title>\n\
+         <link rel=\"icon\" href=\"data:,\">\n\
          <link rel=\"stylesheet\" href=\"/static/style.css\">\n\
          <script src=\"/static/vendor/echarts/echarts.min.js\" defer></script>\n\
          <script src=\"/static/app.js\" defer></script>\n\
