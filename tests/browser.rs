@@ -410,3 +410,60 @@ fn check_asset_page(session: &Session, base: &str, store: &Path) {
     );
     assert!(body_text(session).contains("secret-unused"));
 }
+
+#[test]
+fn report_opens_offline_in_chromium() {
+    let work = tempfile::tempdir().unwrap();
+    let store = dashboard_store(keyward_binary(), work.path());
+    let report = work.path().join("report.html");
+    let pdf = work.path().join("report.pdf");
+    let output = Command::new(keyward_binary())
+        .arg("--store")
+        .arg(&store)
+        .args(["report", "--html", report.to_str().unwrap()])
+        .args(["--pdf", pdf.to_str().unwrap()])
+        .env_remove("KEYWARD_STORE")
+        .env("KEYWARD_CHROMIUM", common::webdriver::chromium())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let pdf_bytes = std::fs::read(&pdf).unwrap();
+    assert!(pdf_bytes.starts_with(b"%PDF"), "not a PDF file");
+
+    let driver = Driver::start();
+    // Any request that slipped past the offline switch would go to a port
+    // where nothing listens.
+    let session = driver.session(
+        &work.path().join("profile"),
+        &["--proxy-server=http://127.0.0.1:9"],
+    );
+    session.set_offline();
+    open_page(&session, &format!("file://{}", report.display()), "report");
+
+    let loaded = session.execute("return performance.getEntriesByType('resource').length");
+    assert_eq!(loaded, 0, "the report loaded a resource");
+    let store = keyward_store::Store::open(&store).unwrap();
+    let failing = common::query_json(
+        &store,
+        "SELECT count(*) AS n FROM findings WHERE verdict = 'FAIL' AND suppressed_by IS NULL",
+    );
+    let rows =
+        session.execute("return document.querySelectorAll('#failing-findings tbody tr').length");
+    assert_eq!(rows, failing[0]["n"], "one row per failing finding");
+    let severities = bar_values(&session, "severities");
+    assert_eq!(
+        severities.values().sum::<f64>(),
+        failing[0]["n"].as_f64().unwrap(),
+        "the severity chart counts every failing finding"
+    );
+    let text = body_text(&session);
+    assert!(
+        text.contains("kms-key-external-access"),
+        "a failing rule is missing"
+    );
+    assert!(text.contains("999988887777"), "the evidence is missing");
+}

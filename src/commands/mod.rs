@@ -6,6 +6,7 @@ pub mod export;
 pub mod ingest;
 pub mod inventory;
 pub mod query;
+pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod serve;

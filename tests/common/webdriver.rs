@@ -138,6 +138,19 @@ impl Session {
         self.command("POST", "/url", Some(&json!({ "url": url })));
     }
 
+    /// Turns the browser's network off: every request fails.
+    pub fn set_offline(&self) {
+        let conditions = json!({
+            "network_conditions": {
+                "offline": true,
+                "latency": 0,
+                "download_throughput": 0,
+                "upload_throughput": 0,
+            }
+        });
+        self.command("POST", "/chromium/network_conditions", Some(&conditions));
+    }
+
     /// Runs a script in the page and returns its result.
     pub fn execute(&self, script: &str) -> Value {
         self.command(
