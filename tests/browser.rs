@@ -38,6 +38,8 @@ fn screenshot_path(name: &str) -> PathBuf {
 struct Server {
     child: Child,
     base: String,
+    /// The rest of the output, open so that the server can still print.
+    _output: BufReader<std::process::ChildStdout>,
 }
 
 impl Server {
@@ -53,14 +55,14 @@ impl Server {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut output = BufReader::new(child.stdout.take().unwrap());
+        output.read_line(&mut line).unwrap();
         let start = line.find("http://").expect("serve printed no address");
         let address = line[start..].split_whitespace().next().unwrap();
         Self {
             child,
             base: address.trim_end_matches('/').to_owned(),
+            _output: output,
         }
     }
 }

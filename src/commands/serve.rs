@@ -4,6 +4,7 @@
 //! loopback by default. Any other address needs a token, which every
 //! request must then carry.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -131,17 +132,23 @@ pub fn serve_store(
         let address = listener
             .local_addr()
             .context("failed to read the address")?;
-        println!(
+        // A closed standard output must not stop the server, so print
+        // errors are ignored.
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(
+            stdout,
             "Serving the store {} on http://{address}{start_path} (Ctrl-C stops)",
             store.root().display()
         );
         if listen.token.is_some() {
             let separator = if start_path.contains('?') { '&' } else { '?' };
-            println!(
+            let _ = writeln!(
+                stdout,
                 "Requests need the token: open http://{address}{start_path}{separator}token=TOKEN \
                  once, or send Authorization: Bearer TOKEN"
             );
         }
+        let _ = stdout.flush();
         let router = keyward_serve::router(app, listen.token.clone());
         keyward_serve::serve(listener, router, std::future::pending()).await?;
         anyhow::Ok(())

@@ -64,6 +64,21 @@ impl Data {
         Ok(value.and_then(Value::as_u64).unwrap_or(0))
     }
 
+    /// Runs a query and returns `fetch` rows after the first `skip`.
+    async fn slice(&self, sql: &str, skip: usize, fetch: usize) -> Result<Vec<Row>> {
+        let frame = self
+            .session
+            .sql_with_options(sql, read_only_options())
+            .await
+            .and_then(|frame| frame.limit(skip, Some(fetch)))
+            .map_err(keyward_store::StoreError::from)?;
+        let batches = frame
+            .collect()
+            .await
+            .map_err(keyward_store::StoreError::from)?;
+        batches_to_rows(&batches)
+    }
+
     /// Returns the output columns of a query without running it, with
     /// whether each can be sorted (nested types cannot).
     pub async fn columns(&self, sql: &str) -> Result<Vec<(String, bool)>> {
@@ -104,21 +119,21 @@ impl Data {
                 order_by.push(format!("\"{name}\" ASC NULLS FIRST"));
             }
         }
+        // Without a sort column the query's own ORDER BY stands: the page
+        // is cut from its plan, where a subquery could lose the order.
         let ordered = if order_by.is_empty() {
-            format!("SELECT * FROM ({sql}) AS page_source")
+            sql.to_owned()
         } else {
             format!(
                 "SELECT * FROM ({sql}) AS page_source ORDER BY {}",
                 order_by.join(", ")
             )
         };
-        let page_sql = format!(
-            "{ordered} LIMIT {} OFFSET {}",
-            paging.page_size,
-            paging.offset()
-        );
         let count_sql = format!("SELECT count(*) AS total FROM ({sql}) AS page_source");
-        let (rows, total) = tokio::try_join!(self.rows(page_sql), self.count(count_sql))?;
+        let (rows, total) = tokio::try_join!(
+            self.slice(&ordered, paging.offset(), paging.page_size),
+            self.count(count_sql)
+        )?;
         Ok(Page {
             columns: columns.into_iter().map(|(name, _)| name).collect(),
             rows,
