@@ -283,6 +283,7 @@ fn check_certificates(session: &Session, base: &str) {
         operations,
         expected_sums("cert-operation-brkdown", "operation", |_| true)
     );
+
     let expiring = bar_values(session, "cert-expiring");
     let account = |arn: &str| arn.split(':').nth(4).unwrap().to_owned();
     let region = |arn: &str| arn.split(':').nth(3).unwrap().to_owned();
@@ -293,6 +294,7 @@ fn check_certificates(session: &Session, base: &str) {
             ((account(CERT_LATER), region(CERT_LATER)), 1.0),
         ])
     );
+
     let issued = bar_values(session, "cert-issued");
     let expected_issued = expected_sums("certs-issued", "account", |_| true);
     let drawn: BTreeMap<String, f64> = issued

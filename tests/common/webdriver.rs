@@ -247,6 +247,7 @@ fn request(
          Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\r\n{payload}",
         payload.len()
     )?;
+
     let mut received = Vec::new();
     let mut buffer = [0u8; 65_536];
     let header_end = loop {
@@ -261,6 +262,7 @@ fn request(
             break end + 4;
         }
     };
+
     let head = String::from_utf8_lossy(&received[..header_end]).to_ascii_lowercase();
     let status = head
         .split_whitespace()
@@ -274,6 +276,7 @@ fn request(
     let Some(length) = length else {
         return Err(std::io::Error::other("response without Content-Length"));
     };
+
     while received.len() < header_end + length {
         let read = stream.read(&mut buffer)?;
         if read == 0 {

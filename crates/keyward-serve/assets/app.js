@@ -372,10 +372,12 @@
         query.set('sort', state.sort);
         query.set('order', state.order);
       }
+
       const path = isFindings ? '/api/findings' : '/api/tables/' + encodeURIComponent(name);
       const page = await getJson(path, query);
       const columns = page.columns.filter((column) => !HIDDEN_COLUMNS.has(column));
       const table = section.querySelector('table');
+
       if (isFindings) {
         const url = urlParams();
         for (const key of ['page', 'sort', 'order']) {
@@ -390,6 +392,7 @@
         }
         window.history.replaceState(null, '', '?' + url.toString());
       }
+
       renderHead(table, columns, state, load);
       renderRows(table, columns, page.rows);
       renderPager(section, page, state, load);
@@ -450,9 +453,16 @@
     const status = data.status || {};
     const scan = status.latest_scan;
     const check = status.latest_check;
+    let scanText = 'none';
+    if (scan) {
+      scanText = formatValue(scan.finished_at);
+      if (!scan.complete) {
+        scanText += ' (incomplete)';
+      }
+    }
     setFigure('status', [
       definitionList([
-        ['Latest scan', scan ? formatValue(scan.finished_at) + (scan.complete ? '' : ' (incomplete)') : 'none'],
+        ['Latest scan', scanText],
         ['Latest check', check ? formatValue(check.checked_at) : 'none'],
         ['CloudTrail events in the window', status.events],
         ['Coverage gaps', status.coverage_gaps],
@@ -577,6 +587,7 @@
     const query = filterQuery();
     query.set('arn', arn);
     const data = await getJson('/api/asset', query);
+
     document.getElementById('asset-title').textContent = data.kind + ': ' + data.arn;
     document.title = data.arn + ' · keyward';
     const metadata = Object.entries(data.metadata || {})
@@ -590,6 +601,7 @@
         }
         return [name, value];
       });
+
     const usage = data.usage || {};
     const usagePairs = Object.entries(usage).filter(([name]) => name !== 'asset');
     setFigure('asset-metadata', [
@@ -597,11 +609,13 @@
       element('h3', 'CloudTrail usage'),
       usagePairs.length ? definitionList(usagePairs) : element('p', 'No stored event names it.'),
     ]);
+
     const policyText = data.metadata ? data.metadata.policy : null;
     setFigure('asset-policy', policyNodes(data.policy, policyText));
     setFigure('asset-findings', [
       smallTable(['verdict', 'severity', 'rule_id', 'cause', 'first_seen', 'evidence'], data.findings),
     ]);
+
     const days = data.timeline.map((row) => row.day);
     drawChart(
       'asset-timeline',
@@ -617,6 +631,7 @@
       },
       days.length === 0,
     );
+
     setFigure('asset-principals', [
       smallTable(['principal', 'calls', 'successes', 'failures', 'operations', 'last_call'], data.principals),
     ]);
@@ -640,12 +655,14 @@
     }
     const current = urlParams();
     const list = (name) => (current.get(name) || '').split(',').filter(Boolean);
+
     const choices = await getJson('/api/filters');
     fillSelect(form.elements.accounts, choices.accounts, list('accounts'));
     fillSelect(form.elements.regions, choices.regions, list('regions'));
     form.elements.since.value = current.get('since') || '';
     form.elements.from.value = (current.get('from') || '').slice(0, 10);
     form.elements.to.value = (current.get('to') || '').slice(0, 10);
+
     if (form.elements.rule) {
       const rules = await getJson('/api/rules');
       fillSelect(form.elements.rule, rules.map((rule) => rule.id), list('rule'));
@@ -653,6 +670,7 @@
         form.elements[name].value = current.get(name) || '';
       }
     }
+
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       const query = new URLSearchParams();
@@ -676,6 +694,7 @@
       }
       window.location.search = query.toString();
     });
+
     const filters = filterQuery().toString();
     for (const link of document.querySelectorAll('a[data-nav]')) {
       link.href = link.getAttribute('href').split('?')[0] + (filters ? '?' + filters : '');

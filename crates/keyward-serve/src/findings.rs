@@ -43,6 +43,7 @@ impl FindingFilters {
                 "unknown rule {unknown:?}; /api/rules lists them"
             )));
         }
+
         let severities = upper_list(params, "severity");
         let known = crate::dashboards::SEVERITIES;
         if let Some(unknown) = severities.iter().find(|s| !known.contains(&s.as_str())) {
@@ -51,6 +52,7 @@ impl FindingFilters {
                 known.join(", ")
             )));
         }
+
         let mut verdicts = upper_list(params, "verdict");
         if verdicts.is_empty() {
             verdicts.push("FAIL".to_owned());
@@ -66,6 +68,7 @@ impl FindingFilters {
                 "invalid verdict {unknown:?}: use PASS, FAIL, UNKNOWN or all"
             )));
         }
+
         let resource_types = params.list("resource_type");
         let types = ["KmsKey", "Certificate", "Secret"];
         if let Some(unknown) = resource_types.iter().find(|t| !types.contains(&t.as_str())) {
@@ -73,6 +76,7 @@ impl FindingFilters {
                 "invalid resource_type {unknown:?}: use KmsKey, Certificate or Secret"
             )));
         }
+
         Ok(Self {
             rules,
             severities,

@@ -89,6 +89,7 @@ fn document(overview: &Value, findings: &[Row], now_micros: i64) -> String {
     let generated = chrono::DateTime::from_timestamp_micros(now_micros)
         .map(|time| time.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default();
+
     let mut html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"{policy}\">\n\
@@ -106,6 +107,7 @@ fn document(overview: &Value, findings: &[Row], now_micros: i64) -> String {
              <div class=\"figure\"></div></section>\n"
         ));
     }
+
     for (id, title) in [
         ("assets", "Assets by service and state"),
         ("severities", "Open findings by severity"),
@@ -117,6 +119,7 @@ fn document(overview: &Value, findings: &[Row], now_micros: i64) -> String {
              aria-label=\"{title}\"></div></section>\n"
         ));
     }
+
     html.push_str(&findings_table(findings));
     html.push_str(&format!(
         "</main>\n<script type=\"application/json\" id=\"report-data\">{data}</script>\n\
