@@ -119,7 +119,9 @@ fn login_redirect(request: &Request, token: &str) -> Response {
             .filter(|(name, _)| name != "token")
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
             .collect();
-    let mut location = request.uri().path().to_owned();
+    // A path that starts with `//` would be read as another host.
+    let path = request.uri().path();
+    let mut location = if path.starts_with("//") { "/" } else { path }.to_owned();
     if !kept.is_empty() {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(kept)

@@ -171,3 +171,17 @@ async fn token_required_by_header_cookie_or_link() {
         .unwrap();
     assert_eq!(send(&router, with_cookie).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn token_link_redirects_only_to_this_server() {
+    let (_directory, app) = app().await;
+    let token = Token::new("0123456789abcdef0123").unwrap();
+    let router = router(app, Some(token));
+    let link = send(
+        &router,
+        get_request("//attacker.example/?token=0123456789abcdef0123"),
+    )
+    .await;
+    assert_eq!(link.status(), StatusCode::SEE_OTHER);
+    assert_eq!(link.headers()[header::LOCATION], "/");
+}
