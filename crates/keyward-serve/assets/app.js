@@ -11,6 +11,9 @@
   const FINDING_FILTER_NAMES = ['rule', 'severity', 'verdict', 'resource_type', 'resource'];
   const ARN_COLUMNS = new Set(['arn', 'key', 'secret', 'certificate', 'resource_arn', 'asset']);
   const HIDDEN_COLUMNS = new Set(['severity_rank']);
+  // The findings table leaves out the rule title and the check time, which
+  // repeat the rule id and are the same on every row.
+  const HIDDEN_FINDING_COLUMNS = new Set(['severity_rank', 'title', 'checked_at']);
   const PAGE_SIZE = 20;
 
   // ECharts instances by panel id, read by the browser tests.
@@ -375,7 +378,8 @@
 
       const path = isFindings ? '/api/findings' : '/api/tables/' + encodeURIComponent(name);
       const page = await getJson(path, query);
-      const columns = page.columns.filter((column) => !HIDDEN_COLUMNS.has(column));
+      const hidden = isFindings ? HIDDEN_FINDING_COLUMNS : HIDDEN_COLUMNS;
+      const columns = page.columns.filter((column) => !hidden.has(column));
       const table = section.querySelector('table');
 
       if (isFindings) {
