@@ -468,7 +468,6 @@
       definitionList([
         ['Latest scan', scanText],
         ['Latest check', check ? formatValue(check.checked_at) : 'none'],
-        ['CloudTrail events in the window', status.events],
         ['Coverage gaps', status.coverage_gaps],
         ['Findings that could not be decided', status.unknown_findings],
       ]),

@@ -158,33 +158,19 @@ async fn openapi() -> Json<Value> {
 }
 
 async fn filter_choices(State(app): State<App>) -> Result<Json<Value>> {
-    let places = "SELECT accountid AS account, region FROM events
-        UNION SELECT account_id, region FROM keys
+    let places = "SELECT account_id AS account, region FROM keys
         UNION SELECT account_id, region FROM certificates
         UNION SELECT account_id, region FROM certificate_authorities
         UNION SELECT account_id, region FROM secrets
         UNION SELECT account_id, region FROM findings";
-    let (accounts, regions) = tokio::try_join!(
-        app.data.rows(format!(
-            "SELECT DISTINCT account FROM ({places}) AS p
-             WHERE account IS NOT NULL AND account <> '__HIVE_DEFAULT_PARTITION__'
-             ORDER BY account"
-        )),
-        app.data.rows(format!(
-            "SELECT DISTINCT region FROM ({places}) AS p
-             WHERE region IS NOT NULL AND region <> '' AND region <> '__HIVE_DEFAULT_PARTITION__'
-             ORDER BY region"
-        )),
-    )?;
-    let column = |rows: Vec<crate::data::Row>, name: &str| -> Vec<Value> {
-        rows.into_iter()
-            .filter_map(|mut row| row.remove(name))
-            .collect()
-    };
-    Ok(Json(json!({
-        "accounts": column(accounts, "account"),
-        "regions": column(regions, "region"),
-    })))
+    let ((mut accounts, mut regions), rows) =
+        tokio::try_join!(app.data.event_places(), app.data.rows(places))?;
+    for row in rows {
+        let value = |name: &str| row.get(name).and_then(Value::as_str).map(str::to_owned);
+        accounts.extend(value("account").filter(|account| !account.is_empty()));
+        regions.extend(value("region").filter(|region| !region.is_empty()));
+    }
+    Ok(Json(json!({ "accounts": accounts, "regions": regions })))
 }
 
 async fn overview(State(app): State<App>, RawQuery(query): RawQuery) -> Result<Json<Value>> {

@@ -23,6 +23,9 @@ pub const EXPIRY_HORIZON_DAYS: i64 = 60;
 /// Rules whose failures mark an asset as unused.
 const UNUSED_RULES: &str = "('kms-key-unused', 'secret-unused')";
 
+/// Principals drawn in the charts of denied calls, the most denied first.
+const TOP_PRINCIPALS: usize = 10;
+
 /// Severities from the most to the least severe.
 pub const SEVERITIES: [&str; 5] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"];
 
@@ -78,32 +81,49 @@ pub async fn overview(data: &Data, filters: &Filters) -> Result<Value> {
             FROM secrets WHERE {place}
         ) AS assets GROUP BY service, state ORDER BY service, state"
     );
-    let severities = format!(
-        "SELECT severity, count(*) AS findings FROM findings
-         WHERE verdict = 'FAIL' AND suppressed_by IS NULL AND {place}
-         GROUP BY severity"
+    // One pass over the latest findings feeds the severities, the savings
+    // and the count of undecided findings.
+    let findings = format!(
+        "SELECT severity, verdict, resource_type,
+                suppressed_by IS NULL AS open,
+                rule_id IN {UNUSED_RULES} AS unused_rule,
+                count(*) AS findings, sum(monthly_cost_usd) AS monthly_usd
+         FROM findings WHERE {place}
+         GROUP BY 1, 2, 3, 4, 5"
     );
-    let savings = format!(
-        "SELECT resource_type, count(*) AS assets, sum(monthly_cost_usd) AS monthly_usd
-         FROM findings
-         WHERE verdict = 'FAIL' AND suppressed_by IS NULL AND rule_id IN {UNUSED_RULES}
-           AND monthly_cost_usd IS NOT NULL AND {place}
-         GROUP BY resource_type ORDER BY resource_type"
-    );
-    let (assets, severities, trend, savings, status) = tokio::try_join!(
-        data.rows(&assets),
-        data.rows(&severities),
+    let (assets, findings, trend, status) = tokio::try_join!(
+        data.rows(assets),
+        data.rows(findings),
         data.rows(trend_sql(filters)),
-        data.rows(&savings),
         store_status(data, filters),
     )?;
+    let mut status = status;
+    status["unknown_findings"] = json!(sum_findings(&findings, |row| {
+        text(row, "verdict") == "UNKNOWN"
+    }));
     Ok(json!({
         "assets": assets,
-        "severities": severity_counts(&severities),
+        "severities": severity_counts(&findings),
         "trend": trend,
-        "savings": savings,
+        "savings": savings(&findings),
         "status": status,
     }))
+}
+
+fn text<'a>(row: &'a Row, column: &str) -> &'a str {
+    row.get(column).and_then(Value::as_str).unwrap_or("")
+}
+
+fn is_open_failure(row: &Row) -> bool {
+    text(row, "verdict") == "FAIL" && row.get("open") == Some(&Value::Bool(true))
+}
+
+/// Adds up the `findings` column of the grouped rows that `keep` accepts.
+fn sum_findings(rows: &[Row], keep: impl Fn(&Row) -> bool) -> u64 {
+    rows.iter()
+        .filter(|row| keep(row))
+        .filter_map(|row| row.get("findings").and_then(Value::as_u64))
+        .sum()
 }
 
 /// Counts failing findings and unused assets in every stored check.
@@ -125,28 +145,47 @@ fn trend_sql(filters: &Filters) -> String {
     )
 }
 
-/// Orders severity counts from critical down, with zeros for severities
-/// without findings.
+/// Counts open failures per severity, from critical down, with zeros for
+/// severities without findings.
 fn severity_counts(rows: &[Row]) -> Vec<Value> {
     SEVERITIES
         .iter()
         .map(|severity| {
-            let count = rows
-                .iter()
-                .find(|row| row.get("severity").and_then(Value::as_str) == Some(severity))
-                .and_then(|row| row.get("findings").cloned())
-                .unwrap_or(json!(0));
+            let count = sum_findings(rows, |row| {
+                is_open_failure(row) && text(row, "severity") == *severity
+            });
             json!({ "severity": severity, "findings": count })
         })
         .collect()
 }
 
-/// Key figures of the store: latest scan and check, coverage gaps,
-/// findings that could not be decided, and events in the window.
+/// Adds up what removing the unused assets would save, per resource type.
+fn savings(rows: &[Row]) -> Vec<Value> {
+    let mut totals: std::collections::BTreeMap<&str, (u64, f64)> = Default::default();
+    for row in rows {
+        let unused = row.get("unused_rule") == Some(&Value::Bool(true));
+        let cost = row.get("monthly_usd").and_then(Value::as_f64);
+        let (true, Some(cost)) = (unused && is_open_failure(row), cost) else {
+            continue;
+        };
+        let total = totals.entry(text(row, "resource_type")).or_default();
+        total.0 += row.get("findings").and_then(Value::as_u64).unwrap_or(0);
+        total.1 += cost;
+    }
+    totals
+        .into_iter()
+        .map(|(resource_type, (assets, monthly_usd))| {
+            json!({ "resource_type": resource_type, "assets": assets, "monthly_usd": monthly_usd })
+        })
+        .collect()
+}
+
+/// Key figures of the store: the latest scan and check, and the coverage
+/// gaps. Counting the stored events would read every event file's footer,
+/// which takes seconds in a large store, so the overview leaves it out.
 async fn store_status(data: &Data, filters: &Filters) -> Result<Value> {
     let place = filters.place_condition("account_id", "region");
-    let events = catalog::filter_condition(filters.window, &filters.accounts, &filters.regions);
-    let (scan, check, gaps, unknown, events) = tokio::try_join!(
+    let (scan, check, gaps) = tokio::try_join!(
         data.rows(
             "SELECT scan_id, started_at, finished_at, complete FROM scans
              ORDER BY started_at DESC, scan_id DESC LIMIT 1"
@@ -157,17 +196,11 @@ async fn store_status(data: &Data, filters: &Filters) -> Result<Value> {
         data.count(format!(
             "SELECT count(*) FROM coverage WHERE status <> 'ok' AND {place}"
         )),
-        data.count(format!(
-            "SELECT count(*) FROM findings WHERE verdict = 'UNKNOWN' AND {place}"
-        )),
-        data.count(format!("SELECT count(*) FROM events WHERE {events}")),
     )?;
     Ok(json!({
         "latest_scan": scan.into_iter().next(),
         "latest_check": check.into_iter().next(),
         "coverage_gaps": gaps,
-        "unknown_findings": unknown,
-        "events": events,
     }))
 }
 
@@ -183,9 +216,18 @@ pub async fn kms(data: &Data, filters: &Filters) -> Result<Value> {
         question_sql("kms-operation", filters)
     );
     let denied = format!(
-        "SELECT COALESCE(principal, '(unknown)') AS principal, operation,
-                sum(count) AS denials
-         FROM ({}) AS q GROUP BY 1, 2 ORDER BY principal, operation",
+        "WITH denied AS (
+            SELECT COALESCE(principal, '(unknown)') AS principal, operation,
+                   sum(count) AS denials
+            FROM ({}) AS q GROUP BY 1, 2
+         ),
+         top AS (
+            SELECT principal, sum(denials) AS total FROM denied
+            GROUP BY principal ORDER BY total DESC, principal LIMIT {TOP_PRINCIPALS}
+         )
+         SELECT d.principal, d.operation, d.denials, t.total
+         FROM denied d JOIN top t ON d.principal = t.principal
+         ORDER BY t.total DESC, d.principal, d.operation",
         question_sql("kms-access-denied", filters)
     );
     let unused = format!(
@@ -209,10 +251,6 @@ pub async fn kms(data: &Data, filters: &Filters) -> Result<Value> {
 /// Builds the certificates dashboard, for ACM and Private CA.
 pub async fn certificates(data: &Data, filters: &Filters) -> Result<Value> {
     let breakdown = question_sql("cert-operation-brkdown", filters);
-    let operations = format!(
-        "SELECT operation, sum(count) AS calls FROM ({breakdown}) AS q
-         GROUP BY operation ORDER BY calls DESC, operation"
-    );
     let expiring = format!(
         "SELECT account_id AS account, region, count(*) AS certificates
          FROM certificates WHERE {}
@@ -234,14 +272,14 @@ pub async fn certificates(data: &Data, filters: &Filters) -> Result<Value> {
         "SELECT account, region, operation, sum(count) AS calls FROM ({breakdown}) AS q
          GROUP BY 1, 2, 3 ORDER BY account, region, operation"
     );
-    let (operations, expiring, issued, revoked, pending, pivot) = tokio::try_join!(
-        data.rows(&operations),
+    let (expiring, issued, revoked, pending, pivot) = tokio::try_join!(
         data.rows(&expiring),
         data.rows(by_account("certs-issued")),
         data.rows(by_account("certs-revoked")),
         data.count(&pending),
         data.rows(&pivot),
     )?;
+    let operations = calls_by_operation(&pivot);
     let breakdown_window = window_label("cert-operation-brkdown", filters);
     Ok(json!({
         "operations": visual(operations, breakdown_window.clone()),
@@ -268,10 +306,6 @@ pub fn expiring_condition(filters: &Filters) -> String {
 /// Builds the Secrets Manager dashboard.
 pub async fn secrets(data: &Data, filters: &Filters) -> Result<Value> {
     let breakdown = question_sql("sm-operations-brkdwn", filters);
-    let operations = format!(
-        "SELECT operation, sum(count) AS calls FROM ({breakdown}) AS q
-         GROUP BY operation ORDER BY calls DESC, operation"
-    );
     let unused = format!(
         "SELECT count(DISTINCT secret) FROM ({}) AS q",
         question_sql("sm-unused-secrets", filters)
@@ -285,13 +319,13 @@ pub async fn secrets(data: &Data, filters: &Filters) -> Result<Value> {
         "SELECT account, region, operation, sum(count) AS calls FROM ({breakdown}) AS q
          GROUP BY 1, 2, 3 ORDER BY account, region, operation"
     );
-    let (operations, denied, unused, deleted, pivot) = tokio::try_join!(
-        data.rows(&operations),
+    let (denied, unused, deleted, pivot) = tokio::try_join!(
         data.rows(secret_denials_sql(filters)),
         data.count(&unused),
         data.rows(&deleted),
         data.rows(&pivot),
     )?;
+    let operations = calls_by_operation(&pivot);
     let breakdown_window = window_label("sm-operations-brkdwn", filters);
     Ok(json!({
         "operations": visual(operations, breakdown_window.clone()),
@@ -300,6 +334,27 @@ pub async fn secrets(data: &Data, filters: &Filters) -> Result<Value> {
         "deleted": visual(deleted, window_label("sm-deleted", filters)),
         "pivot": visual(pivot, breakdown_window),
     }))
+}
+
+/// Adds up the calls of pivot rows per operation, the most called first,
+/// so that the pie and the pivot come from one query.
+fn calls_by_operation(pivot: &[Row]) -> Vec<Row> {
+    let mut sums: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for row in pivot {
+        let operation = row.get("operation").and_then(Value::as_str).unwrap_or("");
+        let calls = row.get("calls").and_then(Value::as_u64).unwrap_or(0);
+        *sums.entry(operation.to_owned()).or_insert(0) += calls;
+    }
+    let mut sums: Vec<(String, u64)> = sums.into_iter().collect();
+    sums.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    sums.into_iter()
+        .map(|(operation, calls)| {
+            let mut row = Row::new();
+            row.insert("operation".to_owned(), json!(operation));
+            row.insert("calls".to_owned(), json!(calls));
+            row
+        })
+        .collect()
 }
 
 /// Counts Secrets Manager denials of the ten most denied principals, per
@@ -324,7 +379,7 @@ fn secret_denials_sql(filters: &Filters) -> String {
          ),
          top AS (
             SELECT principal, sum(denials) AS total FROM denied
-            GROUP BY principal ORDER BY total DESC, principal LIMIT 10
+            GROUP BY principal ORDER BY total DESC, principal LIMIT {TOP_PRINCIPALS}
          )
          SELECT d.principal, d.account, d.denials, t.total
          FROM denied d JOIN top t ON d.principal = t.principal
@@ -354,6 +409,19 @@ mod tests {
         ] {
             assert!(question(name).is_some(), "{name}");
         }
+    }
+
+    #[test]
+    fn pivot_rows_summed_per_operation() {
+        let row = |operation: &str, calls: u64| {
+            let mut row = Row::new();
+            row.insert("operation".to_owned(), json!(operation));
+            row.insert("calls".to_owned(), json!(calls));
+            row
+        };
+        let pivot = [row("Decrypt", 2), row("Encrypt", 5), row("Decrypt", 4)];
+        let sums = calls_by_operation(&pivot);
+        assert_eq!(sums, [row("Decrypt", 6), row("Encrypt", 5)]);
     }
 
     #[test]

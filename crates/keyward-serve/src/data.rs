@@ -1,6 +1,8 @@
 //! Queries over the store for the API: rows as JSON objects, and pages of
 //! a table sorted on the server.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -21,6 +23,7 @@ pub type Row = Map<String, Value>;
 #[derive(Clone)]
 pub struct Data {
     session: Arc<SessionContext>,
+    events_dir: PathBuf,
 }
 
 /// One page of a sorted table.
@@ -48,7 +51,19 @@ impl Data {
         let session = open_read_only_session(store).await?;
         Ok(Self {
             session: Arc::new(session),
+            events_dir: store.events_dir(),
         })
+    }
+
+    /// Returns the accounts and Regions that have stored events, read from
+    /// the names of the partition folders. A query would read the footer
+    /// of every event file, which takes seconds in a large store.
+    pub async fn event_places(&self) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+        let root = self.events_dir.clone();
+        let places = tokio::task::spawn_blocking(move || partition_values(&root))
+            .await
+            .map_err(|error| ServeError::Io(std::io::Error::other(error)))?;
+        Ok(places)
     }
 
     /// Runs a query and returns its rows.
@@ -146,6 +161,45 @@ impl Data {
     }
 }
 
+/// Collects the plain account and Region values of the partition folders
+/// `eventday=D/accountid=A/region=R`. Escaped and missing values are left
+/// out: they are no valid account id or Region name.
+fn partition_values(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut accounts = BTreeSet::new();
+    let mut regions = BTreeSet::new();
+    for day in subfolders(root, "eventday=") {
+        for account in subfolders(&day, "accountid=") {
+            accounts.extend(folder_value(&account, "accountid="));
+            for region in subfolders(&account, "region=") {
+                regions.extend(folder_value(&region, "region="));
+            }
+        }
+    }
+    (accounts, regions)
+}
+
+fn subfolders(folder: &Path, prefix: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.is_dir())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with(prefix))
+        })
+        .collect()
+}
+
+fn folder_value(folder: &Path, prefix: &str) -> Option<String> {
+    let name = folder.file_name()?.to_str()?;
+    let value = name.strip_prefix(prefix)?;
+    let valid = keyward_store::is_plain_value(value) && value != "__HIVE_DEFAULT_PARTITION__";
+    valid.then(|| value.to_owned())
+}
+
 fn read_only_options() -> SQLOptions {
     SQLOptions::new()
         .with_allow_ddl(false)
@@ -209,6 +263,28 @@ mod tests {
             .map(|r| r["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["c", "b"]);
+    }
+
+    #[test]
+    fn partition_values_skip_escaped_and_missing() {
+        let directory = tempfile::tempdir().unwrap();
+        for path in [
+            "eventday=20260501/accountid=111122223333/region=us-east-1",
+            "eventday=20260502/accountid=444455556666/region=eu-west-1",
+            "eventday=20260502/accountid=__HIVE_DEFAULT_PARTITION__/region=us-west-2",
+            "eventday=20260502/accountid=a%2Fb/region=eu-central-1",
+        ] {
+            std::fs::create_dir_all(directory.path().join(path)).unwrap();
+        }
+        let (accounts, regions) = partition_values(directory.path());
+        assert_eq!(
+            accounts.into_iter().collect::<Vec<_>>(),
+            ["111122223333", "444455556666"]
+        );
+        assert_eq!(
+            regions.into_iter().collect::<Vec<_>>(),
+            ["eu-central-1", "eu-west-1", "us-east-1", "us-west-2"]
+        );
     }
 
     #[tokio::test]
