@@ -126,21 +126,25 @@ fn sum_findings(rows: &[Row], keep: impl Fn(&Row) -> bool) -> u64 {
         .sum()
 }
 
-/// Counts failing findings and unused assets in every stored check.
+/// Counts failing findings and unused assets in every stored check. Only
+/// failures are grouped, and then joined to the checks, so that a check
+/// without failures still has its point.
 fn trend_sql(filters: &Filters) -> String {
-    let place = filters.place_condition("f.account_id", "f.region");
+    let place = filters.place_condition("account_id", "region");
     let window = filters.time_condition("c.checked_at");
     format!(
-        "SELECT c.run_id, c.checked_at,
-                count(CASE WHEN f.verdict = 'FAIL' AND f.suppressed_by IS NULL
-                           THEN 1 END) AS failing,
-                count(DISTINCT CASE WHEN f.verdict = 'FAIL' AND f.suppressed_by IS NULL
-                                     AND f.rule_id IN {UNUSED_RULES}
-                                    THEN f.resource_arn END) AS unused
-         FROM checks c
-         LEFT JOIN findings_history f ON f.run_id = c.run_id AND {place}
+        "WITH failures AS (
+            SELECT run_id, count(*) AS failing,
+                   count(DISTINCT CASE WHEN rule_id IN {UNUSED_RULES}
+                                       THEN resource_arn END) AS unused
+            FROM findings_history
+            WHERE verdict = 'FAIL' AND suppressed_by IS NULL AND {place}
+            GROUP BY run_id
+         )
+         SELECT c.run_id, c.checked_at, COALESCE(f.failing, 0) AS failing,
+                COALESCE(f.unused, 0) AS unused
+         FROM checks c LEFT JOIN failures f ON f.run_id = c.run_id
          WHERE {window}
-         GROUP BY c.run_id, c.checked_at
          ORDER BY c.checked_at, c.run_id"
     )
 }
@@ -216,18 +220,9 @@ pub async fn kms(data: &Data, filters: &Filters) -> Result<Value> {
         question_sql("kms-operation", filters)
     );
     let denied = format!(
-        "WITH denied AS (
-            SELECT COALESCE(principal, '(unknown)') AS principal, operation,
-                   sum(count) AS denials
-            FROM ({}) AS q GROUP BY 1, 2
-         ),
-         top AS (
-            SELECT principal, sum(denials) AS total FROM denied
-            GROUP BY principal ORDER BY total DESC, principal LIMIT {TOP_PRINCIPALS}
-         )
-         SELECT d.principal, d.operation, d.denials, t.total
-         FROM denied d JOIN top t ON d.principal = t.principal
-         ORDER BY t.total DESC, d.principal, d.operation",
+        "SELECT COALESCE(principal, '(unknown)') AS principal, operation,
+                sum(count) AS denials
+         FROM ({}) AS q GROUP BY 1, 2",
         question_sql("kms-access-denied", filters)
     );
     let unused = format!(
@@ -240,6 +235,7 @@ pub async fn kms(data: &Data, filters: &Filters) -> Result<Value> {
         data.rows(&denied),
         data.count(&unused),
     )?;
+    let denied = top_principals(denied, "denials");
     Ok(json!({
         "rotation": visual(rotation, "latest check".to_owned()),
         "operations": visual(operations, window_label("kms-operation", filters)),
@@ -326,6 +322,7 @@ pub async fn secrets(data: &Data, filters: &Filters) -> Result<Value> {
         data.rows(&pivot),
     )?;
     let operations = calls_by_operation(&pivot);
+    let denied = top_principals(denied, "denials");
     let breakdown_window = window_label("sm-operations-brkdwn", filters);
     Ok(json!({
         "operations": visual(operations, breakdown_window.clone()),
@@ -368,23 +365,44 @@ fn secret_denials_sql(filters: &Filters) -> String {
         .unwrap_or(filters.window);
     let condition = catalog::filter_condition(window, &filters.accounts, &filters.regions);
     format!(
-        "WITH denied AS (
-            SELECT COALESCE(principal, '(unknown)') AS principal,
-                   cloud_account_uid AS account, count(*) AS denials
-            FROM crypto_events
-            WHERE api_service_name = 'secretsmanager.amazonaws.com'
-              AND api_response_error IN ('AccessDenied', 'AccessDeniedException')
-              AND {condition}
-            GROUP BY 1, 2
-         ),
-         top AS (
-            SELECT principal, sum(denials) AS total FROM denied
-            GROUP BY principal ORDER BY total DESC, principal LIMIT {TOP_PRINCIPALS}
-         )
-         SELECT d.principal, d.account, d.denials, t.total
-         FROM denied d JOIN top t ON d.principal = t.principal
-         ORDER BY t.total DESC, d.principal, d.account"
+        "SELECT COALESCE(principal, '(unknown)') AS principal,
+                cloud_account_uid AS account, count(*) AS denials
+         FROM crypto_events
+         WHERE api_service_name = 'secretsmanager.amazonaws.com'
+           AND api_response_error IN ('AccessDenied', 'AccessDeniedException')
+           AND {condition}
+         GROUP BY 1, 2"
     )
+}
+
+/// Keeps the rows of the [`TOP_PRINCIPALS`] principals with the largest sum
+/// of `value`, the largest first, each row with its principal's `total`.
+/// The ranking runs here rather than in SQL, where DataFusion would run the
+/// grouped query a second time for it.
+fn top_principals(rows: Vec<Row>, value: &str) -> Vec<Row> {
+    let number = |row: &Row| row.get(value).and_then(Value::as_u64).unwrap_or(0);
+    let mut totals: std::collections::BTreeMap<String, u64> = Default::default();
+    for row in &rows {
+        *totals.entry(text(row, "principal").to_owned()).or_default() += number(row);
+    }
+    let mut ranked: Vec<(String, u64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(TOP_PRINCIPALS);
+
+    // Rows sort by their principal's rank, then by their JSON text, so the
+    // order does not depend on the query's.
+    let mut kept: Vec<(usize, String, Row)> = Vec::new();
+    for mut row in rows {
+        let principal = text(&row, "principal");
+        let Some(rank) = ranked.iter().position(|(name, _)| name == principal) else {
+            continue;
+        };
+        row.insert("total".to_owned(), json!(ranked[rank].1));
+        let order = Value::Object(row.clone()).to_string();
+        kept.push((rank, order, row));
+    }
+    kept.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    kept.into_iter().map(|(_, _, row)| row).collect()
 }
 
 #[cfg(test)]
@@ -422,6 +440,30 @@ mod tests {
         let pivot = [row("Decrypt", 2), row("Encrypt", 5), row("Decrypt", 4)];
         let sums = calls_by_operation(&pivot);
         assert_eq!(sums, [row("Decrypt", 6), row("Encrypt", 5)]);
+    }
+
+    #[test]
+    fn top_principals_ranked_by_total() {
+        let row = |principal: &str, operation: &str, denials: u64| {
+            let mut row = Row::new();
+            row.insert("principal".to_owned(), json!(principal));
+            row.insert("operation".to_owned(), json!(operation));
+            row.insert("denials".to_owned(), json!(denials));
+            row
+        };
+        let mut rows = vec![row("alice", "Decrypt", 1), row("bob", "Encrypt", 3)];
+        rows.push(row("alice", "Sign", 5));
+        for index in 0..TOP_PRINCIPALS {
+            rows.push(row(&format!("role-{index:02}"), "Decrypt", 2));
+        }
+        let top = top_principals(rows, "denials");
+        let principals: Vec<&str> = top.iter().map(|row| text(row, "principal")).collect();
+        assert_eq!(&principals[..3], ["alice", "alice", "bob"]);
+        assert_eq!(top[0]["total"], 6);
+        assert_eq!(top[0]["operation"], "Decrypt");
+        let distinct: std::collections::BTreeSet<&str> = principals.into_iter().collect();
+        assert_eq!(distinct.len(), TOP_PRINCIPALS);
+        assert!(!distinct.contains("role-09"), "ties are broken by name");
     }
 
     #[test]

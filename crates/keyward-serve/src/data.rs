@@ -134,8 +134,8 @@ impl Data {
                 order_by.push(format!("\"{name}\" ASC NULLS FIRST"));
             }
         }
-        // Without a sort column the query's own ORDER BY stands: the page
-        // is cut from its plan, where a subquery could lose the order.
+        // Without a sort column the query's own ORDER BY applies, so the
+        // page is cut from its plan: a subquery could lose the order.
         let ordered = if order_by.is_empty() {
             sql.to_owned()
         } else {
