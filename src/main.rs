@@ -70,6 +70,11 @@ enum Command {
     /// Write the findings of a check as JSON, CSV, SARIF, ASFF or OCSF, or
     /// import them into AWS Security Hub.
     Export(commands::export::Args),
+    /// Serve the dashboards and the JSON API over the store, read-only.
+    Serve(commands::serve::Args),
+    /// Write the overview and the failing findings as a self-contained
+    /// HTML file, or as PDF.
+    Report(commands::report::Args),
     /// Ingest the CloudTrail examples built into keyward and answer every
     /// question on them.
     Demo(commands::demo::Args),
@@ -87,6 +92,8 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&cli.store, args),
         Command::Rules(args) => commands::rules::run(args),
         Command::Export(args) => commands::export::run(&cli.store, args),
+        Command::Serve(args) => commands::serve::run(&cli.store, args),
+        Command::Report(args) => commands::report::run(&cli.store, args),
         Command::Demo(args) => commands::demo::run(args),
     };
     match result {

@@ -289,6 +289,7 @@ fn demo_with_an_emulator_scans_and_checks() {
             &moto.endpoint,
             "--regions",
             "us-east-1",
+            "--no-serve",
         ],
     );
     assert_eq!(demo.status.code(), Some(0), "{}", text(&demo.stderr));

@@ -52,10 +52,24 @@ pub struct Args {
     /// Regions to scan (comma-separated); by default every enabled Region.
     #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = super::scan::parse_region)]
     regions: Vec<String>,
+
+    /// End without serving the dashboard.
+    #[arg(long)]
+    no_serve: bool,
+
+    #[command(flatten)]
+    listen: super::serve::ListenArgs,
 }
 
 /// Runs `keyward demo`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let listen = match args.listen.check() {
+        Ok(listen) => listen,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let logs = args.out.join("cloudtrail");
     let store_path = args.out.join("store");
     prepare_folder(&args.out)?;
@@ -140,6 +154,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         store_path.display(),
         store_path.display()
     );
+    if !args.no_serve {
+        println!("\n== Serving the dashboard on the demo store");
+        // The examples span several years, so the pages open on all stored
+        // time rather than on the questions' default windows.
+        super::serve::serve_store(&store, &listen, &runtime, "/?since=all")?;
+    }
     Ok(code)
 }
 

@@ -6,8 +6,10 @@ pub mod export;
 pub mod ingest;
 pub mod inventory;
 pub mod query;
+pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod serve;
 pub mod sql;
 
 use clap::ValueEnum;

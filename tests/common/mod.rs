@@ -131,3 +131,6 @@ pub fn fixture_files(relative: &[&str]) -> Vec<String> {
     }
     files
 }
+
+pub mod dashboard;
+pub mod webdriver;

@@ -44,8 +44,26 @@ pub use datafusion::arrow::array::RecordBatch;
 /// The partition columns of the `events` table, outermost first.
 pub const PARTITION_COLUMNS: [&str; 3] = ["eventday", "accountid", "region"];
 
-/// Opens a DataFusion session with the store's tables registered.
+/// Opens a DataFusion session with the store's tables registered, creating
+/// the folders of tables that nothing has written yet.
 pub async fn open_session(store: &Store) -> Result<SessionContext> {
+    open_session_with(store, Access::ReadWrite).await
+}
+
+/// Opens a DataFusion session that changes nothing in the store: a table
+/// whose folder is missing reads as empty.
+pub async fn open_read_only_session(store: &Store) -> Result<SessionContext> {
+    open_session_with(store, Access::ReadOnly).await
+}
+
+/// Whether opening a session may create the folders of missing tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+async fn open_session_with(store: &Store, access: Access) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("keyward", "store");
@@ -57,6 +75,7 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
         .collect();
     register_table(
         &context,
+        access,
         "events",
         &store.events_dir(),
         EVENT_SCHEMA.clone(),
@@ -65,6 +84,7 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
     .await?;
     register_table(
         &context,
+        access,
         "names",
         &store.names_dir(),
         NAME_SCHEMA.clone(),
@@ -73,14 +93,15 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
     .await?;
     register_table(
         &context,
+        access,
         "manifest",
         &store.manifest_dir(),
         MANIFEST_SCHEMA.clone(),
         Vec::new(),
     )
     .await?;
-    register_inventory(&context, store).await?;
-    register_findings(&context, store).await?;
+    register_inventory(&context, store, access).await?;
+    register_findings(&context, store, access).await?;
     context.sql(CRYPTO_EVENTS_VIEW).await?;
     context.sql(&usage_view()).await?;
     context.sql(&usage_by_operation_view()).await?;
@@ -216,11 +237,19 @@ GROUP BY 1, 2, 3"
 /// Registers the inventory: for each table, `raw_TABLE` contains every file
 /// written, `TABLE_history` the rows of every finished scan, and `TABLE`
 /// the rows of the latest finished scan. `scans` lists the finished scans.
-async fn register_inventory(context: &SessionContext, store: &Store) -> Result<()> {
+async fn register_inventory(context: &SessionContext, store: &Store, access: Access) -> Result<()> {
     let scans = InventoryTable::Scans;
     let schema = Arc::new(Schema::new(scans.fields()?));
     let directory = store.inventory_dir(scans);
-    register_table(context, scans.name(), &directory, schema, Vec::new()).await?;
+    register_table(
+        context,
+        access,
+        scans.name(),
+        &directory,
+        schema,
+        Vec::new(),
+    )
+    .await?;
     for table in InventoryTable::ALL {
         if table == scans {
             continue;
@@ -230,6 +259,7 @@ async fn register_inventory(context: &SessionContext, store: &Store) -> Result<(
         let raw = format!("raw_{name}");
         register_table(
             context,
+            access,
             &raw,
             &store.inventory_dir(table),
             schema,
@@ -254,12 +284,21 @@ async fn register_inventory(context: &SessionContext, store: &Store) -> Result<(
 
 /// Registers `checks` (the finished runs of `keyward check`),
 /// `findings_history` (their findings) and `findings` (the latest run's).
-async fn register_findings(context: &SessionContext, store: &Store) -> Result<()> {
+async fn register_findings(context: &SessionContext, store: &Store, access: Access) -> Result<()> {
     let schema = Arc::new(Schema::new(Store::check_fields()?));
-    register_table(context, "checks", &store.checks_dir(), schema, Vec::new()).await?;
+    register_table(
+        context,
+        access,
+        "checks",
+        &store.checks_dir(),
+        schema,
+        Vec::new(),
+    )
+    .await?;
     let schema = Arc::new(Schema::new(Store::finding_fields()?));
     register_table(
         context,
+        access,
         "raw_findings",
         &store.findings_dir(),
         schema,
@@ -283,11 +322,16 @@ async fn register_findings(context: &SessionContext, store: &Store) -> Result<()
 
 async fn register_table(
     context: &SessionContext,
+    access: Access,
     name: &str,
     directory: &std::path::Path,
     schema: SchemaRef,
     partitions: Vec<(String, DataType)>,
 ) -> Result<()> {
+    if access == Access::ReadOnly && !directory.is_dir() {
+        context.register_table(name, Arc::new(empty_table(&schema, &partitions)))?;
+        return Ok(());
+    }
     std::fs::create_dir_all(directory).map_err(|e| StoreError::io("create", directory, e))?;
     let mut location = directory.to_string_lossy().into_owned();
     if !location.ends_with('/') {
@@ -303,6 +347,20 @@ async fn register_table(
     let table = ListingTable::try_new(config)?;
     context.register_table(name, Arc::new(table))?;
     Ok(())
+}
+
+/// Builds an empty table with the columns that a listing table of `schema`
+/// and `partitions` would have.
+fn empty_table(
+    schema: &SchemaRef,
+    partitions: &[(String, DataType)],
+) -> datafusion::datasource::empty::EmptyTable {
+    use datafusion::arrow::datatypes::Field;
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (name, data_type) in partitions {
+        fields.push(Field::new(name, data_type.clone(), false));
+    }
+    datafusion::datasource::empty::EmptyTable::new(Arc::new(Schema::new(fields)))
 }
 
 /// Runs one read-only SQL statement and collects its result. Statements
@@ -321,4 +379,27 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
         batches.push(RecordBatch::new_empty(schema));
     }
     Ok(batches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn read_only_session_creates_nothing() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(directory.path()).unwrap();
+        let session = open_read_only_session(&store).await.unwrap();
+        for table in ["events", "usage", "keys", "findings", "scans"] {
+            let batches = run_sql(&session, &format!("SELECT * FROM {table}"))
+                .await
+                .unwrap();
+            assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+        }
+        let entries: Vec<_> = std::fs::read_dir(directory.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["keyward-store.json"]);
+    }
 }
