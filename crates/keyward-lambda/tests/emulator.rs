@@ -2,9 +2,9 @@
 //! through a recording proxy.
 //!
 //! moto accepts `PutEvaluations` only in test mode, which a Config rule's
-//! function never sets, so the proxy answers it itself and the tests read
+//! function never sets, so the proxy responds to it itself and the tests read
 //! the evaluations from the recorded requests. moto also lacks
-//! `kms:GetKeyLastUsage`; the proxy answers it where a test needs the last
+//! `kms:GetKeyLastUsage`; the proxy responds to it where a test needs the last
 //! use of a key, and elsewhere moto's error stands for a failed call.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
@@ -39,7 +39,7 @@ async fn sdk_config(endpoint: &str) -> SdkConfig {
         .await
 }
 
-/// Answers `PutEvaluations` with no failed evaluation, and passes the rest
+/// Responds to `PutEvaluations` with no failed evaluation, and passes the rest
 /// to moto.
 fn accept_evaluations(request: &Request) -> Action {
     if request.operation == "PutEvaluations" {
