@@ -158,6 +158,12 @@ impl Config {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let file: ConfigFile =
             toml::from_str(text).map_err(|error| ConfigError::Parse(error.to_string()))?;
+        Self::from_file(file)
+    }
+
+    /// Checks a configuration built in code, such as from the parameters of
+    /// an AWS Config rule, against the catalog, as [`Config::parse`] does.
+    pub fn from_file(file: ConfigFile) -> Result<Self, ConfigError> {
         for (id, settings) in &file.rules {
             let Some(rule) = crate::rule(id) else {
                 return Err(ConfigError::Invalid(format!(

@@ -358,71 +358,79 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 
 /// Runs every enabled rule on every resource of the context.
 pub fn evaluate(context: &Context) -> Vec<Finding> {
+    catalog()
+        .into_iter()
+        .flat_map(|rule| evaluate_rule(context, rule))
+        .collect()
+}
+
+/// Runs one rule, unless the configuration turns it off, on every resource
+/// of its type in the context. Each service that could not be read gives
+/// one UNKNOWN finding.
+pub fn evaluate_rule(context: &Context, rule: &Rule) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let Some(settings) = context.config.rule_settings(rule) else {
+        return findings;
+    };
     let ou_paths = context.ou_paths();
-    for rule in catalog() {
-        let Some(settings) = context.config.rule_settings(rule) else {
+    let severity = settings.severity;
+    let threshold = settings.threshold;
+    let resources = context.resources(rule.resource_type);
+    for resource in &resources {
+        let Some(evaluation) = (rule.evaluate)(context, resource, threshold) else {
             continue;
         };
-        let severity = settings.severity;
-        let threshold = settings.threshold;
-        let resources = context.resources(rule.resource_type);
-        for resource in &resources {
-            let Some(evaluation) = (rule.evaluate)(context, resource, threshold) else {
-                continue;
-            };
-            let (account, region) = resource.place();
-            findings.push(Finding {
-                rule_id: rule.id.to_owned(),
-                title: rule.title.to_owned(),
-                severity,
-                verdict: evaluation.verdict,
-                resource_type: rule.resource_type,
-                resource_arn: resource.arn().to_owned(),
-                account_id: account.to_owned(),
-                region: region.to_owned(),
-                cause: evaluation.cause,
-                evidence: evaluation.evidence.to_string(),
-                monthly_cost_usd: evaluation.monthly_cost_usd,
-                suppressed_by: context.config.exception_for(
-                    rule,
-                    resource,
-                    ou_paths.get(account).copied(),
-                    context.now,
-                ),
-            });
-        }
-        for gap in context.unread_services(rule.resource_type) {
-            findings.push(Finding {
-                rule_id: rule.id.to_owned(),
-                title: rule.title.to_owned(),
-                severity,
-                verdict: Verdict::Unknown,
-                resource_type: rule.resource_type,
-                resource_arn: format!("{}/{}/{}", gap.account_id, gap.region, gap.service),
-                account_id: gap.account_id.clone(),
-                region: gap.region.clone(),
-                cause: format!(
-                    "the scan could not read {} in this account{}: {}",
-                    gap.service,
-                    if gap.region.is_empty() {
-                        ""
-                    } else {
-                        " and Region"
-                    },
-                    gap.error_message.as_deref().unwrap_or(gap.status.as_str())
-                ),
-                evidence: serde_json::json!({
-                    "source": "scan coverage",
-                    "status": gap.status.as_str(),
-                    "operation": gap.operation,
-                    "error_code": gap.error_code,
-                })
-                .to_string(),
-                monthly_cost_usd: None,
-                suppressed_by: None,
-            });
-        }
+        let (account, region) = resource.place();
+        findings.push(Finding {
+            rule_id: rule.id.to_owned(),
+            title: rule.title.to_owned(),
+            severity,
+            verdict: evaluation.verdict,
+            resource_type: rule.resource_type,
+            resource_arn: resource.arn().to_owned(),
+            account_id: account.to_owned(),
+            region: region.to_owned(),
+            cause: evaluation.cause,
+            evidence: evaluation.evidence.to_string(),
+            monthly_cost_usd: evaluation.monthly_cost_usd,
+            suppressed_by: context.config.exception_for(
+                rule,
+                resource,
+                ou_paths.get(account).copied(),
+                context.now,
+            ),
+        });
+    }
+    for gap in context.unread_services(rule.resource_type) {
+        findings.push(Finding {
+            rule_id: rule.id.to_owned(),
+            title: rule.title.to_owned(),
+            severity,
+            verdict: Verdict::Unknown,
+            resource_type: rule.resource_type,
+            resource_arn: format!("{}/{}/{}", gap.account_id, gap.region, gap.service),
+            account_id: gap.account_id.clone(),
+            region: gap.region.clone(),
+            cause: format!(
+                "the scan could not read {} in this account{}: {}",
+                gap.service,
+                if gap.region.is_empty() {
+                    ""
+                } else {
+                    " and Region"
+                },
+                gap.error_message.as_deref().unwrap_or(gap.status.as_str())
+            ),
+            evidence: serde_json::json!({
+                "source": "scan coverage",
+                "status": gap.status.as_str(),
+                "operation": gap.operation,
+                "error_code": gap.error_code,
+            })
+            .to_string(),
+            monthly_cost_usd: None,
+            suppressed_by: None,
+        });
     }
     findings
 }

@@ -83,6 +83,38 @@ async fn list_certificates(unit: &Unit, client: &Client) -> Result<Vec<String>, 
     }
 }
 
+/// Reads one certificate. A certificate that does not exist leaves the
+/// read without certificates; any other failed `DescribeCertificate` is a
+/// coverage gap.
+pub async fn read_one(unit: &Unit, arn: &str) -> UnitRead {
+    let client = Client::new(&unit.config);
+    let mut read = UnitRead {
+        coverage: unit.coverage(),
+        ..UnitRead::default()
+    };
+    // Asks once before the full read, which records a failure in the
+    // certificate and would keep a deleted certificate as a partial one.
+    let described = unit
+        .call(
+            "DescribeCertificate",
+            client.describe_certificate().certificate_arn(arn).send(),
+        )
+        .await;
+    match described {
+        Ok(_) => {}
+        Err(error) if error.code.as_deref() == Some("ResourceNotFoundException") => return read,
+        Err(error) => {
+            record_gap(&mut read.coverage, &error);
+            return read;
+        }
+    }
+    let certificate = read_certificate(unit, &client, arn.to_owned()).await;
+    read.coverage.assets = 1;
+    read.coverage.partial_assets = u32::from(!certificate.read_errors.is_empty());
+    read.certificates.push(certificate);
+    read
+}
+
 async fn read_certificate(unit: &Unit, client: &Client, arn: String) -> CertificateRecord {
     let mut certificate = CertificateRecord {
         scan_id: unit.scan_id.clone(),

@@ -85,13 +85,19 @@ impl Unit {
 
     /// Reads the unit's service.
     pub async fn run(self) -> UnitRead {
-        let mut read = match self.service {
+        let read = match self.service {
             Service::Kms => crate::kms::read(&self).await,
             Service::Acm => crate::acm::read(&self).await,
             Service::AcmPca => crate::pca::read(&self).await,
             Service::SecretsManager => crate::secrets::read(&self).await,
             Service::Iam => crate::iam::read(&self).await,
         };
+        self.finish(read)
+    }
+
+    /// Completes the coverage row of a read: the number of calls, and the
+    /// first call that broke the service.
+    pub fn finish(&self, mut read: UnitRead) -> UnitRead {
         read.coverage.calls = self.calls.load(Ordering::Relaxed);
         // Assets read before the endpoint failed are kept, but the service
         // was not read in full.

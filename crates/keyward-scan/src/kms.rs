@@ -35,7 +35,7 @@ pub async fn read(unit: &Unit) -> UnitRead {
         ..UnitRead::default()
     };
 
-    match list_aliases(unit, &client).await {
+    match list_aliases(unit, &client, None).await {
         Ok(aliases) => read.aliases = aliases,
         Err(error) => record_gap(&mut read.coverage, &error),
     }
@@ -74,14 +74,24 @@ pub async fn read(unit: &Unit) -> UnitRead {
     read
 }
 
-async fn list_aliases(unit: &Unit, client: &Client) -> Result<Vec<AliasRecord>, CallError> {
+/// Lists the aliases of the account and Region, or of one key.
+async fn list_aliases(
+    unit: &Unit,
+    client: &Client,
+    key_id: Option<&str>,
+) -> Result<Vec<AliasRecord>, CallError> {
     let mut aliases = Vec::new();
     let mut marker = None;
     loop {
         let page = unit
             .call(
                 "ListAliases",
-                client.list_aliases().limit(100).set_marker(marker).send(),
+                client
+                    .list_aliases()
+                    .set_key_id(key_id.map(str::to_owned))
+                    .limit(100)
+                    .set_marker(marker)
+                    .send(),
             )
             .await?;
         for alias in page.aliases() {
@@ -126,6 +136,49 @@ async fn list_keys(unit: &Unit, client: &Client) -> Result<Vec<(String, String)>
             _ => return Ok(keys),
         }
     }
+}
+
+/// Reads one key, given by key id or ARN, with its aliases. A key that
+/// does not exist leaves the read without keys; any other failed
+/// `DescribeKey` or `ListAliases` is a coverage gap.
+pub async fn read_one(unit: &Unit, key_id: &str) -> UnitRead {
+    let client = Client::new(&unit.config);
+    let mut read = UnitRead {
+        coverage: unit.coverage(),
+        ..UnitRead::default()
+    };
+    let described = unit
+        .call("DescribeKey", client.describe_key().key_id(key_id).send())
+        .await;
+    let metadata = match described {
+        Ok(output) => output.key_metadata,
+        Err(error) if error.code.as_deref() == Some("NotFoundException") => None,
+        Err(error) => {
+            record_gap(&mut read.coverage, &error);
+            return read;
+        }
+    };
+    let Some(metadata) = metadata else {
+        return read;
+    };
+    let id = metadata.key_id().to_owned();
+    let arn = metadata.arn().unwrap_or(key_id).to_owned();
+
+    let aliases = match list_aliases(unit, &client, Some(&id)).await {
+        Ok(aliases) => aliases,
+        Err(error) => {
+            record_gap(&mut read.coverage, &error);
+            return read;
+        }
+    };
+    let mut key = read_key(unit, &client, id, arn, &Mutex::new(None)).await;
+    key.aliases = aliases.iter().map(|a| a.alias_name.clone()).collect();
+    key.aliases.sort();
+    read.coverage.assets = 1;
+    read.coverage.partial_assets = u32::from(!key.read_errors.is_empty());
+    read.aliases = aliases;
+    read.keys.push(key);
+    read
 }
 
 async fn read_key(

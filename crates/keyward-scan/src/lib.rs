@@ -26,6 +26,7 @@ mod organization;
 mod pca;
 mod regions;
 mod secrets;
+mod single_region;
 mod time;
 
 use std::collections::{BTreeSet, HashMap};
@@ -47,6 +48,7 @@ pub use accounts::Account;
 pub use context::Unit;
 use context::UnitRead;
 pub use error::CallError;
+pub use single_region::{AssetId, read_asset, read_region};
 
 /// A service that a scan reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -6,7 +6,7 @@
 //! call per secret is `GetResourcePolicy`.
 
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::types::SecretListEntry;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry};
 use futures_util::StreamExt;
 use futures_util::stream;
 use keyward_store::inventory::{SecretRecord, Tag};
@@ -24,7 +24,7 @@ pub async fn read(unit: &Unit) -> UnitRead {
         coverage: unit.coverage(),
         ..UnitRead::default()
     };
-    let listed = match list_secrets(unit, &client).await {
+    let listed = match list_secrets(unit, &client, None).await {
         Ok(listed) => listed,
         Err(error) => {
             record_gap(&mut read.coverage, &error);
@@ -43,7 +43,55 @@ pub async fn read(unit: &Unit) -> UnitRead {
     read
 }
 
-async fn list_secrets(unit: &Unit, client: &Client) -> Result<Vec<SecretRecord>, CallError> {
+/// Reads one secret, given by ARN. A secret that does not exist leaves the
+/// read without secrets; a failed `ListSecrets` is a coverage gap.
+///
+/// `ListSecrets` with a name filter returns the same fields as a full
+/// listing, so the secret is judged on the same record as in a scan. The
+/// filter matches names by prefix, and the ARN picks the secret among
+/// them.
+pub async fn read_one(unit: &Unit, arn: &str) -> UnitRead {
+    let client = Client::new(&unit.config);
+    let mut read = UnitRead {
+        coverage: unit.coverage(),
+        ..UnitRead::default()
+    };
+    let filter = Filter::builder()
+        .key(FilterNameStringType::Name)
+        .values(secret_name(arn))
+        .build();
+    let listed = match list_secrets(unit, &client, Some(filter)).await {
+        Ok(listed) => listed,
+        Err(error) => {
+            record_gap(&mut read.coverage, &error);
+            return read;
+        }
+    };
+    let Some(secret) = listed.into_iter().find(|secret| secret.arn == arn) else {
+        return read;
+    };
+    let secret = read_policy(unit, &client, secret).await;
+    read.coverage.assets = 1;
+    read.coverage.partial_assets = u32::from(!secret.read_errors.is_empty());
+    read.secrets.push(secret);
+    read
+}
+
+/// Returns the secret name of a secret ARN: the last field, without the
+/// hyphen and six characters that Secrets Manager appends.
+fn secret_name(arn: &str) -> &str {
+    let name = arn.splitn(7, ':').nth(6).unwrap_or(arn);
+    match name.rsplit_once('-') {
+        Some((base, suffix)) if suffix.len() == 6 && !base.is_empty() => base,
+        _ => name,
+    }
+}
+
+async fn list_secrets(
+    unit: &Unit,
+    client: &Client,
+    filter: Option<Filter>,
+) -> Result<Vec<SecretRecord>, CallError> {
     let mut secrets = Vec::new();
     let mut next_token = None;
     loop {
@@ -52,6 +100,7 @@ async fn list_secrets(unit: &Unit, client: &Client) -> Result<Vec<SecretRecord>,
                 "ListSecrets",
                 client
                     .list_secrets()
+                    .set_filters(filter.clone().map(|filter| vec![filter]))
                     .include_planned_deletion(true)
                     .max_results(100)
                     .set_next_token(next_token)
@@ -119,4 +168,23 @@ async fn read_policy(unit: &Unit, client: &Client, mut secret: SecretRecord) -> 
         Err(error) => secret.read_errors.push(error.to_string()),
     }
     secret
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_name_drops_the_random_suffix() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-password-AbC123";
+        assert_eq!(secret_name(arn), "prod/db-password");
+    }
+
+    #[test]
+    fn secret_name_keeps_a_name_without_suffix() {
+        assert_eq!(
+            secret_name("arn:aws:secretsmanager:us-east-1:1:secret:x"),
+            "x"
+        );
+    }
 }
