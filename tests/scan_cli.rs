@@ -272,37 +272,6 @@ fn rules_list_snapshot() {
 }
 
 #[test]
-fn demo_with_an_emulator_scans_and_checks() {
-    let moto = Moto::start();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(create_assets(&moto.endpoint));
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("demo");
-    let demo = keyward(
-        work.path(),
-        &moto.endpoint,
-        &[
-            "demo",
-            "--out",
-            out.to_str().unwrap(),
-            "--endpoint-url",
-            &moto.endpoint,
-            "--regions",
-            "us-east-1",
-            "--no-serve",
-        ],
-    );
-    assert_eq!(demo.status.code(), Some(0), "{}", text(&demo.stderr));
-    let stdout = text(&demo.stdout);
-    assert!(
-        stdout.contains("Scanned 1 account (1 account and Region pair)"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("== Checking the inventory"), "{stdout}");
-    assert!(stdout.contains("secret-rotation-enabled: 1"), "{stdout}");
-}
-
-#[test]
 fn unreachable_endpoint_is_named() {
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");

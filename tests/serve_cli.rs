@@ -188,7 +188,8 @@ fn demo_ends_by_serving_its_store() {
     command
         .current_dir(work.path())
         .args(["demo", "--out", out.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0"]);
+        .args(["--accounts", "2", "--regions", "us-east-1", "--days", "20"])
+        .args(["--events-per-day", "200", "--listen", "127.0.0.1:0"]);
     let served = start_serving(command);
 
     let (status, body) = get(&served.base, "/api/overview?since=all", &[]);

@@ -90,7 +90,7 @@ fn check(store_path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     let runtime = super::runtime()?;
-    let (records, run_id) = evaluate_and_store(&store, snapshot, config, &runtime)?;
+    let (records, run_id) = evaluate_and_store(&store, snapshot, config, &runtime, Utc::now())?;
     print!("{}", summary_text(&records, &run_id));
     if args.details {
         let sql = "SELECT severity, rule_id, verdict, account_id, region, resource_arn, cause \
@@ -116,17 +116,20 @@ fn check(store_path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Judges the latest scan with the default configuration, stores the
-/// findings and returns the summary, for `keyward demo`.
+/// Judges the latest scan with the default configuration at `now`,
+/// stores the findings and returns them with the summary, for
+/// `keyward demo`.
 pub fn check_and_summarize(
     store: &Store,
     runtime: &tokio::runtime::Runtime,
-) -> anyhow::Result<String> {
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<FindingRecord>, String)> {
     let Some(snapshot) = store.snapshot(None)? else {
         bail!("the store contains no finished scan");
     };
-    let (records, run_id) = evaluate_and_store(store, snapshot, Config::default(), runtime)?;
-    Ok(summary_text(&records, &run_id))
+    let (records, run_id) = evaluate_and_store(store, snapshot, Config::default(), runtime, now)?;
+    let summary = summary_text(&records, &run_id);
+    Ok((records, summary))
 }
 
 /// Evaluates every rule on a snapshot and the store's usage index, and
@@ -136,8 +139,9 @@ fn evaluate_and_store(
     snapshot: keyward_store::inventory::Snapshot,
     config: Config,
     runtime: &tokio::runtime::Runtime,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<(Vec<FindingRecord>, String)> {
-    let now = Utc::now().trunc_subsecs(6);
+    let now = now.trunc_subsecs(6);
     for exception in config.expired_exceptions(now) {
         tracing::warn!(
             rule = %exception.rule,

@@ -1,22 +1,30 @@
-//! `keyward demo`: ingest the CloudTrail examples built into keyward and
-//! answer every built-in question on them.
+//! `keyward demo`: the whole pipeline on a generated organization.
 //!
-//! The examples are published CloudTrail records from AWS documentation and
-//! security tools. Some files are invalid as published, and their errors
-//! show how keyward reports bad input and goes on.
+//! The demo generates an organization (accounts in organizational units,
+//! several Regions, keys, certificates and secrets in every state the rules
+//! tell apart, and CloudTrail files over a period), ingests its CloudTrail,
+//! stores its inventory as a scan, judges it with the rules, compares every
+//! finding with the generator's ground truth, and serves the dashboards.
+//!
+//! `--examples` runs the older demo instead: it ingests the published
+//! CloudTrail examples built into keyward, from AWS documentation and
+//! security tools, and answers every built-in question on them. Some of
+//! those files are invalid as published, and their errors show how keyward
+//! reports bad input and goes on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use keyward_demo::{CLOUDTRAIL_FOLDER, Options};
 use keyward_ingest::{IngestOptions, Source, ingest};
-use keyward_scan::ScanOptions;
 use keyward_store::Store;
 use keyward_store::query::catalog::QUESTIONS;
 use keyward_store::query::output::{OutputFormat, write_batches};
 use keyward_store::query::{QuestionFilters, TimeWindow, open_session, run_sql};
 use rust_embed::RustEmbed;
 
+use super::counted;
 use crate::time_args::now_micros;
 
 #[derive(RustEmbed)]
@@ -29,29 +37,44 @@ struct Examples;
 #[derive(Debug, clap::Args)]
 #[deny(missing_docs)]
 pub struct Args {
-    /// Folder for the example logs and the store. An existing folder is
-    /// only replaced when an earlier demo made it.
+    /// Folder for the generated organization and its store. An existing
+    /// folder is only replaced when an earlier demo made it.
     #[arg(long, value_name = "DIR", default_value = "keyward-demo")]
     out: PathBuf,
 
-    /// Also scan the live inventory of the current AWS credentials' account
-    /// (or of the emulator at --endpoint-url) into the demo store, and print
-    /// it.
-    #[arg(long)]
-    scan: bool,
+    /// Accounts in the organization, the management account included.
+    #[arg(long, value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u32).range(2..=5000))]
+    accounts: u32,
 
-    /// With --scan: every account of the organization, through the
-    /// KeywardAudit role.
-    #[arg(long, requires = "scan")]
-    org: bool,
-
-    /// Endpoint URL of an AWS emulator to scan; implies --scan.
-    #[arg(long, value_name = "URL", value_parser = super::scan::parse_endpoint)]
-    endpoint_url: Option<String>,
-
-    /// Regions to scan (comma-separated); by default every enabled Region.
-    #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = super::scan::parse_region)]
+    /// Regions in which every account has assets (comma-separated).
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_delimiter = ',',
+        default_value = "us-east-1,eu-west-1,ap-southeast-2",
+        value_parser = super::scan::parse_region
+    )]
     regions: Vec<String>,
+
+    /// Days of CloudTrail, ending now.
+    #[arg(long, value_name = "N", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    days: u32,
+
+    /// CloudTrail records per day in the whole organization, calls to
+    /// other services included.
+    #[arg(long, value_name = "N", default_value_t = 4000)]
+    events_per_day: u32,
+
+    /// Seed of the generator; the same seed and day give the same
+    /// organization.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+
+    /// Ingest the published CloudTrail examples built into keyward and
+    /// answer every built-in question on them, instead of generating an
+    /// organization.
+    #[arg(long, conflicts_with_all = ["accounts", "regions", "days", "events_per_day", "seed"])]
+    examples: bool,
 
     /// End without serving the dashboard.
     #[arg(long)]
@@ -70,23 +93,156 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let logs = args.out.join("cloudtrail");
-    let store_path = args.out.join("store");
     prepare_folder(&args.out)?;
+    let runtime = super::runtime()?;
+    let store_path = args.out.join("store");
+    let store = Store::create_or_open(&store_path)?;
+    let (code, start_page) = if args.examples {
+        (run_examples(&args, &store, &runtime)?, "/?since=all")
+    } else {
+        (run_organization(&args, &store, &runtime)?, "/")
+    };
+    println!(
+        "\nThe store is in {}; try `keyward --store {} query --list`.",
+        store_path.display(),
+        store_path.display()
+    );
+    if !args.no_serve {
+        println!("\n== Serving the dashboard on the demo store");
+        super::serve::serve_store(&store, &listen, &runtime, start_page)?;
+    }
+    Ok(code)
+}
+
+/// Generates the organization, ingests its CloudTrail, stores its
+/// inventory, judges it and compares the findings with the ground truth.
+/// Exits with code 1 when a finding disagrees with the truth.
+fn run_organization(
+    args: &Args,
+    store: &Store,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    let options = Options {
+        accounts: args.accounts,
+        regions: args.regions.clone(),
+        days: args.days,
+        events_per_day: args.events_per_day,
+        seed: args.seed,
+        now: chrono::Utc::now(),
+    };
+    println!(
+        "== Generating an organization of {} in {} over {} (seed {})",
+        counted(u64::from(options.accounts), "account", "accounts"),
+        counted(options.regions.len() as u64, "Region", "Regions"),
+        counted(u64::from(options.days), "day", "days"),
+        options.seed
+    );
+    let started = std::time::Instant::now();
+    let generated = keyward_demo::generate(&options, &args.out).with_context(|| {
+        format!(
+            "failed to generate the organization in {}",
+            args.out.display()
+        )
+    })?;
+    let truth = &generated.truth;
+    let snapshot = &generated.snapshot;
+    println!(
+        "Wrote {} with {} to {} in {:.1} s, and the ground truth to {}",
+        counted(truth.trail.files, "CloudTrail file", "CloudTrail files"),
+        counted(truth.trail.records, "record", "records"),
+        args.out.join(CLOUDTRAIL_FOLDER).display(),
+        started.elapsed().as_secs_f64(),
+        args.out.join(keyward_demo::TRUTH_FILE).display()
+    );
+
+    println!("\n== Ingesting the CloudTrail files");
+    let mut problems = 0;
+    let summary = ingest(
+        store,
+        &[Source::Local(args.out.join(CLOUDTRAIL_FOLDER))],
+        &IngestOptions::default(),
+        runtime.handle(),
+        &mut |problem| {
+            problems += 1;
+            println!("  bad input: {problem}");
+        },
+    )?;
+    println!("{}", super::ingest::summary_line(&summary));
+
+    println!("\n== Storing the inventory as a scan");
+    store
+        .write_snapshot(snapshot)
+        .context("failed to write the generated inventory to the store")?;
+    println!(
+        "{}, {}, {} and {} in {} (scan {})",
+        counted(snapshot.keys.len() as u64, "KMS key", "KMS keys"),
+        counted(
+            snapshot.certificates.len() as u64,
+            "certificate",
+            "certificates"
+        ),
+        counted(
+            snapshot.authorities.len() as u64,
+            "certificate authority",
+            "certificate authorities"
+        ),
+        counted(snapshot.secrets.len() as u64, "secret", "secrets"),
+        counted(snapshot.accounts.len() as u64, "account", "accounts"),
+        snapshot.scan.scan_id
+    );
+
+    println!("\n== Checking the inventory and the CloudTrail usage with the rules");
+    let (records, summary_text) = super::check::check_and_summarize(store, runtime, truth.now)?;
+    print!("{summary_text}");
+    let findings = records.iter().map(|r| {
+        (
+            r.rule_id.as_str(),
+            r.resource_arn.as_str(),
+            r.verdict.as_str(),
+        )
+    });
+    let (agreeing, mismatches) = truth.compare(findings);
+    if mismatches.is_empty() {
+        println!(
+            "\nEvery finding agrees with the ground truth: {}.",
+            counted(agreeing as u64, "verdict", "verdicts")
+        );
+        Ok(if problems == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(crate::EXIT_PARTIAL)
+        })
+    } else {
+        println!(
+            "\n{} disagree with the ground truth ({} agree):",
+            counted(mismatches.len() as u64, "finding", "findings"),
+            agreeing
+        );
+        for mismatch in &mismatches {
+            println!("  {mismatch}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Ingests the built-in CloudTrail examples and prints the answer to every
+/// built-in question.
+fn run_examples(
+    args: &Args,
+    store: &Store,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<ExitCode> {
+    let logs = args.out.join("examples");
     let files = write_examples(&logs)?;
     println!(
         "Wrote {files} CloudTrail example files to {}",
         logs.display()
     );
-
-    let store = Store::create_or_open(&store_path)?;
-    let runtime = super::runtime()?;
-    let options = IngestOptions::default();
     let mut problems = 0;
     let summary = ingest(
-        &store,
+        store,
         &[Source::Local(logs)],
-        &options,
+        &IngestOptions::default(),
         runtime.handle(),
         &mut |p| {
             problems += 1;
@@ -111,7 +267,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut stdout = std::io::stdout().lock();
     runtime.block_on(async {
-        let session = open_session(&store).await?;
+        let session = open_session(store).await?;
         for question in &QUESTIONS {
             use std::io::Write;
             writeln!(
@@ -124,43 +280,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(())
     })?;
-    drop(stdout);
-
-    let mut code = ExitCode::SUCCESS;
-    if args.scan || args.endpoint_url.is_some() {
-        let options = ScanOptions {
-            organization: args.org,
-            regions: args.regions,
-            endpoint_url: args.endpoint_url,
-            ..ScanOptions::default()
-        };
-        println!("\n== Scanning the live inventory");
-        let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let snapshot = super::scan::scan_into_store(&store, &options, &runtime, show_progress)?;
-        print!("{}", super::scan::summary_text(&snapshot));
-        if !snapshot.scan.complete {
-            code = ExitCode::from(crate::EXIT_PARTIAL);
-        }
-        println!(
-            "`keyward --store {} inventory keys` (or certificates, secrets, coverage) prints it.",
-            store_path.display()
-        );
-        println!("\n== Checking the inventory and the CloudTrail usage with the rules");
-        let summary = super::check::check_and_summarize(&store, &runtime)?;
-        print!("{summary}");
-    }
-    println!(
-        "\nThe store is in {}; try `keyward --store {} query --list`.",
-        store_path.display(),
-        store_path.display()
-    );
-    if !args.no_serve {
-        println!("\n== Serving the dashboard on the demo store");
-        // The examples span several years, so the pages open on all stored
-        // time rather than on the questions' default windows.
-        super::serve::serve_store(&store, &listen, &runtime, "/?since=all")?;
-    }
-    Ok(code)
+    Ok(ExitCode::SUCCESS)
 }
 
 /// File that marks a folder as one `keyward demo` made, so that a later
@@ -169,7 +289,7 @@ const DEMO_MARKER: &str = ".keyward-demo";
 
 /// Creates the output folder, or empties one that an earlier demo made.
 /// Any other existing folder is left alone and the demo stops.
-fn prepare_folder(out: &std::path::Path) -> anyhow::Result<()> {
+fn prepare_folder(out: &Path) -> anyhow::Result<()> {
     let is_empty = std::fs::read_dir(out).map(|mut entries| entries.next().is_none());
     match is_empty {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
@@ -178,7 +298,7 @@ fn prepare_folder(out: &std::path::Path) -> anyhow::Result<()> {
         }
         Ok(true) => {}
         Ok(false) if out.join(DEMO_MARKER).is_file() => {
-            for name in ["cloudtrail", "store"] {
+            for name in [CLOUDTRAIL_FOLDER, "examples", "store"] {
                 let path = out.join(name);
                 if path.exists() {
                     std::fs::remove_dir_all(&path)
@@ -197,7 +317,7 @@ fn prepare_folder(out: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_examples(folder: &std::path::Path) -> anyhow::Result<usize> {
+fn write_examples(folder: &Path) -> anyhow::Result<usize> {
     let mut count = 0;
     for name in Examples::iter() {
         let Some(file) = Examples::get(&name) else {
