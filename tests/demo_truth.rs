@@ -102,7 +102,7 @@ fn findings_equal_truth() {
         "--days",
         "100",
         "--events-per-day",
-        "800",
+        "500",
         "--seed",
         "7",
     ]);
@@ -128,7 +128,7 @@ fn last_use_equals_truth() {
         "--days",
         "95",
         "--events-per-day",
-        "500",
+        "300",
         "--seed",
         "11",
     ]);

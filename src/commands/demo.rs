@@ -70,10 +70,16 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
 
+    /// End of the generated period, in RFC 3339 form such as
+    /// 2026-06-01T00:00:00Z; by default the time of the run. The rules
+    /// judge at this time.
+    #[arg(long, value_name = "TIME", value_parser = parse_end)]
+    end: Option<chrono::DateTime<chrono::Utc>>,
+
     /// Ingest the published CloudTrail examples built into keyward and
     /// answer every built-in question on them, instead of generating an
     /// organization.
-    #[arg(long, conflicts_with_all = ["accounts", "regions", "days", "events_per_day", "seed"])]
+    #[arg(long, conflicts_with_all = ["accounts", "regions", "days", "events_per_day", "seed", "end"])]
     examples: bool,
 
     /// End without serving the dashboard.
@@ -82,6 +88,14 @@ pub struct Args {
 
     #[command(flatten)]
     listen: super::serve::ListenArgs,
+}
+
+fn parse_end(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&chrono::Utc))
+        .map_err(|error| {
+            format!("invalid time {text:?}: {error}; use a form such as 2026-06-01T00:00:00Z")
+        })
 }
 
 /// Runs `keyward demo`.
@@ -128,7 +142,7 @@ fn run_organization(
         days: args.days,
         events_per_day: args.events_per_day,
         seed: args.seed,
-        now: chrono::Utc::now(),
+        now: args.end.unwrap_or_else(chrono::Utc::now),
     };
     println!(
         "== Generating an organization of {} in {} over {} (seed {})",
