@@ -67,6 +67,27 @@ fn expected_verdicts(truth: &Truth) -> BTreeMap<(String, String), String> {
         .collect()
 }
 
+/// Checks the summary line of the demo's ingest against what the generator
+/// wrote.
+fn check_ingest_summary(stdout: &str, truth: &Truth) {
+    let summary = stdout
+        .lines()
+        .find(|line| line.contains("crypto events stored"))
+        .expect("ingest summary line");
+    let counts = &truth.trail;
+    let expected = [
+        format!("{} files (", counts.files),
+        format!(", {} skipped)", counts.skipped_files),
+        format!(", {} records read", counts.records),
+        format!(", {} crypto events stored", counts.crypto_events),
+        format!(", {} duplicates", counts.duplicates),
+        ", 0 errors".to_owned(),
+    ];
+    for part in expected {
+        assert!(summary.contains(&part), "{part:?} not in {summary}");
+    }
+}
+
 fn run_and_compare(sizes: &[&str]) -> (tempfile::TempDir, Truth, Store) {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("demo");
@@ -89,6 +110,7 @@ fn run_and_compare(sizes: &[&str]) -> (tempfile::TempDir, Truth, Store) {
     let found = findings(&store);
     let differences = differences(&expected, &found);
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+    check_ingest_summary(&stdout, &truth);
     (work, truth, store)
 }
 

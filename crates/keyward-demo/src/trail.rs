@@ -10,8 +10,10 @@
 //! to principals without permission, and calls to other services. A few
 //! deliveries repeat records of the previous file, as CloudTrail may, and
 //! Secrets Manager's rotation events also arrive as EventBridge events in
-//! JSON Lines, so that ingest has duplicates to drop. Digest and Insights
-//! files sit in their own folders of the layout.
+//! JSON Lines, and the security account's last day in its first Region is
+//! exported again as a JSON array of bare records, so that ingest has
+//! duplicates to drop. Digest and Insights files sit in their own folders
+//! of the layout.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -102,6 +104,12 @@ pub fn write(
                     ));
                 }
                 events.sort_by_key(|pending| pending.time);
+                let exported = day + 1 == world.days
+                    && account.id == world.organization.security_account().id
+                    && Some(region) == world.organization.regions.first();
+                if exported {
+                    write_lookup_export(&account.id, region, &events, folder, &mut counts)?;
+                }
                 write_day(
                     random,
                     world,
@@ -114,6 +122,11 @@ pub fn write(
                 )?;
             }
             write_digest(world, &account.id, region, folder, &mut counts)?;
+            if account.id == world.organization.security_account().id
+                && Some(region) == world.organization.regions.first()
+            {
+                write_insight(world, &account.id, region, folder, &mut counts)?;
+            }
         }
     }
     write_eventbridge(&rotation_events, folder, &mut counts)?;
@@ -670,6 +683,39 @@ fn write_gzip_json(path: &Path, value: &Value) -> Result<(), GenerateError> {
     writer.flush().map_err(failed)
 }
 
+/// Writes the crypto events of one account's last day again as a JSON array
+/// of bare records, the shape that exports of `LookupEvents` results have.
+/// Every record repeats one of the delivered log files.
+fn write_lookup_export(
+    account: &str,
+    region: &str,
+    events: &[Pending],
+    folder: &Path,
+    counts: &mut TrailCounts,
+) -> Result<(), GenerateError> {
+    let records: Vec<&Value> = events
+        .iter()
+        .filter(|pending| pending.crypto)
+        .map(|pending| &pending.record)
+        .collect();
+    let path = folder
+        .join("exports")
+        .join(format!("lookup-events-{account}-{region}.json"));
+    let failed = |source| GenerateError::Write {
+        path: path.clone(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(failed)?;
+    }
+    let text = serde_json::to_vec_pretty(&records).map_err(|error| failed(error.into()))?;
+    std::fs::write(&path, text).map_err(failed)?;
+    counts.files += 1;
+    counts.records += records.len() as u64;
+    counts.duplicates += records.len() as u64;
+    Ok(())
+}
+
 /// Writes one digest file per account and Region for the last day, which
 /// ingest skips by its path.
 fn write_digest(
@@ -700,6 +746,53 @@ fn write_digest(
         "logFiles": [],
     });
     write_gzip_json(&path, &digest)?;
+    counts.files += 1;
+    counts.skipped_files += 1;
+    Ok(())
+}
+
+/// Writes one CloudTrail Insights file, which ingest skips by its path: an
+/// unusual rate of `Decrypt` calls an hour before the end of the period.
+fn write_insight(
+    world: &World,
+    account: &str,
+    region: &str,
+    folder: &Path,
+    counts: &mut TrailCounts,
+) -> Result<(), GenerateError> {
+    let time = world.now - Duration::hours(1);
+    let path = folder
+        .join("AWSLogs")
+        .join(&world.organization.id)
+        .join(account)
+        .join("CloudTrail-Insight")
+        .join(region)
+        .join(time.format("%Y/%m/%d").to_string())
+        .join(format!(
+            "{account}_CloudTrail-Insight_{region}_{}_demoinsight0001.json.gz",
+            time.format("%Y%m%dT%H%MZ")
+        ));
+    let insight = json!({"Records": [{
+        "eventVersion": "1.08",
+        "eventTime": format_time(time),
+        "awsRegion": region,
+        "eventID": "5b2b9d7e-1c64-4f0e-9a4f-000000000001",
+        "eventType": "AwsCloudTrailInsight",
+        "recipientAccountId": account,
+        "sharedEventID": "5b2b9d7e-1c64-4f0e-9a4f-000000000002",
+        "insightDetails": {
+            "state": "Start",
+            "eventSource": "kms.amazonaws.com",
+            "eventName": "Decrypt",
+            "insightType": "ApiCallRateInsight",
+            "insightContext": {"statistics": {
+                "baseline": {"average": 0.8},
+                "insight": {"average": 41.5},
+            }},
+        },
+        "eventCategory": "Insight",
+    }]});
+    write_gzip_json(&path, &insight)?;
     counts.files += 1;
     counts.skipped_files += 1;
     Ok(())
