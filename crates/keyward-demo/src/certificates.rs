@@ -235,6 +235,18 @@ pub fn build(
     built
 }
 
+/// Key algorithms of the certificates whose scenario does not fix one, RSA
+/// 2048 most often, as in most accounts.
+const KEY_ALGORITHMS: [&str; 7] = [
+    "RSA_2048",
+    "RSA_2048",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+];
+
 const HOSTS: [&str; 8] = [
     "api", "www", "auth", "pay", "cdn", "admin", "status", "hooks",
 ];
@@ -277,14 +289,7 @@ fn certificate(
         subject_alternative_names: vec![domain.clone()],
         status: Some("ISSUED".to_owned()),
         certificate_type: Some("AMAZON_ISSUED".to_owned()),
-        key_algorithm: Some(
-            if random.percent(70) {
-                "RSA_2048"
-            } else {
-                "EC_prime256v1"
-            }
-            .to_owned(),
-        ),
+        key_algorithm: Some((*random.pick(&KEY_ALGORITHMS)).to_owned()),
         signature_algorithm: Some("SHA256WITHRSA".to_owned()),
         subject: Some(format!("CN={domain}")),
         issuer: Some("Amazon".to_owned()),

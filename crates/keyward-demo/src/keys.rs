@@ -384,6 +384,15 @@ fn customer_keys(
     };
 
     match scenario {
+        Scenario::Healthy if random.percent(30) => {
+            // A grant that lets the account's application role use the key,
+            // as services such as Amazon EBS create them.
+            record.grant_count = Some(1);
+            record.grantees = vec![format!(
+                "arn:aws:iam::{}:role/{}",
+                account.id, account.app_role
+            )];
+        }
         Scenario::Healthy | Scenario::MultiRegion => {}
         Scenario::RotationDisabled => set_rotation(world, &mut record, false),
         Scenario::Unused => {
