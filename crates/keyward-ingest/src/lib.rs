@@ -48,6 +48,9 @@ pub struct IngestOptions {
     pub threads: usize,
     /// S3 endpoint that replaces AWS's, for S3-compatible servers.
     pub endpoint_url: Option<String>,
+    /// S3 client to read with, in place of one built from the standard
+    /// configuration chain and `endpoint_url`.
+    pub s3_client: Option<aws_sdk_s3::Client>,
     /// Whether to draw a progress bar on a terminal.
     pub progress: bool,
     /// Read files again even when the manifest has them unchanged.
@@ -63,6 +66,7 @@ impl Default for IngestOptions {
         Self {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             endpoint_url: None,
+            s3_client: None,
             progress: false,
             force: false,
             read: ReadOptions::default(),
@@ -160,8 +164,10 @@ pub fn ingest(
     let _lock = store.lock()?;
     let mut summary = IngestSummary::default();
 
-    let s3 =
-        needs_s3(sources).then(|| runtime.block_on(S3Reader::new(options.endpoint_url.as_deref())));
+    let s3 = needs_s3(sources).then(|| match &options.s3_client {
+        Some(client) => S3Reader::from_client(client.clone(), runtime.clone()),
+        None => runtime.block_on(S3Reader::new(options.endpoint_url.as_deref())),
+    });
     let listing = list_sources(sources, s3.as_ref(), runtime, &mut summary, on_problem);
     summary.files += listing.files.len() as u64;
     summary.digest_files = listing.digest_files;

@@ -48,6 +48,12 @@ impl S3Reader {
         }
     }
 
+    /// Wraps a client that the caller configured, such as a Lambda
+    /// function's.
+    pub fn from_client(client: Client, runtime: Handle) -> Self {
+        Self { client, runtime }
+    }
+
     /// Lists every object under a prefix into `listing`.
     pub async fn list(
         &self,

@@ -10,6 +10,9 @@
 //! changed, read live from its service. A failed API call fails the
 //! invocation, so that AWS Config never records a guess.
 //!
+//! The same function also ingests CloudTrail log files into a keyward
+//! store kept in S3, when S3 event notifications invoke it ([`ingest`]).
+//!
 //! The function reads only the metadata of keys, certificates and secrets,
 //! through `keyward-scan`: never a secret value, a private key or a data
 //! key.
@@ -17,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod handler;
+pub mod ingest;
 pub mod report;
 pub mod request;
 pub mod verdicts;

@@ -1,6 +1,8 @@
 //! The role of the function in the CloudFormation template allows exactly
 //! the calls that the function makes: the scanner's reads of KMS, ACM and
-//! Secrets Manager, and `config:PutEvaluations`, plus writing its logs.
+//! Secrets Manager, and `config:PutEvaluations`, plus writing its logs. The
+//! role of the ingest template allows exactly the S3 calls of the ingest
+//! mode and of the S3 reader it uses.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
@@ -97,5 +99,64 @@ fn role_matches_function_calls() {
     let code = code_actions();
     assert!(code.contains("config:PutEvaluations"), "{code:?}");
     assert!(code.contains("kms:GetKeyLastUsage"), "{code:?}");
+    assert_eq!(template, code);
+}
+
+/// Operations of the S3 client methods called on `receiver` in a source
+/// file; `clone` is not an operation.
+fn methods_on(source: &str, receiver: &str) -> BTreeSet<String> {
+    source
+        .match_indices(receiver)
+        .filter_map(|(at, _)| {
+            let rest = source[at + receiver.len()..].trim_start();
+            let method = rest.strip_prefix('.')?.split('(').next()?;
+            let is_method = !method.is_empty()
+                && method != "clone"
+                && method
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            is_method.then(|| pascal_case(method))
+        })
+        .collect()
+}
+
+/// IAM action of an S3 operation: listing needs `s3:ListBucket`.
+fn s3_action(operation: &str) -> String {
+    match operation {
+        "ListObjectsV2" => "s3:ListBucket".to_owned(),
+        other => format!("s3:{other}"),
+    }
+}
+
+#[test]
+fn ingest_role_matches_function_calls() {
+    let text =
+        std::fs::read_to_string(workspace().join("deploy/cloudformation/keyward-ingest.yaml"))
+            .unwrap();
+    let policies = text.split("Policies:").nth(1).unwrap();
+    let policies = policies.split("\n  FunctionLogGroup:").next().unwrap();
+    let mut template: BTreeSet<String> = policies
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            line.strip_prefix("- ")
+                .or_else(|| line.strip_prefix("Action: "))
+        })
+        .filter(|item| item.contains(':') && !item.contains(' '))
+        .map(str::to_owned)
+        .collect();
+    for action in LOG_ACTIONS {
+        assert!(template.remove(action), "the role lacks {action}");
+    }
+
+    let lambda =
+        std::fs::read_to_string(workspace().join("crates/keyward-lambda/src/ingest.rs")).unwrap();
+    let reader =
+        std::fs::read_to_string(workspace().join("crates/keyward-ingest/src/s3.rs")).unwrap();
+    let mut code = methods_on(&lambda, "s3");
+    code.extend(methods_on(&reader, ".client"));
+    let code: BTreeSet<String> = code.iter().map(|operation| s3_action(operation)).collect();
+    assert!(code.contains("s3:PutObject"), "{code:?}");
+    assert!(code.contains("s3:GetObject"), "{code:?}");
     assert_eq!(template, code);
 }
