@@ -201,14 +201,20 @@
     );
   }
 
-  // Draws bars per category, stacked by a second column.
-  function stackedBarChart(id, rows, categoryKey, stackKey, valueKey) {
+  // Draws bars per category, stacked by a second column. `colors`, when
+  // given, fixes the order and the color of the stacks it names.
+  function stackedBarChart(id, rows, categoryKey, stackKey, valueKey, colors) {
     const categories = unique(rows.map((row) => String(row[categoryKey])));
-    const stacks = unique(rows.map((row) => String(row[stackKey])));
+    let stacks = unique(rows.map((row) => String(row[stackKey])));
+    if (colors) {
+      const named = Object.keys(colors).filter((stack) => stacks.includes(stack));
+      stacks = named.concat(stacks.filter((stack) => !named.includes(stack)));
+    }
     const series = stacks.map((stack) => ({
       type: 'bar',
       stack: 'total',
       name: stack,
+      itemStyle: colors && colors[stack] ? { color: colors[stack] } : undefined,
       data: categories.map((category) => {
         const row = rows.find(
           (candidate) =>
@@ -530,6 +536,34 @@
     renderPivot('sm-pivot', data.pivot.rows, data.pivot.window);
   }
 
+  // Colors of the quantum classes, the same in every chart.
+  const QUANTUM_CLASS_COLORS = {
+    'quantum-vulnerable': '#c0392b',
+    weakened: '#e67e22',
+    'quantum-safe': '#27ae60',
+    unknown: '#95a5a6',
+  };
+
+  async function loadQuantum() {
+    const data = await getJson('/api/quantum', filterQuery());
+    setFigure('pq-classes', [
+      definitionList(data.totals.map((row) => [row.class, row.assets])),
+    ]);
+    stackedBarChart('pq-services', data.services, 'service', 'class', 'assets', QUANTUM_CLASS_COLORS);
+    setWindow('pq-services', data.window);
+    stackedBarChart('pq-accounts', data.accounts, 'account', 'class', 'assets', QUANTUM_CLASS_COLORS);
+    setWindow('pq-accounts', data.window);
+    setFigure('pq-algorithms', [
+      smallTable(
+        ['algorithm', 'primitive', 'nist_quantum_level', 'class', 'keys', 'certificates'],
+        data.algorithms,
+      ),
+    ]);
+    setFigure('pq-at-risk', [
+      smallTable(['arn', 'service', 'account', 'region', 'algorithm', 'class'], data.at_risk),
+    ]);
+  }
+
   function tagList(tags) {
     const list = element('ul', null, 'tags');
     for (const tag of tags) {
@@ -711,6 +745,7 @@
     kms: loadKms,
     certificates: loadCertificates,
     secrets: loadSecrets,
+    quantum: loadQuantum,
     findings: async () => {},
     asset: loadAsset,
   };

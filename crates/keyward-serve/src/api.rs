@@ -48,7 +48,7 @@ pub struct Route {
 use ParameterGroup as P;
 
 /// Every route of the API.
-pub static ROUTES: [Route; 13] = [
+pub static ROUTES: [Route; 14] = [
     Route {
         path: "/api/openapi.json",
         operation_id: "openapi",
@@ -94,6 +94,15 @@ pub static ROUTES: [Route; 13] = [
                   deleted secrets",
         parameters: &[P::Filters],
         handler: || get(secrets),
+    },
+    Route {
+        path: "/api/quantum",
+        operation_id: "quantum",
+        summary: "The quantum readiness dashboard: keys, certificates and Private CAs of \
+                  the latest scan by quantum class per service and account, the algorithms \
+                  in use, and the quantum-vulnerable and weakened assets",
+        parameters: &[P::Filters],
+        handler: || get(quantum),
     },
     Route {
         path: "/api/tables",
@@ -191,6 +200,11 @@ async fn certificates(State(app): State<App>, RawQuery(query): RawQuery) -> Resu
 async fn secrets(State(app): State<App>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
     let (_, filters) = request_filters(&app, query.as_deref())?;
     Ok(Json(dashboards::secrets(&app.data, &filters).await?))
+}
+
+async fn quantum(State(app): State<App>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+    let (_, filters) = request_filters(&app, query.as_deref())?;
+    Ok(Json(crate::quantum::quantum(&app.data, &filters).await?))
 }
 
 async fn list_tables() -> Json<Value> {

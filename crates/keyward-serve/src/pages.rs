@@ -55,7 +55,7 @@ pub struct Page {
 }
 
 /// Every page.
-pub static PAGES: [Page; 6] = [
+pub static PAGES: [Page; 7] = [
     Page {
         name: "overview",
         path: "/",
@@ -225,6 +225,34 @@ pub static PAGES: [Page; 6] = [
             Panel::Table {
                 name: "secrets",
                 title: "Secrets",
+            },
+        ],
+    },
+    Page {
+        name: "quantum",
+        path: "/quantum",
+        title: "Quantum readiness",
+        in_navigation: true,
+        panels: &[
+            Panel::Figure {
+                id: "pq-classes",
+                title: "Keys and certificates by quantum class",
+            },
+            Panel::Chart {
+                id: "pq-services",
+                title: "Quantum class per service",
+            },
+            Panel::Chart {
+                id: "pq-accounts",
+                title: "Quantum class per account",
+            },
+            Panel::Figure {
+                id: "pq-algorithms",
+                title: "Algorithms in use",
+            },
+            Panel::Figure {
+                id: "pq-at-risk",
+                title: "Quantum-vulnerable and weakened keys and certificates",
             },
         ],
     },

@@ -1,0 +1,467 @@
+//! The quantum readiness dashboard: the KMS keys, ACM certificates and
+//! Private CAs of the latest scan, each classed by the algorithm of its key
+//! with the functions of `keyward_rules::quantum`.
+//!
+//! Keys pending deletion and certificates that the readiness rules skip
+//! (expired, revoked, failed) are left out, so the counts per account
+//! match the summary of `keyward check`. Private CAs that are deleted,
+//! expired or failed are left out for the same reason.
+
+use std::collections::BTreeMap;
+
+use keyward_rules::quantum::{
+    Algorithm, QuantumClass, certificate_in_scope, certificate_key_algorithm, key_in_scope,
+    kms_algorithm,
+};
+use serde_json::{Value, json};
+
+use crate::data::{Data, Row};
+use crate::error::Result;
+use crate::filters::Filters;
+
+/// Class of an asset whose algorithm was not read or is not known to
+/// keyward.
+const UNKNOWN_CLASS: &str = "unknown";
+
+/// Classes in the order that the page lists them, the most urgent first.
+pub const CLASSES: [&str; 4] = [
+    QuantumClass::Vulnerable.as_str(),
+    QuantumClass::Weakened.as_str(),
+    QuantumClass::Safe.as_str(),
+    UNKNOWN_CLASS,
+];
+
+/// Private CA statuses whose CA signs nothing any more.
+const RETIRED_AUTHORITY_STATUSES: [&str; 3] = ["DELETED", "EXPIRED", "FAILED"];
+
+/// Service of an asset, as the page labels it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Service {
+    Kms,
+    Acm,
+    PrivateCa,
+}
+
+impl Service {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Kms => "KMS keys",
+            Self::Acm => "ACM certificates",
+            Self::PrivateCa => "Private CAs",
+        }
+    }
+}
+
+/// A key or certificate with the algorithm of its key.
+#[derive(Debug)]
+struct Asset {
+    service: Service,
+    arn: String,
+    account: String,
+    region: String,
+    /// Key spec or key algorithm as AWS returned it, if it was read.
+    aws_name: Option<String>,
+    /// Algorithm, when keyward recognizes the AWS name.
+    algorithm: Option<Algorithm>,
+}
+
+impl Asset {
+    fn class(&self) -> &'static str {
+        self.algorithm
+            .map_or(UNKNOWN_CLASS, |algorithm| algorithm.class.as_str())
+    }
+
+    /// Returns the algorithm's name, or the AWS name that keyward does not
+    /// know, or `(not read)`.
+    fn algorithm_name(&self) -> String {
+        match (&self.algorithm, &self.aws_name) {
+            (Some(algorithm), _) => algorithm.name.to_owned(),
+            (None, Some(name)) => name.clone(),
+            (None, None) => "(not read)".to_owned(),
+        }
+    }
+}
+
+/// Builds the quantum readiness dashboard for the filters' accounts and
+/// Regions. The time window does not apply: the inventory is the latest
+/// scan's.
+pub async fn quantum(data: &Data, filters: &Filters) -> Result<Value> {
+    let place = filters.place_condition("account_id", "region");
+    let (keys, certificates, authorities) = tokio::try_join!(
+        data.rows(format!(
+            "SELECT arn, account_id, region, key_spec, key_usage, key_state
+             FROM keys WHERE {place}"
+        )),
+        data.rows(format!(
+            "SELECT arn, account_id, region, key_algorithm, status
+             FROM certificates WHERE {place}"
+        )),
+        data.rows(format!(
+            "SELECT arn, account_id, region, key_algorithm, status
+             FROM certificate_authorities WHERE {place}"
+        )),
+    )?;
+    let mut assets = Vec::new();
+    assets.extend(keys.iter().filter_map(key_asset));
+    assets.extend(certificates.iter().filter_map(certificate_asset));
+    assets.extend(authorities.iter().filter_map(authority_asset));
+    Ok(summarize(assets))
+}
+
+fn text(row: &Row, column: &str) -> Option<String> {
+    row.get(column).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn asset(row: &Row, service: Service, aws_name: Option<String>) -> Asset {
+    Asset {
+        service,
+        arn: text(row, "arn").unwrap_or_default(),
+        account: text(row, "account_id").unwrap_or_default(),
+        region: text(row, "region").unwrap_or_default(),
+        aws_name,
+        algorithm: None,
+    }
+}
+
+fn key_asset(row: &Row) -> Option<Asset> {
+    if !key_in_scope(text(row, "key_state").as_deref()) {
+        return None;
+    }
+    let spec = text(row, "key_spec");
+    let usage = text(row, "key_usage");
+    let mut key = asset(row, Service::Kms, spec.clone());
+    key.algorithm = spec
+        .as_deref()
+        .and_then(|spec| kms_algorithm(spec, usage.as_deref()));
+    Some(key)
+}
+
+fn certificate_asset(row: &Row) -> Option<Asset> {
+    if !certificate_in_scope(text(row, "status").as_deref()) {
+        return None;
+    }
+    Some(certificate_like(row, Service::Acm))
+}
+
+fn authority_asset(row: &Row) -> Option<Asset> {
+    let status = text(row, "status");
+    if RETIRED_AUTHORITY_STATUSES.contains(&status.as_deref().unwrap_or_default()) {
+        return None;
+    }
+    Some(certificate_like(row, Service::PrivateCa))
+}
+
+fn certificate_like(row: &Row, service: Service) -> Asset {
+    let name = text(row, "key_algorithm");
+    let mut certificate = asset(row, service, name.clone());
+    certificate.algorithm = name.as_deref().and_then(certificate_key_algorithm);
+    certificate
+}
+
+/// Counts of one algorithm, keyed by its name.
+#[derive(Default)]
+struct AlgorithmCounts {
+    primitive: Option<&'static str>,
+    nist_quantum_level: Option<u8>,
+    class: &'static str,
+    keys: u64,
+    certificates: u64,
+}
+
+/// Counts the assets by class, service, account and algorithm, and lists
+/// the quantum-vulnerable and weakened ones.
+fn summarize(mut assets: Vec<Asset>) -> Value {
+    let class_rank = |class: &str| {
+        CLASSES
+            .iter()
+            .position(|known| *known == class)
+            .unwrap_or(0)
+    };
+    assets.sort_by(|a, b| {
+        (class_rank(a.class()), &a.account, &a.region, &a.arn).cmp(&(
+            class_rank(b.class()),
+            &b.account,
+            &b.region,
+            &b.arn,
+        ))
+    });
+
+    let mut totals: BTreeMap<usize, u64> =
+        CLASSES.iter().enumerate().map(|(i, _)| (i, 0)).collect();
+    let mut services: BTreeMap<(Service, usize), u64> = BTreeMap::new();
+    let mut accounts: BTreeMap<(&str, usize), u64> = BTreeMap::new();
+    let mut algorithms: BTreeMap<String, AlgorithmCounts> = BTreeMap::new();
+    for asset in &assets {
+        let rank = class_rank(asset.class());
+        *totals.entry(rank).or_default() += 1;
+        *services.entry((asset.service, rank)).or_default() += 1;
+        *accounts.entry((asset.account.as_str(), rank)).or_default() += 1;
+
+        let counts = algorithms.entry(asset.algorithm_name()).or_default();
+        counts.primitive = asset.algorithm.map(|algorithm| algorithm.primitive);
+        counts.nist_quantum_level = asset
+            .algorithm
+            .map(|algorithm| algorithm.nist_quantum_level);
+        counts.class = asset.class();
+        match asset.service {
+            Service::Kms => counts.keys += 1,
+            Service::Acm | Service::PrivateCa => counts.certificates += 1,
+        }
+    }
+
+    let totals: Vec<Value> = totals
+        .into_iter()
+        .map(|(rank, assets)| json!({ "class": CLASSES[rank], "assets": assets }))
+        .collect();
+    let services: Vec<Value> = services
+        .into_iter()
+        .map(|((service, rank), assets)| {
+            json!({ "service": service.label(), "class": CLASSES[rank], "assets": assets })
+        })
+        .collect();
+    let accounts: Vec<Value> = accounts
+        .into_iter()
+        .map(|((account, rank), assets)| {
+            json!({ "account": account, "class": CLASSES[rank], "assets": assets })
+        })
+        .collect();
+    let mut algorithms: Vec<(String, AlgorithmCounts)> = algorithms.into_iter().collect();
+    algorithms.sort_by_key(|(name, counts)| (class_rank(counts.class), name.clone()));
+    let algorithms: Vec<Value> = algorithms
+        .into_iter()
+        .map(|(name, counts)| {
+            json!({
+                "algorithm": name,
+                "primitive": counts.primitive,
+                "nist_quantum_level": counts.nist_quantum_level,
+                "class": counts.class,
+                "keys": counts.keys,
+                "certificates": counts.certificates,
+            })
+        })
+        .collect();
+    // NOTE: the list is not paged, so an organization with many thousands
+    // of RSA and elliptic-curve assets returns them all in one response.
+    let at_risk: Vec<Value> = assets
+        .iter()
+        .filter(|asset| {
+            asset.algorithm.is_some_and(|algorithm| {
+                matches!(
+                    algorithm.class,
+                    QuantumClass::Vulnerable | QuantumClass::Weakened
+                )
+            })
+        })
+        .map(|asset| {
+            json!({
+                "arn": asset.arn,
+                "service": asset.service.label(),
+                "account": asset.account,
+                "region": asset.region,
+                "algorithm": asset.algorithm_name(),
+                "class": asset.class(),
+            })
+        })
+        .collect();
+
+    json!({
+        "window": "latest scan",
+        "totals": totals,
+        "services": services,
+        "accounts": accounts,
+        "algorithms": algorithms,
+        "at_risk": at_risk,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pairs: &[(&str, Option<&str>)]) -> Row {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), json!(value)))
+            .collect()
+    }
+
+    fn key(arn: &str, account: &str, spec: Option<&str>, usage: &str, state: &str) -> Row {
+        row(&[
+            ("arn", Some(arn)),
+            ("account_id", Some(account)),
+            ("region", Some("us-east-1")),
+            ("key_spec", spec),
+            ("key_usage", Some(usage)),
+            ("key_state", Some(state)),
+        ])
+    }
+
+    fn certificate(arn: &str, account: &str, algorithm: &str, status: &str) -> Row {
+        row(&[
+            ("arn", Some(arn)),
+            ("account_id", Some(account)),
+            ("region", Some("eu-west-1")),
+            ("key_algorithm", Some(algorithm)),
+            ("status", Some(status)),
+        ])
+    }
+
+    fn sample() -> Value {
+        let keys = [
+            key(
+                "k-aes",
+                "111",
+                Some("SYMMETRIC_DEFAULT"),
+                "ENCRYPT_DECRYPT",
+                "Enabled",
+            ),
+            key("k-rsa", "111", Some("RSA_2048"), "SIGN_VERIFY", "Enabled"),
+            key(
+                "k-hmac",
+                "222",
+                Some("HMAC_224"),
+                "GENERATE_VERIFY_MAC",
+                "Enabled",
+            ),
+            key(
+                "k-new",
+                "222",
+                Some("FUTURE_SPEC"),
+                "ENCRYPT_DECRYPT",
+                "Enabled",
+            ),
+            key(
+                "k-gone",
+                "222",
+                Some("RSA_4096"),
+                "ENCRYPT_DECRYPT",
+                "PendingDeletion",
+            ),
+            key("k-unread", "222", None, "ENCRYPT_DECRYPT", "Enabled"),
+        ];
+        let certificates = [
+            certificate("c-ec", "111", "EC_prime256v1", "ISSUED"),
+            certificate("c-old", "111", "RSA_2048", "EXPIRED"),
+        ];
+        let authorities = [
+            certificate("ca-pq", "222", "ML_DSA_65", "ACTIVE"),
+            certificate("ca-gone", "222", "RSA_2048", "DELETED"),
+        ];
+        let mut assets: Vec<Asset> = keys.iter().filter_map(key_asset).collect();
+        assets.extend(certificates.iter().filter_map(certificate_asset));
+        assets.extend(authorities.iter().filter_map(authority_asset));
+        summarize(assets)
+    }
+
+    fn count(rows: &Value, filter: &[(&str, &str)]) -> u64 {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| filter.iter().all(|(name, value)| row[*name] == *value))
+            .map(|row| row["assets"].as_u64().unwrap())
+            .sum()
+    }
+
+    #[test]
+    fn totals_cover_every_class() {
+        let summary = sample();
+        let totals = &summary["totals"];
+        assert_eq!(count(totals, &[("class", "quantum-vulnerable")]), 2);
+        assert_eq!(count(totals, &[("class", "weakened")]), 1);
+        assert_eq!(count(totals, &[("class", "quantum-safe")]), 2);
+        assert_eq!(count(totals, &[("class", "unknown")]), 2);
+        assert_eq!(totals.as_array().unwrap().len(), CLASSES.len());
+    }
+
+    #[test]
+    fn retired_assets_left_out() {
+        let summary = sample();
+        let listed: Vec<&str> = summary["at_risk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|asset| asset["arn"].as_str().unwrap())
+            .collect();
+        for retired in ["k-gone", "c-old", "ca-gone"] {
+            assert!(!listed.contains(&retired), "{retired} in {listed:?}");
+        }
+    }
+
+    #[test]
+    fn counts_per_service_and_account() {
+        let summary = sample();
+        let services = &summary["services"];
+        let accounts = &summary["accounts"];
+        assert_eq!(count(services, &[("service", "KMS keys")]), 5);
+        assert_eq!(count(services, &[("service", "ACM certificates")]), 1);
+        assert_eq!(
+            count(
+                services,
+                &[("service", "Private CAs"), ("class", "quantum-safe")]
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                accounts,
+                &[("account", "111"), ("class", "quantum-vulnerable")]
+            ),
+            2
+        );
+        assert_eq!(
+            count(accounts, &[("account", "222"), ("class", "unknown")]),
+            2
+        );
+    }
+
+    #[test]
+    fn algorithms_table_names_level_and_class() {
+        let summary = sample();
+        let algorithms = summary["algorithms"].as_array().unwrap();
+        let find = |name: &str| {
+            algorithms
+                .iter()
+                .find(|row| row["algorithm"] == name)
+                .unwrap_or_else(|| panic!("{name} missing from {algorithms:?}"))
+        };
+        let aes = find("AES-256-GCM");
+        assert_eq!(aes["primitive"], "ae");
+        assert_eq!(aes["nist_quantum_level"], 5);
+        assert_eq!(aes["class"], "quantum-safe");
+        assert_eq!(aes["keys"], 1);
+        let ml_dsa = find("ML-DSA-65");
+        assert_eq!(ml_dsa["certificates"], 1);
+        assert_eq!(ml_dsa["nist_quantum_level"], 3);
+        let unknown = find("FUTURE_SPEC");
+        assert_eq!(unknown["class"], "unknown");
+        assert!(unknown["primitive"].is_null());
+        assert_eq!(find("(not read)")["keys"], 1);
+        assert_eq!(algorithms[0]["class"], "quantum-vulnerable");
+    }
+
+    #[test]
+    fn at_risk_lists_vulnerable_then_weakened() {
+        let summary = sample();
+        let at_risk = summary["at_risk"].as_array().unwrap();
+        let listed: Vec<(&str, &str)> = at_risk
+            .iter()
+            .map(|asset| {
+                (
+                    asset["arn"].as_str().unwrap(),
+                    asset["class"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("c-ec", "quantum-vulnerable"),
+                ("k-rsa", "quantum-vulnerable"),
+                ("k-hmac", "weakened"),
+            ]
+        );
+        assert_eq!(at_risk[0]["algorithm"], "ECDSA-P256");
+        assert_eq!(at_risk[0]["region"], "eu-west-1");
+        assert_eq!(at_risk[1]["service"], "KMS keys");
+    }
+}
