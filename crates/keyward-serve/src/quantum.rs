@@ -35,7 +35,7 @@ pub const CLASSES: [&str; 4] = [
 const RETIRED_AUTHORITY_STATUSES: [&str; 3] = ["DELETED", "EXPIRED", "FAILED"];
 
 /// Service of an asset, as the page labels it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Service {
     Kms,
     Acm,
@@ -171,32 +171,81 @@ struct AlgorithmCounts {
 /// Counts the assets by class, service, account and algorithm, and lists
 /// the quantum-vulnerable and weakened ones.
 fn summarize(mut assets: Vec<Asset>) -> Value {
-    let class_rank = |class: &str| {
-        CLASSES
-            .iter()
-            .position(|known| *known == class)
-            .unwrap_or(0)
-    };
-    assets.sort_by(|a, b| {
-        (class_rank(a.class()), &a.account, &a.region, &a.arn).cmp(&(
-            class_rank(b.class()),
-            &b.account,
-            &b.region,
-            &b.arn,
-        ))
-    });
+    assets.sort_by(|a, b| urgency(a).cmp(&urgency(b)));
+    json!({
+        "window": "latest scan",
+        "totals": class_totals(&assets),
+        "services": counts_by(&assets, "service", |asset| asset.service.label()),
+        "accounts": counts_by(&assets, "account", |asset| asset.account.as_str()),
+        "algorithms": algorithm_rows(&assets),
+        "at_risk": at_risk_rows(&assets),
+    })
+}
 
-    let mut totals: BTreeMap<usize, u64> =
-        CLASSES.iter().enumerate().map(|(i, _)| (i, 0)).collect();
-    let mut services: BTreeMap<(Service, usize), u64> = BTreeMap::new();
-    let mut accounts: BTreeMap<(&str, usize), u64> = BTreeMap::new();
+/// Returns the position of a class in [`CLASSES`].
+fn class_rank(class: &str) -> usize {
+    CLASSES
+        .iter()
+        .position(|known| *known == class)
+        .unwrap_or(CLASSES.len())
+}
+
+/// Sort key of an asset: the most urgent class first, then account,
+/// Region and ARN.
+fn urgency(asset: &Asset) -> (usize, &str, &str, &str) {
+    (
+        class_rank(asset.class()),
+        &asset.account,
+        &asset.region,
+        &asset.arn,
+    )
+}
+
+/// Counts the assets of each class, with zeros for absent classes.
+fn class_totals(assets: &[Asset]) -> Vec<Value> {
+    CLASSES
+        .iter()
+        .map(|class| {
+            let count = assets
+                .iter()
+                .filter(|asset| asset.class() == *class)
+                .count();
+            json!({ "class": class, "assets": count })
+        })
+        .collect()
+}
+
+/// Counts the assets per value of `column` and class. Rows are ordered by
+/// the value, then from the most urgent class.
+fn counts_by<'a>(
+    assets: &'a [Asset],
+    column: &str,
+    value: impl Fn(&'a Asset) -> &'a str,
+) -> Vec<Value> {
+    let mut counts: BTreeMap<(&str, usize), u64> = BTreeMap::new();
+    for asset in assets {
+        *counts
+            .entry((value(asset), class_rank(asset.class())))
+            .or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((name, rank), count)| {
+            let mut row = Row::new();
+            row.insert(column.to_owned(), json!(name));
+            row.insert("class".to_owned(), json!(CLASSES[rank]));
+            row.insert("assets".to_owned(), json!(count));
+            Value::Object(row)
+        })
+        .collect()
+}
+
+/// Counts the keys and certificates of each algorithm, the most urgent
+/// class first. Names that keyward does not recognize are rows of their
+/// own, with class `unknown`.
+fn algorithm_rows(assets: &[Asset]) -> Vec<Value> {
     let mut algorithms: BTreeMap<String, AlgorithmCounts> = BTreeMap::new();
-    for asset in &assets {
-        let rank = class_rank(asset.class());
-        *totals.entry(rank).or_default() += 1;
-        *services.entry((asset.service, rank)).or_default() += 1;
-        *accounts.entry((asset.account.as_str(), rank)).or_default() += 1;
-
+    for asset in assets {
         let counts = algorithms.entry(asset.algorithm_name()).or_default();
         counts.primitive = asset.algorithm.map(|algorithm| algorithm.primitive);
         counts.nist_quantum_level = asset
@@ -209,25 +258,9 @@ fn summarize(mut assets: Vec<Asset>) -> Value {
         }
     }
 
-    let totals: Vec<Value> = totals
-        .into_iter()
-        .map(|(rank, assets)| json!({ "class": CLASSES[rank], "assets": assets }))
-        .collect();
-    let services: Vec<Value> = services
-        .into_iter()
-        .map(|((service, rank), assets)| {
-            json!({ "service": service.label(), "class": CLASSES[rank], "assets": assets })
-        })
-        .collect();
-    let accounts: Vec<Value> = accounts
-        .into_iter()
-        .map(|((account, rank), assets)| {
-            json!({ "account": account, "class": CLASSES[rank], "assets": assets })
-        })
-        .collect();
     let mut algorithms: Vec<(String, AlgorithmCounts)> = algorithms.into_iter().collect();
     algorithms.sort_by_key(|(name, counts)| (class_rank(counts.class), name.clone()));
-    let algorithms: Vec<Value> = algorithms
+    algorithms
         .into_iter()
         .map(|(name, counts)| {
             json!({
@@ -239,10 +272,15 @@ fn summarize(mut assets: Vec<Asset>) -> Value {
                 "certificates": counts.certificates,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Lists the quantum-vulnerable and weakened assets, in the order of
+/// `assets`.
+fn at_risk_rows(assets: &[Asset]) -> Vec<Value> {
     // NOTE: the list is not paged, so an organization with many thousands
     // of RSA and elliptic-curve assets returns them all in one response.
-    let at_risk: Vec<Value> = assets
+    assets
         .iter()
         .filter(|asset| {
             asset.algorithm.is_some_and(|algorithm| {
@@ -262,16 +300,7 @@ fn summarize(mut assets: Vec<Asset>) -> Value {
                 "class": asset.class(),
             })
         })
-        .collect();
-
-    json!({
-        "window": "latest scan",
-        "totals": totals,
-        "services": services,
-        "accounts": accounts,
-        "algorithms": algorithms,
-        "at_risk": at_risk,
-    })
+        .collect()
 }
 
 #[cfg(test)]
