@@ -333,7 +333,7 @@ fn check_secrets(session: &Session, base: &str) {
     assert_eq!(unused, "1");
 }
 
-/// Returns the ARNs that a table of a figure panel links to, in order.
+/// Returns the ARNs that the table of a panel links to, in order.
 fn linked_arns(session: &Session, panel: &str) -> Vec<String> {
     let script = format!(
         "return Array.from(document.querySelectorAll('#{panel} tbody a.arn'))\
@@ -373,7 +373,7 @@ fn check_quantum(session: &Session, base: &str) {
         ])
     );
     assert_eq!(
-        linked_arns(session, "pq-at-risk"),
+        linked_arns(session, "table-quantum-assets"),
         [CERT_LATER, CERT_EXPIRING, CERT_PENDING, KEY_B_SIGNING],
         "vulnerable assets by account, Region and ARN"
     );
@@ -401,7 +401,7 @@ fn check_quantum(session: &Session, base: &str) {
         "quantum-account-b",
     );
     assert_eq!(
-        linked_arns(session, "pq-at-risk"),
+        linked_arns(session, "table-quantum-assets"),
         [CERT_PENDING, KEY_B_SIGNING]
     );
     let filtered: BTreeMap<(String, String), f64> = bar_values(session, "pq-accounts");
@@ -414,7 +414,7 @@ fn check_quantum(session: &Session, base: &str) {
     );
 
     // The links of the list lead to the asset's page, with the filters.
-    session.click("#pq-at-risk tbody a.arn");
+    session.click("#table-quantum-assets tbody a.arn");
     let state = session.wait_until_ready();
     assert_eq!(state, "true");
     let title = session.execute("return document.getElementById('asset-title').textContent");

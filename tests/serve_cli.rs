@@ -223,7 +223,7 @@ fn class_counts_without_authorities(dashboard: &Value) -> BTreeMap<String, u64> 
 }
 
 /// Counts the findings of the readiness rules per quantum class, from
-/// their evidence; a finding without a class is `unknown`.
+/// their evidence. A finding without a class counts as `unknown`.
 fn class_counts_of_findings(findings: &[Value]) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     for finding in findings {
@@ -238,6 +238,24 @@ fn quantum_dashboard(base: &str, query: &str) -> Value {
     let (status, body) = get(base, &format!("/api/quantum{query}"), &[]);
     assert_eq!(status, 200, "{query}: {body}");
     serde_json::from_str(&body).unwrap()
+}
+
+/// Reads every page of `/api/quantum/assets` for a query that starts with
+/// `?` or is empty.
+fn quantum_assets(base: &str, query: &str) -> Vec<Value> {
+    let separator = if query.is_empty() { "?" } else { "&" };
+    let mut rows = Vec::new();
+    for page in 1.. {
+        let path = format!("/api/quantum/assets{query}{separator}page={page}&page_size=100");
+        let (status, body) = get(base, &path, &[]);
+        assert_eq!(status, 200, "{path}: {body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        rows.extend(page["rows"].as_array().unwrap().iter().cloned());
+        if rows.len() as u64 >= page["total"].as_u64().unwrap() {
+            break;
+        }
+    }
+    rows
 }
 
 #[test]
@@ -275,9 +293,8 @@ fn quantum_api_agrees_with_check() {
         class_counts_without_authorities(&dashboard),
         class_counts_of_findings(&findings)
     );
-    let at_risk: BTreeSet<&str> = dashboard["at_risk"]
-        .as_array()
-        .unwrap()
+    let listed = quantum_assets(&served.base, "");
+    let at_risk: BTreeSet<&str> = listed
         .iter()
         .filter(|asset| asset["service"] != "Private CAs")
         .map(|asset| asset["arn"].as_str().unwrap())
@@ -336,14 +353,26 @@ fn quantum_api_agrees_with_check() {
         }
     }
 
-    let european = quantum_dashboard(&served.base, "?regions=eu-west-1");
-    let regions: BTreeSet<&str> = european["at_risk"]
-        .as_array()
-        .unwrap()
+    let european = quantum_assets(&served.base, "?regions=eu-west-1");
+    assert!(!european.is_empty(), "no asset at risk in eu-west-1");
+    let regions: BTreeSet<&str> = european
         .iter()
         .map(|asset| asset["region"].as_str().unwrap())
         .collect();
     assert_eq!(regions, BTreeSet::from(["eu-west-1"]));
+
+    let sorted = quantum_assets(&served.base, "?sort=algorithm&order=desc");
+    let algorithms: Vec<&str> = sorted
+        .iter()
+        .map(|asset| asset["algorithm"].as_str().unwrap())
+        .collect();
+    assert!(
+        algorithms.is_sorted_by(|a, b| a >= b),
+        "not sorted descending: {algorithms:?}"
+    );
+    assert_eq!(sorted.len(), listed.len());
+    let (status, body) = get(&served.base, "/api/quantum/assets?sort=secret", &[]);
+    assert_eq!(status, 400, "{body}");
 
     let (status, body) = get(&served.base, "/api/quantum?regions=nowhere", &[]);
     assert_eq!(status, 400, "{body}");

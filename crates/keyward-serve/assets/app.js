@@ -15,6 +15,8 @@
   // repeat the rule id and are the same on every row.
   const HIDDEN_FINDING_COLUMNS = new Set(['severity_rank', 'title', 'checked_at']);
   const PAGE_SIZE = 20;
+  // Tables with a route of their own rather than /api/tables/{name}.
+  const TABLE_ROUTES = { findings: '/api/findings', 'quantum-assets': '/api/quantum/assets' };
 
   // ECharts instances by panel id, read by the browser tests.
   const charts = {};
@@ -382,7 +384,7 @@
         query.set('order', state.order);
       }
 
-      const path = isFindings ? '/api/findings' : '/api/tables/' + encodeURIComponent(name);
+      const path = TABLE_ROUTES[name] || '/api/tables/' + encodeURIComponent(name);
       const page = await getJson(path, query);
       const hidden = isFindings ? HIDDEN_FINDING_COLUMNS : HIDDEN_COLUMNS;
       const columns = page.columns.filter((column) => !hidden.has(column));
@@ -558,9 +560,6 @@
         ['algorithm', 'primitive', 'nist_quantum_level', 'class', 'keys', 'certificates'],
         data.algorithms,
       ),
-    ]);
-    setFigure('pq-at-risk', [
-      smallTable(['arn', 'service', 'account', 'region', 'algorithm', 'class'], data.at_risk),
     ]);
   }
 

@@ -23,7 +23,8 @@ pub enum Panel {
         /// Heading.
         title: &'static str,
     },
-    /// A table that pages and sorts through `/api/tables/{name}`.
+    /// A table that pages and sorts through `/api/tables/{name}`, or
+    /// through a route of its own for `findings` and `quantum-assets`.
     Table {
         /// Table name in the API.
         name: &'static str,
@@ -250,8 +251,8 @@ pub static PAGES: [Page; 7] = [
                 id: "pq-algorithms",
                 title: "Algorithms in use",
             },
-            Panel::Figure {
-                id: "pq-at-risk",
+            Panel::Table {
+                name: "quantum-assets",
                 title: "Quantum-vulnerable and weakened keys and certificates",
             },
         ],
@@ -468,7 +469,7 @@ mod tests {
         for page in &PAGES {
             for panel in page.panels {
                 if let Panel::Table { name, .. } = panel
-                    && *name != "findings"
+                    && !["findings", "quantum-assets"].contains(name)
                 {
                     assert!(crate::tables::table(name).is_some(), "{name}");
                 }

@@ -15,9 +15,9 @@ use keyward_rules::quantum::{
 };
 use serde_json::{Value, json};
 
-use crate::data::{Data, Row};
-use crate::error::Result;
-use crate::filters::Filters;
+use crate::data::{Data, Page, Row};
+use crate::error::{Result, ServeError};
+use crate::filters::{Filters, Order, Paging};
 
 /// Class of an asset whose algorithm was not read or is not known to
 /// keyward.
@@ -30,6 +30,10 @@ pub const CLASSES: [&str; 4] = [
     QuantumClass::Safe.as_str(),
     UNKNOWN_CLASS,
 ];
+
+/// Columns of the list of quantum-vulnerable and weakened assets.
+pub const AT_RISK_COLUMNS: [&str; 6] =
+    ["arn", "service", "account", "region", "algorithm", "class"];
 
 /// Private CA statuses whose CA signs nothing any more.
 const RETIRED_AUTHORITY_STATUSES: [&str; 3] = ["DELETED", "EXPIRED", "FAILED"];
@@ -72,7 +76,7 @@ impl Asset {
     }
 
     /// Returns the algorithm's name, or the AWS name that keyward does not
-    /// know, or `(not read)`.
+    /// recognize, or `(not read)`.
     fn algorithm_name(&self) -> String {
         match (&self.algorithm, &self.aws_name) {
             (Some(algorithm), _) => algorithm.name.to_owned(),
@@ -83,9 +87,62 @@ impl Asset {
 }
 
 /// Builds the quantum readiness dashboard for the filters' accounts and
-/// Regions. The time window does not apply: the inventory is the latest
-/// scan's.
+/// Regions. The time window does not apply, because the inventory is the
+/// latest scan's.
 pub async fn quantum(data: &Data, filters: &Filters) -> Result<Value> {
+    Ok(summarize(load_assets(data, filters).await?))
+}
+
+/// Returns one page of the quantum-vulnerable and weakened assets, sorted
+/// by a column of [`AT_RISK_COLUMNS`], or else by class, account, Region
+/// and ARN.
+pub async fn at_risk_page(data: &Data, filters: &Filters, paging: &Paging) -> Result<Page> {
+    let mut assets = load_assets(data, filters).await?;
+    assets.sort_by(|a, b| urgency(a).cmp(&urgency(b)));
+    let mut rows = at_risk_rows(&assets);
+    if let Some(sort) = &paging.sort {
+        if !AT_RISK_COLUMNS.contains(&sort.as_str()) {
+            return Err(ServeError::invalid(format!(
+                "invalid sort column {sort:?}: use one of {}",
+                AT_RISK_COLUMNS.join(", ")
+            )));
+        }
+        // The sort is stable, so equal values keep the order of urgency.
+        let cell = |row: &Row| {
+            row.get(sort)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        rows.sort_by(|a, b| {
+            let ordering = cell(a).cmp(&cell(b));
+            match paging.order {
+                Order::Ascending => ordering,
+                Order::Descending => ordering.reverse(),
+            }
+        });
+    }
+
+    let total = rows.len() as u64;
+    let rows = rows
+        .into_iter()
+        .skip(paging.offset())
+        .take(paging.page_size)
+        .collect();
+    Ok(Page {
+        columns: AT_RISK_COLUMNS.map(str::to_owned).to_vec(),
+        rows,
+        total,
+        page: paging.page,
+        page_size: paging.page_size,
+        sort: paging.sort.clone(),
+        order: paging.order.as_str(),
+    })
+}
+
+/// Reads the keys, certificates and Private CAs of the latest scan in the
+/// filters' accounts and Regions, and classes each.
+async fn load_assets(data: &Data, filters: &Filters) -> Result<Vec<Asset>> {
     let place = filters.place_condition("account_id", "region");
     let (keys, certificates, authorities) = tokio::try_join!(
         data.rows(format!(
@@ -105,7 +162,7 @@ pub async fn quantum(data: &Data, filters: &Filters) -> Result<Value> {
     assets.extend(keys.iter().filter_map(key_asset));
     assets.extend(certificates.iter().filter_map(certificate_asset));
     assets.extend(authorities.iter().filter_map(authority_asset));
-    Ok(summarize(assets))
+    Ok(assets)
 }
 
 fn text(row: &Row, column: &str) -> Option<String> {
@@ -158,7 +215,7 @@ fn certificate_like(row: &Row, service: Service) -> Asset {
     certificate
 }
 
-/// Counts of one algorithm, keyed by its name.
+/// Counts and properties of one algorithm in the algorithm table.
 #[derive(Default)]
 struct AlgorithmCounts {
     primitive: Option<&'static str>,
@@ -168,17 +225,14 @@ struct AlgorithmCounts {
     certificates: u64,
 }
 
-/// Counts the assets by class, service, account and algorithm, and lists
-/// the quantum-vulnerable and weakened ones.
-fn summarize(mut assets: Vec<Asset>) -> Value {
-    assets.sort_by(|a, b| urgency(a).cmp(&urgency(b)));
+/// Counts the assets by class, service, account and algorithm.
+fn summarize(assets: Vec<Asset>) -> Value {
     json!({
         "window": "latest scan",
         "totals": class_totals(&assets),
         "services": counts_by(&assets, "service", |asset| asset.service.label()),
         "accounts": counts_by(&assets, "account", |asset| asset.account.as_str()),
         "algorithms": algorithm_rows(&assets),
-        "at_risk": at_risk_rows(&assets),
     })
 }
 
@@ -276,10 +330,8 @@ fn algorithm_rows(assets: &[Asset]) -> Vec<Value> {
 }
 
 /// Lists the quantum-vulnerable and weakened assets, in the order of
-/// `assets`.
-fn at_risk_rows(assets: &[Asset]) -> Vec<Value> {
-    // NOTE: the list is not paged, so an organization with many thousands
-    // of RSA and elliptic-curve assets returns them all in one response.
+/// `assets`, with the columns of [`AT_RISK_COLUMNS`].
+fn at_risk_rows(assets: &[Asset]) -> Vec<Row> {
     assets
         .iter()
         .filter(|asset| {
@@ -291,14 +343,19 @@ fn at_risk_rows(assets: &[Asset]) -> Vec<Value> {
             })
         })
         .map(|asset| {
-            json!({
-                "arn": asset.arn,
-                "service": asset.service.label(),
-                "account": asset.account,
-                "region": asset.region,
-                "algorithm": asset.algorithm_name(),
-                "class": asset.class(),
-            })
+            let values = [
+                asset.arn.clone(),
+                asset.service.label().to_owned(),
+                asset.account.clone(),
+                asset.region.clone(),
+                asset.algorithm_name(),
+                asset.class().to_owned(),
+            ];
+            AT_RISK_COLUMNS
+                .iter()
+                .zip(values)
+                .map(|(column, value)| ((*column).to_owned(), Value::String(value)))
+                .collect()
         })
         .collect()
 }
@@ -335,7 +392,9 @@ mod tests {
         ])
     }
 
-    fn sample() -> Value {
+    /// Classes a sample of keys, certificates and Private CAs, sorted as
+    /// the list of assets at risk sorts them.
+    fn sample_assets() -> Vec<Asset> {
         let keys = [
             key(
                 "k-aes",
@@ -379,7 +438,16 @@ mod tests {
         let mut assets: Vec<Asset> = keys.iter().filter_map(key_asset).collect();
         assets.extend(certificates.iter().filter_map(certificate_asset));
         assets.extend(authorities.iter().filter_map(authority_asset));
-        summarize(assets)
+        assets.sort_by(|a, b| urgency(a).cmp(&urgency(b)));
+        assets
+    }
+
+    fn sample() -> Value {
+        summarize(sample_assets())
+    }
+
+    fn sample_at_risk() -> Vec<Row> {
+        at_risk_rows(&sample_assets())
     }
 
     fn count(rows: &Value, filter: &[(&str, &str)]) -> u64 {
@@ -404,10 +472,8 @@ mod tests {
 
     #[test]
     fn retired_assets_left_out() {
-        let summary = sample();
-        let listed: Vec<&str> = summary["at_risk"]
-            .as_array()
-            .unwrap()
+        let at_risk = sample_at_risk();
+        let listed: Vec<&str> = at_risk
             .iter()
             .map(|asset| asset["arn"].as_str().unwrap())
             .collect();
@@ -470,8 +536,7 @@ mod tests {
 
     #[test]
     fn at_risk_lists_vulnerable_then_weakened() {
-        let summary = sample();
-        let at_risk = summary["at_risk"].as_array().unwrap();
+        let at_risk = sample_at_risk();
         let listed: Vec<(&str, &str)> = at_risk
             .iter()
             .map(|asset| {
