@@ -236,12 +236,13 @@ fn summarize(assets: Vec<Asset>) -> Value {
     })
 }
 
-/// Returns the position of a class in [`CLASSES`].
+/// Returns the position of a class in [`CLASSES`], or that of `unknown`
+/// for a name outside it, so that the position is always a valid index.
 fn class_rank(class: &str) -> usize {
     CLASSES
         .iter()
         .position(|known| *known == class)
-        .unwrap_or(CLASSES.len())
+        .unwrap_or(CLASSES.len() - 1)
 }
 
 /// Sort key of an asset: the most urgent class first, then account,
