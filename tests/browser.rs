@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use common::dashboard::{
-    ACCOUNT_B, CERT_EXPIRING, CERT_LATER, KEY_A, MARKUP_DESCRIPTION, QUOTED_ALIAS,
-    SCRIPT_TAG_VALUE, SECRET_A, dashboard_store,
+    ACCOUNT_A, ACCOUNT_B, CERT_EXPIRING, CERT_LATER, CERT_PENDING, KEY_A, KEY_B_SIGNING,
+    MARKUP_DESCRIPTION, MARKUP_KEY_ALGORITHM, QUOTED_ALIAS, SCRIPT_TAG_VALUE, SECRET_A,
+    dashboard_store,
 };
 use common::fixture;
 use common::webdriver::{Driver, Session};
@@ -179,6 +180,7 @@ fn dashboards_in_chromium() {
     check_kms(&session, base);
     check_certificates(&session, base);
     check_secrets(&session, base);
+    check_quantum(&session, base);
     check_findings(&session, base);
     check_asset_page(&session, base, &store);
 }
@@ -329,6 +331,99 @@ fn check_secrets(session: &Session, base: &str) {
     let unused =
         session.execute("return document.querySelector('#sm-unused .big-number').textContent");
     assert_eq!(unused, "1");
+}
+
+/// Returns the ARNs that the table of a panel links to, in order.
+fn linked_arns(session: &Session, panel: &str) -> Vec<String> {
+    let script = format!(
+        "return Array.from(document.querySelectorAll('#{panel} tbody a.arn'))\
+         .map(function (a) {{ return a.textContent; }})"
+    );
+    let value = session.execute(&script);
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arn| arn.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn check_quantum(session: &Session, base: &str) {
+    open_page(session, &format!("{base}/quantum"), "quantum");
+    let pair = |category: &str, class: &str| (category.to_owned(), class.to_owned());
+    let services = bar_values(session, "pq-services");
+    assert_eq!(
+        services,
+        BTreeMap::from([
+            (pair("KMS keys", "quantum-safe"), 3.0),
+            (pair("KMS keys", "quantum-vulnerable"), 1.0),
+            (pair("ACM certificates", "quantum-vulnerable"), 3.0),
+            (pair("Private CAs", "unknown"), 1.0),
+        ])
+    );
+    let accounts = bar_values(session, "pq-accounts");
+    assert_eq!(
+        accounts,
+        BTreeMap::from([
+            (pair(ACCOUNT_A, "quantum-safe"), 2.0),
+            (pair(ACCOUNT_A, "quantum-vulnerable"), 2.0),
+            (pair(ACCOUNT_A, "unknown"), 1.0),
+            (pair(ACCOUNT_B, "quantum-safe"), 1.0),
+            (pair(ACCOUNT_B, "quantum-vulnerable"), 2.0),
+        ])
+    );
+    assert_eq!(
+        linked_arns(session, "table-quantum-assets"),
+        [CERT_LATER, CERT_EXPIRING, CERT_PENDING, KEY_B_SIGNING],
+        "vulnerable assets by account, Region and ARN"
+    );
+    let text = body_text(session);
+    assert!(
+        text.contains(MARKUP_KEY_ALGORITHM),
+        "the unknown key algorithm is not shown as text"
+    );
+    assert!(text.contains("RSA-2048"), "the algorithm table is missing");
+    let navigation = session.execute(
+        "return Array.from(document.querySelectorAll('a[data-nav]'))\
+         .map(function (a) { return a.textContent; })",
+    );
+    assert!(
+        navigation
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("Quantum readiness")),
+        "{navigation}"
+    );
+
+    open_page(
+        session,
+        &format!("{base}/quantum?accounts={ACCOUNT_B}"),
+        "quantum-account-b",
+    );
+    assert_eq!(
+        linked_arns(session, "table-quantum-assets"),
+        [CERT_PENDING, KEY_B_SIGNING]
+    );
+    let filtered: BTreeMap<(String, String), f64> = bar_values(session, "pq-accounts");
+    assert_eq!(
+        filtered,
+        BTreeMap::from([
+            (pair(ACCOUNT_B, "quantum-safe"), 1.0),
+            (pair(ACCOUNT_B, "quantum-vulnerable"), 2.0),
+        ])
+    );
+
+    // The links of the list lead to the asset's page, with the filters.
+    session.click("#table-quantum-assets tbody a.arn");
+    let state = session.wait_until_ready();
+    assert_eq!(state, "true");
+    let title = session.execute("return document.getElementById('asset-title').textContent");
+    assert!(title.as_str().unwrap().ends_with(CERT_PENDING), "{title}");
+    let asset_url = session.execute("return location.href");
+    assert!(
+        asset_url.as_str().unwrap().contains(ACCOUNT_B),
+        "the link dropped the filters: {asset_url}"
+    );
 }
 
 fn check_findings(session: &Session, base: &str) {

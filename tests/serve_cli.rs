@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -205,4 +206,174 @@ fn demo_ends_by_serving_its_store() {
     let (status, page) = get(&served.base, "/kms?since=all", &[]);
     assert_eq!(status, 200);
     assert!(page.contains("data-page=\"kms\""), "{page}");
+}
+
+/// Counts the assets of the dashboard's `services` rows per class, leaving
+/// out the Private CAs, which no readiness rule judges.
+fn class_counts_without_authorities(dashboard: &Value) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for row in dashboard["services"].as_array().unwrap() {
+        if row["service"] == "Private CAs" {
+            continue;
+        }
+        let class = row["class"].as_str().unwrap().to_owned();
+        *counts.entry(class).or_insert(0) += row["assets"].as_u64().unwrap();
+    }
+    counts
+}
+
+/// Counts the findings of the readiness rules per quantum class, from
+/// their evidence. A finding without a class counts as `unknown`.
+fn class_counts_of_findings(findings: &[Value]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for finding in findings {
+        let evidence: Value = serde_json::from_str(finding["evidence"].as_str().unwrap()).unwrap();
+        let class = evidence["quantum_class"].as_str().unwrap_or("unknown");
+        *counts.entry(class.to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn quantum_dashboard(base: &str, query: &str) -> Value {
+    let (status, body) = get(base, &format!("/api/quantum{query}"), &[]);
+    assert_eq!(status, 200, "{query}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Reads every page of `/api/quantum/assets` for a query that starts with
+/// `?` or is empty.
+fn quantum_assets(base: &str, query: &str) -> Vec<Value> {
+    let separator = if query.is_empty() { "?" } else { "&" };
+    let mut rows = Vec::new();
+    for page in 1.. {
+        let path = format!("/api/quantum/assets{query}{separator}page={page}&page_size=100");
+        let (status, body) = get(base, &path, &[]);
+        assert_eq!(status, 200, "{path}: {body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        rows.extend(page["rows"].as_array().unwrap().iter().cloned());
+        if rows.len() as u64 >= page["total"].as_u64().unwrap() {
+            break;
+        }
+    }
+    rows
+}
+
+#[test]
+fn quantum_api_agrees_with_check() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("demo");
+    let generated = keyward()
+        .args(["demo", "--no-serve", "--out", out.to_str().unwrap()])
+        .args(["--accounts", "2", "--regions", "us-east-1,eu-west-1"])
+        .args(["--days", "20", "--events-per-day", "100"])
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let store_path = out.join("store");
+    let store = keyward_store::Store::open(&store_path).unwrap();
+    let findings = common::query_json(
+        &store,
+        "SELECT resource_arn, account_id, verdict, evidence FROM findings
+         WHERE rule_id IN ('kms-key-quantum-readiness', 'acm-certificate-quantum-readiness')",
+    );
+    assert!(!findings.is_empty(), "the check judged no key");
+    let mut command = keyward();
+    command
+        .arg("--store")
+        .arg(&store_path)
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let served = start_serving(command);
+
+    let dashboard = quantum_dashboard(&served.base, "");
+    assert_eq!(
+        class_counts_without_authorities(&dashboard),
+        class_counts_of_findings(&findings)
+    );
+    let listed = quantum_assets(&served.base, "");
+    let at_risk: BTreeSet<&str> = listed
+        .iter()
+        .filter(|asset| asset["service"] != "Private CAs")
+        .map(|asset| asset["arn"].as_str().unwrap())
+        .collect();
+    let failing: BTreeSet<&str> = findings
+        .iter()
+        .filter(|finding| finding["verdict"] == "FAIL")
+        .map(|finding| finding["resource_arn"].as_str().unwrap())
+        .collect();
+    assert!(
+        !failing.is_empty(),
+        "the check found no quantum-vulnerable asset"
+    );
+    assert_eq!(at_risk, failing);
+
+    // Each key and certificate is in exactly one row of the algorithms.
+    let algorithms = dashboard["algorithms"].as_array().unwrap();
+    let sum = |column: &str| -> u64 {
+        algorithms
+            .iter()
+            .map(|row| row[column].as_u64().unwrap())
+            .sum()
+    };
+    let services = dashboard["services"].as_array().unwrap();
+    let assets_of = |service: &str| -> u64 {
+        services
+            .iter()
+            .filter(|row| row["service"] == service)
+            .map(|row| row["assets"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("keys"), assets_of("KMS keys"));
+    assert_eq!(
+        sum("certificates"),
+        assets_of("ACM certificates") + assets_of("Private CAs")
+    );
+
+    let accounts: BTreeSet<&str> = findings
+        .iter()
+        .map(|finding| finding["account_id"].as_str().unwrap())
+        .collect();
+    for account in accounts {
+        let filtered = quantum_dashboard(&served.base, &format!("?accounts={account}"));
+        let of_account: Vec<Value> = findings
+            .iter()
+            .filter(|finding| finding["account_id"] == account)
+            .cloned()
+            .collect();
+        assert_eq!(
+            class_counts_without_authorities(&filtered),
+            class_counts_of_findings(&of_account),
+            "{account}"
+        );
+        for row in filtered["accounts"].as_array().unwrap() {
+            assert_eq!(row["account"], account);
+        }
+    }
+
+    let european = quantum_assets(&served.base, "?regions=eu-west-1");
+    assert!(!european.is_empty(), "no asset at risk in eu-west-1");
+    let regions: BTreeSet<&str> = european
+        .iter()
+        .map(|asset| asset["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(regions, BTreeSet::from(["eu-west-1"]));
+
+    let sorted = quantum_assets(&served.base, "?sort=algorithm&order=desc");
+    let algorithms: Vec<&str> = sorted
+        .iter()
+        .map(|asset| asset["algorithm"].as_str().unwrap())
+        .collect();
+    assert!(
+        algorithms.is_sorted_by(|a, b| a >= b),
+        "not sorted descending: {algorithms:?}"
+    );
+    assert_eq!(sorted.len(), listed.len());
+    let (status, body) = get(&served.base, "/api/quantum/assets?sort=secret", &[]);
+    assert_eq!(status, 400, "{body}");
+
+    let (status, body) = get(&served.base, "/api/quantum?regions=nowhere", &[]);
+    assert_eq!(status, 400, "{body}");
 }

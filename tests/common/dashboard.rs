@@ -2,8 +2,9 @@
 //! scans whose inventory is written directly, and a `keyward check` after
 //! each, so that the findings, the trend and the assets are known.
 //!
-//! Values that must stay text are planted in it: a tag value and a key
-//! description with HTML markup, and an alias with quotes.
+//! Values that must stay text are planted in it: a tag value, a key
+//! description and a Private CA key algorithm with HTML markup, and an
+//! alias with quotes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,6 +38,8 @@ pub const KEY_B_SIGNING: &str =
 pub const SCRIPT_TAG_VALUE: &str = "<script>window.keywardInjected = 1</script>";
 /// A key description with an HTML event handler.
 pub const MARKUP_DESCRIPTION: &str = "<img src=x onerror=\"window.keywardInjected = 2\">";
+/// A Private CA key algorithm that keyward does not know, with markup.
+pub const MARKUP_KEY_ALGORITHM: &str = "<svg onload=\"window.keywardInjected = 3\">";
 /// An alias whose name contains both kinds of quotes.
 pub const QUOTED_ALIAS: &str = "alias/o'brien-\"quoted\"";
 
@@ -146,6 +149,7 @@ fn snapshot(index: u32, started: DateTime<Utc>, now: DateTime<Utc>) -> Snapshot 
         authority_type: Some("ROOT".to_owned()),
         status: Some("ACTIVE".to_owned()),
         common_name: Some("Example Root CA".to_owned()),
+        key_algorithm: Some(MARKUP_KEY_ALGORITHM.to_owned()),
         not_after: Some(now + Duration::days(3650)),
         ..AuthorityRecord::default()
     }];

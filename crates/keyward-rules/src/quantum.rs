@@ -30,7 +30,7 @@ pub enum QuantumClass {
 
 impl QuantumClass {
     /// Name stored in evidence and printed in summaries.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Safe => "quantum-safe",
             Self::Weakened => "weakened",
@@ -259,6 +259,22 @@ pub fn signature_algorithm(name: &str) -> Option<Algorithm> {
     })
 }
 
+/// Returns whether the readiness rule judges a KMS key in this state. A key
+/// pending deletion is left out, because it protects no new data.
+pub fn key_in_scope(key_state: Option<&str>) -> bool {
+    key_state != Some("PendingDeletion")
+}
+
+/// Returns whether the readiness rule judges an ACM certificate with this
+/// status. Expired, revoked and failed certificates are left out, because
+/// no client can trust them any more.
+pub fn certificate_in_scope(status: Option<&str>) -> bool {
+    !matches!(
+        status,
+        Some("EXPIRED" | "REVOKED" | "FAILED" | "VALIDATION_TIMED_OUT")
+    )
+}
+
 /// The post-quantum readiness rules, for KMS keys and certificates.
 pub static RULES: [Rule; 2] = [
     Rule {
@@ -318,7 +334,7 @@ fn key_readiness(
     let Resource::Key(key) = resource else {
         return None;
     };
-    if key.key_state.as_deref() == Some("PendingDeletion") {
+    if !key_in_scope(key.key_state.as_deref()) {
         return None;
     }
     Some(match key.key_spec.as_deref() {
@@ -350,10 +366,7 @@ fn certificate_readiness(
     let Resource::Certificate(certificate) = resource else {
         return None;
     };
-    if matches!(
-        certificate.status.as_deref(),
-        Some("EXPIRED" | "REVOKED" | "FAILED" | "VALIDATION_TIMED_OUT")
-    ) {
+    if !certificate_in_scope(certificate.status.as_deref()) {
         return None;
     }
     Some(match certificate.key_algorithm.as_deref() {

@@ -15,6 +15,8 @@
   // repeat the rule id and are the same on every row.
   const HIDDEN_FINDING_COLUMNS = new Set(['severity_rank', 'title', 'checked_at']);
   const PAGE_SIZE = 20;
+  // Tables with a route of their own rather than /api/tables/{name}.
+  const TABLE_ROUTES = { findings: '/api/findings', 'quantum-assets': '/api/quantum/assets' };
 
   // ECharts instances by panel id, read by the browser tests.
   const charts = {};
@@ -201,14 +203,20 @@
     );
   }
 
-  // Draws bars per category, stacked by a second column.
-  function stackedBarChart(id, rows, categoryKey, stackKey, valueKey) {
+  // Draws bars per category, stacked by a second column. `colors`, when
+  // given, fixes the order and the color of the stacks it names.
+  function stackedBarChart(id, rows, categoryKey, stackKey, valueKey, colors) {
     const categories = unique(rows.map((row) => String(row[categoryKey])));
-    const stacks = unique(rows.map((row) => String(row[stackKey])));
+    let stacks = unique(rows.map((row) => String(row[stackKey])));
+    if (colors) {
+      const named = Object.keys(colors).filter((stack) => stacks.includes(stack));
+      stacks = named.concat(stacks.filter((stack) => !named.includes(stack)));
+    }
     const series = stacks.map((stack) => ({
       type: 'bar',
       stack: 'total',
       name: stack,
+      itemStyle: colors && colors[stack] ? { color: colors[stack] } : undefined,
       data: categories.map((category) => {
         const row = rows.find(
           (candidate) =>
@@ -376,7 +384,7 @@
         query.set('order', state.order);
       }
 
-      const path = isFindings ? '/api/findings' : '/api/tables/' + encodeURIComponent(name);
+      const path = TABLE_ROUTES[name] || '/api/tables/' + encodeURIComponent(name);
       const page = await getJson(path, query);
       const hidden = isFindings ? HIDDEN_FINDING_COLUMNS : HIDDEN_COLUMNS;
       const columns = page.columns.filter((column) => !hidden.has(column));
@@ -528,6 +536,31 @@
     barChart('sm-deleted', data.deleted.rows, 'account', 'secrets', 'deleted');
     setWindow('sm-deleted', data.deleted.window);
     renderPivot('sm-pivot', data.pivot.rows, data.pivot.window);
+  }
+
+  // Colors of the quantum classes, the same in every chart.
+  const QUANTUM_CLASS_COLORS = {
+    'quantum-vulnerable': '#c0392b',
+    weakened: '#e67e22',
+    'quantum-safe': '#27ae60',
+    unknown: '#95a5a6',
+  };
+
+  async function loadQuantum() {
+    const data = await getJson('/api/quantum', filterQuery());
+    setFigure('pq-classes', [
+      definitionList(data.totals.map((row) => [row.class, row.assets])),
+    ]);
+    stackedBarChart('pq-services', data.services, 'service', 'class', 'assets', QUANTUM_CLASS_COLORS);
+    setWindow('pq-services', data.window);
+    stackedBarChart('pq-accounts', data.accounts, 'account', 'class', 'assets', QUANTUM_CLASS_COLORS);
+    setWindow('pq-accounts', data.window);
+    setFigure('pq-algorithms', [
+      smallTable(
+        ['algorithm', 'primitive', 'nist_quantum_level', 'class', 'keys', 'certificates'],
+        data.algorithms,
+      ),
+    ]);
   }
 
   function tagList(tags) {
@@ -711,6 +744,7 @@
     kms: loadKms,
     certificates: loadCertificates,
     secrets: loadSecrets,
+    quantum: loadQuantum,
     findings: async () => {},
     asset: loadAsset,
   };

@@ -48,7 +48,7 @@ pub struct Route {
 use ParameterGroup as P;
 
 /// Every route of the API.
-pub static ROUTES: [Route; 13] = [
+pub static ROUTES: [Route; 15] = [
     Route {
         path: "/api/openapi.json",
         operation_id: "openapi",
@@ -94,6 +94,23 @@ pub static ROUTES: [Route; 13] = [
                   deleted secrets",
         parameters: &[P::Filters],
         handler: || get(secrets),
+    },
+    Route {
+        path: "/api/quantum",
+        operation_id: "quantum",
+        summary: "The quantum readiness dashboard: keys, certificates and Private CAs of \
+                  the latest scan by quantum class per service and account, and the \
+                  algorithms in use",
+        parameters: &[P::Filters],
+        handler: || get(quantum),
+    },
+    Route {
+        path: "/api/quantum/assets",
+        operation_id: "quantumAssets",
+        summary: "One page of the latest scan's quantum-vulnerable and weakened keys, \
+                  certificates and Private CAs, sorted on the server",
+        parameters: &[P::Filters, P::Paging],
+        handler: || get(quantum_assets),
     },
     Route {
         path: "/api/tables",
@@ -191,6 +208,18 @@ async fn certificates(State(app): State<App>, RawQuery(query): RawQuery) -> Resu
 async fn secrets(State(app): State<App>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
     let (_, filters) = request_filters(&app, query.as_deref())?;
     Ok(Json(dashboards::secrets(&app.data, &filters).await?))
+}
+
+async fn quantum(State(app): State<App>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+    let (_, filters) = request_filters(&app, query.as_deref())?;
+    Ok(Json(crate::quantum::quantum(&app.data, &filters).await?))
+}
+
+async fn quantum_assets(State(app): State<App>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+    let (params, filters) = request_filters(&app, query.as_deref())?;
+    let paging = Paging::parse(&params)?;
+    let page = crate::quantum::at_risk_page(&app.data, &filters, &paging).await?;
+    Ok(Json(json!(page)))
 }
 
 async fn list_tables() -> Json<Value> {

@@ -19,6 +19,7 @@ mod filters;
 mod findings;
 mod openapi;
 mod pages;
+mod quantum;
 pub mod report;
 mod static_files;
 mod tables;

@@ -23,7 +23,8 @@ pub enum Panel {
         /// Heading.
         title: &'static str,
     },
-    /// A table that pages and sorts through `/api/tables/{name}`.
+    /// A table that pages and sorts through `/api/tables/{name}`, or
+    /// through a route of its own for `findings` and `quantum-assets`.
     Table {
         /// Table name in the API.
         name: &'static str,
@@ -55,7 +56,7 @@ pub struct Page {
 }
 
 /// Every page.
-pub static PAGES: [Page; 6] = [
+pub static PAGES: [Page; 7] = [
     Page {
         name: "overview",
         path: "/",
@@ -225,6 +226,34 @@ pub static PAGES: [Page; 6] = [
             Panel::Table {
                 name: "secrets",
                 title: "Secrets",
+            },
+        ],
+    },
+    Page {
+        name: "quantum",
+        path: "/quantum",
+        title: "Quantum readiness",
+        in_navigation: true,
+        panels: &[
+            Panel::Figure {
+                id: "pq-classes",
+                title: "Keys and certificates by quantum class",
+            },
+            Panel::Chart {
+                id: "pq-services",
+                title: "Quantum class per service",
+            },
+            Panel::Chart {
+                id: "pq-accounts",
+                title: "Quantum class per account",
+            },
+            Panel::Figure {
+                id: "pq-algorithms",
+                title: "Algorithms in use",
+            },
+            Panel::Table {
+                name: "quantum-assets",
+                title: "Quantum-vulnerable and weakened keys and certificates",
             },
         ],
     },
@@ -440,7 +469,7 @@ mod tests {
         for page in &PAGES {
             for panel in page.panels {
                 if let Panel::Table { name, .. } = panel
-                    && *name != "findings"
+                    && !["findings", "quantum-assets"].contains(name)
                 {
                     assert!(crate::tables::table(name).is_some(), "{name}");
                 }
