@@ -13,7 +13,7 @@ use crate::organization::Account;
 use crate::random::Random;
 use crate::truth::{ExpectedAsset, Verdict};
 use crate::world::{Place, World, thresholds};
-use crate::{Built, SCAN_ID};
+use crate::{Built, Planned, SCAN_ID};
 
 /// The situations that certificates are built to show. Every
 /// organization has each at least once, in this order.
@@ -188,6 +188,7 @@ pub fn build_authorities(
                 resource_type: "AWS::ACMPCA::CertificateAuthority",
                 activity,
             }),
+            planned: Planned::Other,
         });
         issuing_arn = Some(arn);
     }
@@ -229,6 +230,7 @@ pub fn build(
                 resource_type: "AWS::ACM::Certificate",
                 activity,
             }),
+            planned: Planned::Other,
         });
         snapshot.certificates.push(record);
     }

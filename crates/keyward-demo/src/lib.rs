@@ -23,6 +23,7 @@ mod iam;
 pub mod keys;
 pub mod organization;
 pub mod random;
+mod rename;
 pub mod secrets;
 mod trail;
 pub mod truth;
@@ -33,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use keyward_store::inventory::{
-    AccountRecord, CoverageRecord, CoverageStatus, ScanRecord, Snapshot,
+    AccountRecord, CoverageRecord, CoverageStatus, ScanRecord, SecretRecord, Snapshot,
 };
 
 use crate::activity::TrailAsset;
@@ -114,6 +115,38 @@ pub struct Built {
     /// The asset's CloudTrail plan; `None` when CloudTrail has no events of
     /// it.
     pub trail: Option<TrailAsset>,
+    /// The plan of the asset, for loading it into an emulator and judging
+    /// it again as scanned.
+    pub planned: Planned,
+}
+
+/// The plan of one asset, by kind.
+#[derive(Clone, Debug)]
+pub enum Planned {
+    /// A KMS key.
+    Key(Box<keys::KeyPlan>),
+    /// A primary Secrets Manager secret.
+    Secret(Box<secrets::SecretPlan>),
+    /// The replica of a secret in another Region, which no rule judges.
+    SecretReplica(Box<SecretRecord>),
+    /// A certificate, certificate authority or IAM policy.
+    Other,
+}
+
+/// A generated organization before its files are written. An emulator
+/// loader creates its assets, renames them to the ids the emulator chose
+/// with [`Plan::rename`], and judges them again as scanned with
+/// [`Plan::judge_scanned`], before [`Plan::write`] writes the CloudTrail
+/// files and the ground truth.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    options: Options,
+    world: World,
+    snapshot: Snapshot,
+    /// Every asset, in the order the generator built them.
+    pub assets: Vec<Built>,
+    /// The UNKNOWN findings of the services that the scan could not read.
+    pub gap: Vec<ExpectedAsset>,
 }
 
 /// Name of the ground truth file in the output folder.
@@ -126,14 +159,33 @@ pub const CLOUDTRAIL_FOLDER: &str = "cloudtrail";
 /// `cloudtrail/` and the ground truth in `truth.json`. Returns the
 /// inventory, which the caller stores as a scan.
 pub fn generate(options: &Options, folder: &Path) -> Result<Generated, GenerateError> {
+    plan(options)?.write(folder)
+}
+
+/// Plans an organization without writing anything.
+pub fn plan(options: &Options) -> Result<Plan, GenerateError> {
+    plan_with(options, None)
+}
+
+/// Plans an organization whose management account has the id
+/// `management_account`, such as the account of an emulator. The other
+/// ids and every random choice are those of [`plan`].
+pub fn plan_in_account(options: &Options, management_account: &str) -> Result<Plan, GenerateError> {
+    plan_with(options, Some(management_account))
+}
+
+fn plan_with(options: &Options, management_account: Option<&str>) -> Result<Plan, GenerateError> {
     check(options)?;
     let root = Random::new(options.seed);
     let now = options.now.trunc_subsecs(0);
-    let organization = Organization::generate(
+    let mut organization = Organization::generate(
         &mut root.fork("organization"),
         options.accounts,
         &options.regions,
     );
+    if let Some(id) = management_account {
+        organization.accounts[0].id = id.to_owned();
+    }
     let world = World {
         organization,
         now,
@@ -142,40 +194,124 @@ pub fn generate(options: &Options, folder: &Path) -> Result<Generated, GenerateE
     };
 
     let mut snapshot = Snapshot::default();
-    let built = build_assets(&world, &root, &mut snapshot);
+    let assets = build_assets(&world, &root, &mut snapshot);
     let gap = coverage(&world, &mut snapshot);
-    let trail_assets: Vec<TrailAsset> = built.iter().filter_map(|b| b.trail.clone()).collect();
-    let counts = trail::write(
-        &world,
-        &mut root.fork("trail"),
-        &trail_assets,
-        options.events_per_day,
-        &folder.join(CLOUDTRAIL_FOLDER),
-    )?;
-
-    let mut assets: Vec<ExpectedAsset> = built.into_iter().map(|b| b.expected).collect();
-    assets.extend(gap);
-    let truth = Truth {
-        seed: options.seed,
-        now,
-        days: options.days,
-        organization_id: world.organization.id.clone(),
-        accounts: world
-            .organization
-            .accounts
-            .iter()
-            .map(|a| a.id.clone())
-            .collect(),
-        regions: world.organization.regions.clone(),
-        trail: counts,
+    Ok(Plan {
+        options: options.clone(),
+        world,
+        snapshot,
         assets,
-    };
-    let path = folder.join(TRUTH_FILE);
-    let text = serde_json::to_string_pretty(&truth).expect("truth serializes");
-    std::fs::write(&path, text).map_err(|source| GenerateError::Write { path, source })?;
+        gap,
+    })
+}
 
-    finish_snapshot(&world, &mut snapshot);
-    Ok(Generated { snapshot, truth })
+impl Plan {
+    /// Returns the organization and the period.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Keeps only the assets for which `keep` returns true, and drops the
+    /// UNKNOWN findings of unread services unless `keep_gap` is set.
+    pub fn retain(&mut self, keep: impl FnMut(&Built) -> bool, keep_gap: bool) {
+        self.assets.retain(keep);
+        if !keep_gap {
+            self.gap.clear();
+        }
+    }
+
+    /// Replaces every id of the plan that is a key of `names` with its
+    /// value, in the ARNs, records, policies and CloudTrail events, such as
+    /// a generated KMS key id with the one an emulator assigned.
+    pub fn rename(&mut self, names: &BTreeMap<String, String>) {
+        if names.is_empty() {
+            return;
+        }
+        for asset in &mut self.assets {
+            rename::built(asset, names);
+        }
+    }
+
+    /// Works out the verdicts of every key and secret again from the
+    /// records that a scan read, where the plan's CloudTrail activity and
+    /// policy intent stay as planned. Returns the ARNs of the planned keys
+    /// and secrets that the scan did not find, whose verdicts stay as
+    /// planned.
+    pub fn judge_scanned(&mut self, scanned: &Snapshot) -> Vec<String> {
+        let mut missing = Vec::new();
+        for asset in &mut self.assets {
+            let arn = &asset.expected.arn;
+            match &asset.planned {
+                Planned::Key(plan) => match scanned.keys.iter().find(|key| key.arn == *arn) {
+                    Some(key) => {
+                        asset.expected.verdicts = keys::verdicts_as_scanned(&self.world, plan, key);
+                    }
+                    None => missing.push(arn.clone()),
+                },
+                Planned::Secret(plan) => {
+                    match scanned.secrets.iter().find(|secret| secret.arn == *arn) {
+                        Some(secret) => {
+                            asset.expected.verdicts =
+                                secrets::verdicts_as_scanned(&self.world, plan, secret);
+                        }
+                        None => missing.push(arn.clone()),
+                    }
+                }
+                Planned::SecretReplica(_) => {
+                    if !scanned.secrets.iter().any(|secret| secret.arn == *arn) {
+                        missing.push(arn.clone());
+                    }
+                }
+                Planned::Other => {}
+            }
+        }
+        missing
+    }
+
+    /// Writes the CloudTrail files under `cloudtrail/` and the ground truth
+    /// in `truth.json`, and returns the planned inventory with the truth.
+    pub fn write(self, folder: &Path) -> Result<Generated, GenerateError> {
+        let Plan {
+            options,
+            world,
+            mut snapshot,
+            assets,
+            gap,
+        } = self;
+        let root = Random::new(options.seed);
+        let trail_assets: Vec<TrailAsset> = assets.iter().filter_map(|b| b.trail.clone()).collect();
+        let counts = trail::write(
+            &world,
+            &mut root.fork("trail"),
+            &trail_assets,
+            options.events_per_day,
+            &folder.join(CLOUDTRAIL_FOLDER),
+        )?;
+
+        let mut expected: Vec<ExpectedAsset> = assets.into_iter().map(|b| b.expected).collect();
+        expected.extend(gap);
+        let truth = Truth {
+            seed: options.seed,
+            now: world.now,
+            days: options.days,
+            organization_id: world.organization.id.clone(),
+            accounts: world
+                .organization
+                .accounts
+                .iter()
+                .map(|a| a.id.clone())
+                .collect(),
+            regions: world.organization.regions.clone(),
+            trail: counts,
+            assets: expected,
+        };
+        let path = folder.join(TRUTH_FILE);
+        let text = serde_json::to_string_pretty(&truth).expect("truth serializes");
+        std::fs::write(&path, text).map_err(|source| GenerateError::Write { path, source })?;
+
+        finish_snapshot(&world, &mut snapshot);
+        Ok(Generated { snapshot, truth })
+    }
 }
 
 fn check(options: &Options) -> Result<(), GenerateError> {
