@@ -1,6 +1,7 @@
 //! `keyward demo --emulator` against a moto server of the test's own: the
-//! generated keys and secrets are loaded into moto and scanned there, and
-//! every finding must equal the ground truth, which names moto's ids.
+//! generated keys, secrets and certificates are loaded into moto and
+//! scanned there, and every finding must equal the ground truth, which
+//! names moto's ids.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
@@ -172,8 +173,8 @@ fn assert_last_use_under_moto_arns(truth: &Truth, store: &Path) {
     assert!(checked > 5, "only {checked} assets have a last use");
 }
 
-/// Asserts that the truth names exactly the keys and secrets that the scan
-/// of moto stored, in moto's account and the demo's Regions.
+/// Asserts that the truth names exactly the keys, secrets and certificates
+/// that the scan of moto stored, in moto's account and the demo's Regions.
 fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
     let keys: BTreeSet<String> = inventory(store, "keys")
         .iter()
@@ -183,21 +184,29 @@ fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
         .iter()
         .map(|row| row["arn"].as_str().unwrap().to_owned())
         .collect();
+    let certificates: BTreeSet<String> = inventory(store, "certificates")
+        .iter()
+        .map(|row| row["arn"].as_str().unwrap().to_owned())
+        .collect();
     assert!(!keys.is_empty());
     assert!(!secrets.is_empty());
+    assert!(!certificates.is_empty());
 
     let mut truth_keys = BTreeSet::new();
     let mut truth_secrets = BTreeSet::new();
+    let mut truth_certificates = BTreeSet::new();
     for asset in &truth.assets {
         assert_eq!(asset.account_id, MOTO_ACCOUNT, "{}", asset.arn);
         match asset.resource_type.as_str() {
             "AwsKmsKey" => truth_keys.insert(asset.arn.clone()),
             "AwsSecretsManagerSecret" => truth_secrets.insert(asset.arn.clone()),
+            "AwsCertificateManagerCertificate" => truth_certificates.insert(asset.arn.clone()),
             other => panic!("{other} asset {} in the truth", asset.arn),
         };
     }
     assert_eq!(truth_keys, keys);
     assert_eq!(truth_secrets, secrets);
+    assert_eq!(truth_certificates, certificates);
     let regions: BTreeSet<&str> = truth.assets.iter().map(|a| a.region.as_str()).collect();
     assert_eq!(regions, BTreeSet::from(["eu-west-1", "us-east-1"]));
 }

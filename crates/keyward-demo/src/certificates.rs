@@ -230,7 +230,7 @@ pub fn build(
                 resource_type: "AWS::ACM::Certificate",
                 activity,
             }),
-            planned: Planned::Other,
+            planned: Planned::Certificate(Box::new(record.clone())),
         });
         snapshot.certificates.push(record);
     }
@@ -463,6 +463,16 @@ fn is_weak(algorithm: &str) -> bool {
                 && !matches!(algorithm, "EC_prime256v1" | "EC_secp384r1" | "EC_secp521r1")
         }
     }
+}
+
+/// Works out the verdicts of a planned certificate from the record that a
+/// scan read of it, for an emulator that cannot reproduce every planned
+/// field.
+pub(crate) fn verdicts_as_scanned(
+    world: &World,
+    scanned: &CertificateRecord,
+) -> BTreeMap<String, Verdict> {
+    verdicts(world, scanned)
 }
 
 /// Works out the verdict of every certificate rule from the record, by

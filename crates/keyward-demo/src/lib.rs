@@ -34,7 +34,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use keyward_store::inventory::{
-    AccountRecord, CoverageRecord, CoverageStatus, ScanRecord, SecretRecord, Snapshot,
+    AccountRecord, CertificateRecord, CoverageRecord, CoverageStatus, ScanRecord, SecretRecord,
+    Snapshot,
 };
 
 use crate::activity::TrailAsset;
@@ -129,7 +130,9 @@ pub enum Planned {
     Secret(Box<secrets::SecretPlan>),
     /// The replica of a secret in another Region, which no rule judges.
     SecretReplica(Box<SecretRecord>),
-    /// A certificate, certificate authority or IAM policy.
+    /// An ACM certificate.
+    Certificate(Box<CertificateRecord>),
+    /// A certificate authority or IAM policy.
     Other,
 }
 
@@ -232,10 +235,10 @@ impl Plan {
         }
     }
 
-    /// Works out the verdicts of every key and secret again from the
-    /// records that a scan read, where the plan's CloudTrail activity and
-    /// policy intent stay as planned. Returns the ARNs of the planned keys
-    /// and secrets that the scan did not find, whose verdicts stay as
+    /// Works out the verdicts of every key, secret and certificate again
+    /// from the records that a scan read, where the plan's CloudTrail
+    /// activity and policy intent stay as planned. Returns the ARNs of the
+    /// planned assets that the scan did not find, whose verdicts stay as
     /// planned.
     pub fn judge_scanned(&mut self, scanned: &Snapshot) -> Vec<String> {
         let mut missing = Vec::new();
@@ -253,6 +256,19 @@ impl Plan {
                         Some(secret) => {
                             asset.expected.verdicts =
                                 secrets::verdicts_as_scanned(&self.world, plan, secret);
+                        }
+                        None => missing.push(arn.clone()),
+                    }
+                }
+                Planned::Certificate(_) => {
+                    let found = scanned
+                        .certificates
+                        .iter()
+                        .find(|certificate| certificate.arn == *arn);
+                    match found {
+                        Some(certificate) => {
+                            asset.expected.verdicts =
+                                certificates::verdicts_as_scanned(&self.world, certificate);
                         }
                         None => missing.push(arn.clone()),
                     }

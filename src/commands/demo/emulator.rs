@@ -1,20 +1,22 @@
 //! Loading of a planned organization into the AWS emulator moto, for
 //! `keyward demo --emulator`.
 //!
-//! Only the management account's customer managed KMS keys and Secrets
-//! Manager secrets are created, in moto's one default account, because
-//! moto cannot set up the organization's member accounts and the roles
-//! that `keyward scan --org` assumes without much more setup. moto assigns
-//! its own key ids and secret ARN suffixes, so the loader returns the
-//! generated ids with the ones moto chose, for [`keyward_demo::Plan::rename`].
-//! moto cannot set creation dates, last-use dates or rotation history, so
-//! the demo judges the scanned records again instead of the planned ones.
+//! The loader creates the management account's customer managed KMS keys,
+//! Secrets Manager secrets and Amazon issued ACM certificates in moto's
+//! default account. The member accounts, which `keyward scan --org` would
+//! reach through AWS Organizations and an assumed role, are not created.
+//! moto assigns its own key ids, secret ARN suffixes and certificate ARNs,
+//! so the loader returns the generated ids with the ones moto chose, for
+//! [`keyward_demo::Plan::rename`]. moto cannot set creation dates, last-use
+//! dates or rotation history, so the demo judges the scanned records again
+//! instead of the planned ones.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
+use aws_sdk_acm::types::{KeyAlgorithm, ValidationMethod};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, OriginType, Tag as KeyTag};
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, RotationRulesType, Tag as SecretTag};
 use keyward_demo::keys::KeyPlan;
@@ -23,7 +25,7 @@ use keyward_demo::truth::Truth;
 use keyward_demo::{Built, Options, Plan, Planned};
 use keyward_scan::{ScanOptions, Service};
 use keyward_store::Store;
-use keyward_store::inventory::{KeyRecord, SecretRecord};
+use keyward_store::inventory::{CertificateRecord, KeyRecord, SecretRecord};
 
 use super::Args;
 use crate::commands::counted;
@@ -52,7 +54,7 @@ pub fn load_and_scan(
     let started = Instant::now();
     let scan_options = ScanOptions {
         regions: options.regions.clone(),
-        services: vec![Service::Kms, Service::SecretsManager],
+        services: vec![Service::Kms, Service::Acm, Service::SecretsManager],
         endpoint_url: Some(url.to_owned()),
         ..ScanOptions::default()
     };
@@ -74,7 +76,7 @@ pub fn load_and_scan(
 
     let mut plan = keyward_demo::plan_in_account(options, &account)
         .context("failed to plan the organization")?;
-    println!("\n== Loading account {account}'s keys and secrets into moto at {url}");
+    println!("\n== Loading account {account}'s keys, secrets and certificates into moto at {url}");
     print_left_out(&plan, &account);
     plan.retain(|asset| loadable(asset, &account), false);
     let loaded = runtime.block_on(load(&config, &plan.assets));
@@ -142,7 +144,7 @@ fn loadable(asset: &Built, account: &str) -> bool {
     }
     match &asset.planned {
         Planned::Key(plan) => plan.record.key_manager.as_deref() == Some("CUSTOMER"),
-        Planned::Secret(_) | Planned::SecretReplica(_) => true,
+        Planned::Secret(_) | Planned::SecretReplica(_) | Planned::Certificate(_) => true,
         Planned::Other => false,
     }
 }
@@ -162,7 +164,7 @@ fn print_left_out(plan: &Plan, account: &str) {
         }
     }
     println!(
-        "Left out: {} of the other accounts, because one moto account stands for the organization; {} (ACM certificates, Private CA authorities and IAM policies), which this demo loads only from the generated inventory; {}, which moto cannot create.",
+        "Left out: {} of the other accounts, because one moto account stands for the organization; {} (Private CA authorities and IAM policies), which this demo loads only from the generated inventory; {}, which moto cannot create.",
         counted(other_accounts, "asset", "assets"),
         counted(other_types, "asset", "assets"),
         counted(aws_managed, "AWS managed key", "AWS managed keys"),
@@ -171,9 +173,14 @@ fn print_left_out(plan: &Plan, account: &str) {
 
 fn print_loaded(loaded: &Loaded) {
     println!(
-        "Created {} and {} in moto.",
+        "Created {}, {} and {} in moto.",
         counted(loaded.keys as u64, "KMS key", "KMS keys"),
         counted(loaded.secrets as u64, "secret", "secrets"),
+        counted(
+            loaded.certificates as u64,
+            "ACM certificate",
+            "ACM certificates"
+        ),
     );
     if !loaded.skipped.is_empty() {
         println!(
@@ -203,6 +210,8 @@ pub struct Loaded {
     pub keys: usize,
     /// Secrets created, replicas included.
     pub secrets: usize,
+    /// ACM certificates requested.
+    pub certificates: usize,
 }
 
 /// Creates the planned keys and secrets of `assets` in moto. Keys come
@@ -210,6 +219,7 @@ pub struct Loaded {
 pub async fn load(config: &SdkConfig, assets: &[Built]) -> Loaded {
     let mut loader = Loader {
         config,
+        acm: BTreeMap::new(),
         kms: BTreeMap::new(),
         secretsmanager: BTreeMap::new(),
         loaded: Loaded::default(),
@@ -229,17 +239,35 @@ pub async fn load(config: &SdkConfig, assets: &[Built]) -> Loaded {
             loader.secret_replica(record).await;
         }
     }
+    for asset in assets {
+        if let Planned::Certificate(record) = &asset.planned {
+            loader.certificate(record).await;
+        }
+    }
     loader.loaded
 }
 
 struct Loader<'a> {
     config: &'a SdkConfig,
+    acm: BTreeMap<String, aws_sdk_acm::Client>,
     kms: BTreeMap<String, aws_sdk_kms::Client>,
     secretsmanager: BTreeMap<String, aws_sdk_secretsmanager::Client>,
     loaded: Loaded,
 }
 
 impl Loader<'_> {
+    fn acm(&mut self, region: &str) -> aws_sdk_acm::Client {
+        self.acm
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_acm::config::Builder::from(self.config)
+                    .region(aws_config::Region::new(region.to_owned()))
+                    .build();
+                aws_sdk_acm::Client::from_conf(config)
+            })
+            .clone()
+    }
+
     fn kms(&mut self, region: &str) -> aws_sdk_kms::Client {
         self.kms
             .entry(region.to_owned())
@@ -580,6 +608,56 @@ impl Loader<'_> {
                     "DeleteSecret",
                     aws_sdk_secretsmanager::error::DisplayErrorContext(&error),
                 );
+            }
+        }
+    }
+
+    /// Requests an Amazon issued certificate for the planned domain names.
+    /// moto 5.2.5 leaves it pending validation with an RSA_2048 key,
+    /// whatever the request, so its dates, status and key algorithm are
+    /// moto's. Certificate transparency logging cannot be turned off any
+    /// more, so a planned opt-out is not requested.
+    async fn certificate(&mut self, record: &CertificateRecord) {
+        let kind = record.certificate_type.as_deref().unwrap_or_default();
+        if kind == "IMPORTED" {
+            // NOTE: the generator plans certificate metadata and no PEM, so
+            // there is nothing for ImportCertificate.
+            let reason = "the plan has no certificate body to import".to_owned();
+            self.skip(&record.arn, reason);
+            return;
+        }
+        if kind != "AMAZON_ISSUED" {
+            let reason = format!(
+                "a {kind} certificate needs the Private CA hierarchy, which the demo does not load"
+            );
+            self.skip(&record.arn, reason);
+            return;
+        }
+        let Some(domain) = record.domain_name.as_deref() else {
+            self.skip(&record.arn, "the plan has no domain name".to_owned());
+            return;
+        };
+        let result = self
+            .acm(&record.region)
+            .request_certificate()
+            .domain_name(domain)
+            .set_subject_alternative_names(Some(record.subject_alternative_names.clone()))
+            .validation_method(ValidationMethod::Dns)
+            .set_key_algorithm(record.key_algorithm.as_deref().map(KeyAlgorithm::from))
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let arn = output.certificate_arn.unwrap_or_default();
+                self.loaded.names.insert(record.arn.clone(), arn);
+                self.loaded.certificates += 1;
+            }
+            Err(error) => {
+                let reason = format!(
+                    "moto rejected RequestCertificate: {}",
+                    aws_sdk_acm::error::DisplayErrorContext(&error)
+                );
+                self.skip(&record.arn, reason);
             }
         }
     }
