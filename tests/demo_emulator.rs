@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use emulator::Moto;
 use keyward_demo::truth::Truth;
 
-/// moto's default account, which stands for the organization.
+/// moto's default account, which becomes the management account.
 const MOTO_ACCOUNT: &str = "123456789012";
 
 /// Runs keyward without the caller's store, profile or credentials.
@@ -42,13 +42,13 @@ fn demo(out: &Path, endpoint: &str) -> Output {
         "--emulator",
         endpoint,
         "--accounts",
-        "2",
+        "3",
         "--regions",
         "us-east-1,eu-west-1",
         "--days",
-        "100",
+        "95",
         "--events-per-day",
-        "200",
+        "100",
         "--seed",
         "4",
     ])
@@ -174,7 +174,7 @@ fn assert_last_use_under_moto_arns(truth: &Truth, store: &Path) {
 }
 
 /// Asserts that the truth names exactly the keys, secrets and certificates
-/// that the scan of moto stored, in moto's account and the demo's Regions.
+/// that the scan of moto stored, in moto's accounts and the demo's Regions.
 fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
     let keys: BTreeSet<String> = inventory(store, "keys")
         .iter()
@@ -192,11 +192,20 @@ fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
     assert!(!secrets.is_empty());
     assert!(!certificates.is_empty());
 
+    assert_eq!(truth.accounts.len(), 3);
+    assert_eq!(truth.accounts[0], MOTO_ACCOUNT);
     let mut truth_keys = BTreeSet::new();
     let mut truth_secrets = BTreeSet::new();
     let mut truth_certificates = BTreeSet::new();
+    let mut owners = BTreeSet::new();
     for asset in &truth.assets {
-        assert_eq!(asset.account_id, MOTO_ACCOUNT, "{}", asset.arn);
+        assert!(
+            truth.accounts.contains(&asset.account_id),
+            "{} of account {}",
+            asset.arn,
+            asset.account_id
+        );
+        owners.insert(asset.account_id.as_str());
         match asset.resource_type.as_str() {
             "AwsKmsKey" => truth_keys.insert(asset.arn.clone()),
             "AwsSecretsManagerSecret" => truth_secrets.insert(asset.arn.clone()),
@@ -204,6 +213,7 @@ fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
             other => panic!("{other} asset {} in the truth", asset.arn),
         };
     }
+    assert_eq!(owners.len(), 3, "{owners:?}");
     assert_eq!(truth_keys, keys);
     assert_eq!(truth_secrets, secrets);
     assert_eq!(truth_certificates, certificates);

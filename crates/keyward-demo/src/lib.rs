@@ -170,14 +170,35 @@ pub fn plan(options: &Options) -> Result<Plan, GenerateError> {
     plan_with(options, None)
 }
 
-/// Plans an organization whose management account has the id
-/// `management_account`, such as the account of an emulator. The other
-/// ids and every random choice are those of [`plan`].
-pub fn plan_in_account(options: &Options, management_account: &str) -> Result<Plan, GenerateError> {
-    plan_with(options, Some(management_account))
+/// Ids that replace the generated ones of an organization, such as those
+/// an emulator assigned.
+#[derive(Clone, Debug)]
+pub struct OrganizationIds {
+    /// Organization id, such as `o-a1b2c3d4e5`.
+    pub organization_id: String,
+    /// Account ids, management account first, one for each account of the
+    /// options.
+    pub account_ids: Vec<String>,
 }
 
-fn plan_with(options: &Options, management_account: Option<&str>) -> Result<Plan, GenerateError> {
+/// Plans an organization with the organization and account ids of `ids`,
+/// such as those of an emulator. Every other id and random choice is that
+/// of [`plan`].
+pub fn plan_in_organization(
+    options: &Options,
+    ids: &OrganizationIds,
+) -> Result<Plan, GenerateError> {
+    if ids.account_ids.len() != options.accounts as usize {
+        return Err(GenerateError::Invalid(format!(
+            "{} account ids given for an organization of {} accounts",
+            ids.account_ids.len(),
+            options.accounts
+        )));
+    }
+    plan_with(options, Some(ids))
+}
+
+fn plan_with(options: &Options, ids: Option<&OrganizationIds>) -> Result<Plan, GenerateError> {
     check(options)?;
     let root = Random::new(options.seed);
     let now = options.now.trunc_subsecs(0);
@@ -186,8 +207,11 @@ fn plan_with(options: &Options, management_account: Option<&str>) -> Result<Plan
         options.accounts,
         &options.regions,
     );
-    if let Some(id) = management_account {
-        organization.accounts[0].id = id.to_owned();
+    if let Some(ids) = ids {
+        organization.id.clone_from(&ids.organization_id);
+        for (account, id) in organization.accounts.iter_mut().zip(&ids.account_ids) {
+            account.id.clone_from(id);
+        }
     }
     let world = World {
         organization,

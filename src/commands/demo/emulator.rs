@@ -1,12 +1,12 @@
 //! Loading of a planned organization into the AWS emulator moto, for
 //! `keyward demo --emulator`.
 //!
-//! The loader creates the management account's customer managed KMS keys,
-//! Secrets Manager secrets and Amazon issued ACM certificates in moto's
-//! default account. The member accounts, which `keyward scan --org` would
-//! reach through AWS Organizations and an assumed role, are not created.
-//! moto assigns its own key ids, secret ARN suffixes and certificate ARNs,
-//! so the loader returns the generated ids with the ones moto chose, for
+//! The loader creates the organization in moto (moto's default account is
+//! the management account, and each member account and organizational unit
+//! is new), then the customer managed KMS keys, Secrets Manager secrets and
+//! Amazon issued ACM certificates of every account, through a role assumed
+//! in each member account. moto assigns its own ids, so the loader returns
+//! the generated ids with the ones moto chose, for
 //! [`keyward_demo::Plan::rename`]. moto cannot set creation dates, last-use
 //! dates or rotation history, so the demo judges the scanned records again
 //! instead of the planned ones.
@@ -16,13 +16,16 @@ use std::time::Instant;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_acm::types::{KeyAlgorithm, ValidationMethod};
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, OriginType, Tag as KeyTag};
+use aws_sdk_organizations::types::OrganizationFeatureSet;
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, RotationRulesType, Tag as SecretTag};
 use keyward_demo::keys::KeyPlan;
 use keyward_demo::secrets::SecretPlan;
 use keyward_demo::truth::Truth;
-use keyward_demo::{Built, Options, Plan, Planned};
+use keyward_demo::{Built, Options, OrganizationIds, Plan, Planned};
 use keyward_scan::{ScanOptions, Service};
 use keyward_store::Store;
 use keyward_store::inventory::{CertificateRecord, KeyRecord, SecretRecord};
@@ -40,10 +43,15 @@ const GRANT_OPERATIONS: [aws_sdk_kms::types::GrantOperation; 2] = [
     aws_sdk_kms::types::GrantOperation::DescribeKey,
 ];
 
-/// Plans the organization in moto's account, loads its keys and secrets
-/// into moto at `url`, scans them with keyward's scanner into the store,
-/// judges the scanned records again, and writes the CloudTrail files and
-/// the ground truth with moto's ids. Returns the truth.
+/// Role that the loader and the scan assume in each member account. moto
+/// lets any role be assumed without creating it.
+const AUDIT_ROLE: &str = "KeywardAudit";
+
+/// Plans the organization in moto's organization, loads its keys, secrets
+/// and certificates into moto at `url`, scans them with keyward's scanner
+/// into the store, judges the scanned records again, and writes the
+/// CloudTrail files and the ground truth with moto's ids. Returns the
+/// truth.
 pub fn load_and_scan(
     args: &Args,
     url: &str,
@@ -52,34 +60,28 @@ pub fn load_and_scan(
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<Truth> {
     let started = Instant::now();
-    let scan_options = ScanOptions {
-        regions: options.regions.clone(),
-        services: vec![Service::Kms, Service::Acm, Service::SecretsManager],
-        endpoint_url: Some(url.to_owned()),
-        ..ScanOptions::default()
-    };
     let config = runtime.block_on(emulator_config(url, &options.regions[0]));
-    let account = runtime
-        .block_on(
-            aws_sdk_sts::Client::new(&config)
-                .get_caller_identity()
-                .send(),
+    let generated = keyward_demo::plan(options).context("failed to plan the organization")?;
+    println!("\n== Creating the organization in moto at {url}");
+    let ids = runtime.block_on(create_organization(&config, generated.world()))?;
+    println!(
+        "Organization {} with management account {} and {}.",
+        ids.organization_id,
+        ids.account_ids[0],
+        counted(
+            ids.account_ids.len() as u64 - 1,
+            "member account",
+            "member accounts"
         )
-        .map_err(|error| {
-            anyhow::anyhow!(
-                "failed to identify moto's account at {url} ({}); check that moto runs there",
-                aws_sdk_sts::error::DisplayErrorContext(&error)
-            )
-        })?
-        .account
-        .context("moto returned no account id")?;
+    );
+    let members = runtime.block_on(member_configs(&config, &ids.account_ids[1..]))?;
 
-    let mut plan = keyward_demo::plan_in_account(options, &account)
+    let mut plan = keyward_demo::plan_in_organization(options, &ids)
         .context("failed to plan the organization")?;
-    println!("\n== Loading account {account}'s keys, secrets and certificates into moto at {url}");
-    print_left_out(&plan, &account);
-    plan.retain(|asset| loadable(asset, &account), false);
-    let loaded = runtime.block_on(load(&config, &plan.assets));
+    println!("\n== Loading the keys, secrets and certificates into moto");
+    print_left_out(&plan);
+    plan.retain(loadable, false);
+    let loaded = runtime.block_on(load(&config, &members, &plan.assets));
     print_loaded(&loaded);
     let skipped: Vec<&str> = loaded.skipped.iter().map(|(arn, _)| arn.as_str()).collect();
     plan.retain(
@@ -88,7 +90,16 @@ pub fn load_and_scan(
     );
     plan.rename(&loaded.names);
 
-    println!("\n== Scanning moto with keyward's scanner");
+    println!("\n== Scanning moto's organization with keyward's scanner");
+    let scan_options = ScanOptions {
+        organization: true,
+        role_name: AUDIT_ROLE.to_owned(),
+        accounts: ids.account_ids.clone(),
+        regions: options.regions.clone(),
+        services: vec![Service::Kms, Service::Acm, Service::SecretsManager],
+        endpoint_url: Some(url.to_owned()),
+        ..ScanOptions::default()
+    };
     let snapshot = super::super::scan::scan_with_config_into_store(
         store,
         &config,
@@ -136,12 +147,177 @@ async fn emulator_config(url: &str, region: &str) -> SdkConfig {
         .await
 }
 
-/// Returns whether the loader creates `asset` in moto: the customer
-/// managed keys and the secrets of `account`.
-fn loadable(asset: &Built, account: &str) -> bool {
-    if asset.expected.account_id != account {
-        return false;
+/// Creates the planned organization in moto: the caller's account is the
+/// management account, and each member account and organizational unit
+/// is created under the root. Returns the ids that moto assigned.
+async fn create_organization(
+    config: &SdkConfig,
+    world: &keyward_demo::world::World,
+) -> anyhow::Result<OrganizationIds> {
+    let client = aws_sdk_organizations::Client::new(config);
+    let organization = client
+        .create_organization()
+        .feature_set(OrganizationFeatureSet::All)
+        .send()
+        .await
+        .map_err(|error| {
+            let already = error
+                .as_service_error()
+                .is_some_and(|e| e.is_already_in_organization_exception());
+            if already {
+                anyhow::anyhow!(
+                    "moto already has an organization, from an earlier demo or test; restart moto and run the demo again"
+                )
+            } else {
+                anyhow::anyhow!(
+                    "failed to create the organization in moto ({}); check that moto runs at the --emulator URL",
+                    aws_sdk_organizations::error::DisplayErrorContext(&error)
+                )
+            }
+        })?
+        .organization
+        .context("moto returned no organization")?;
+    let organization_id = organization
+        .id
+        .context("moto returned no organization id")?;
+    let management = organization
+        .master_account_id
+        .context("moto returned no management account")?;
+
+    let root = client
+        .list_roots()
+        .send()
+        .await
+        .map_err(|error| organizations_error("ListRoots", &error))?
+        .roots
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|root| root.id)
+        .context("moto returned no root")?;
+    let mut units = Vec::new();
+    for unit in &world.organization.units {
+        let created = client
+            .create_organizational_unit()
+            .parent_id(&root)
+            .name(&unit.name)
+            .send()
+            .await
+            .map_err(|error| organizations_error("CreateOrganizationalUnit", &error))?;
+        let id = created.organizational_unit.and_then(|unit| unit.id);
+        units.push(id.context("moto returned no organizational unit id")?);
     }
+
+    let mut account_ids = vec![management];
+    for account in &world.organization.accounts[1..] {
+        let id = create_account(&client, account).await?;
+        if let Some(unit) = account.unit {
+            client
+                .move_account()
+                .account_id(&id)
+                .source_parent_id(&root)
+                .destination_parent_id(&units[unit])
+                .send()
+                .await
+                .map_err(|error| organizations_error("MoveAccount", &error))?;
+        }
+        account_ids.push(id);
+    }
+    Ok(OrganizationIds {
+        organization_id,
+        account_ids,
+    })
+}
+
+async fn create_account(
+    client: &aws_sdk_organizations::Client,
+    account: &keyward_demo::organization::Account,
+) -> anyhow::Result<String> {
+    let status = client
+        .create_account()
+        .account_name(&account.name)
+        .email(format!("{}@example.com", account.name))
+        .send()
+        .await
+        .map_err(|error| organizations_error("CreateAccount", &error))?
+        .create_account_status
+        .context("moto returned no account creation status")?;
+    // moto creates the account at once, where AWS takes minutes.
+    status.account_id.with_context(|| {
+        format!(
+            "moto did not create account {} (state {:?})",
+            account.name,
+            status.state.map(|state| state.as_str().to_owned())
+        )
+    })
+}
+
+/// Formats an SDK error as `CODE: message` when moto sent both, else with
+/// every detail.
+fn error_text<E>(error: &E) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => aws_sdk_kms::error::DisplayErrorContext(error).to_string(),
+    }
+}
+
+fn organizations_error<E>(
+    operation: &str,
+    error: &aws_sdk_organizations::error::SdkError<E>,
+) -> anyhow::Error
+where
+    E: std::error::Error + 'static,
+{
+    anyhow::anyhow!(
+        "{operation} failed in moto: {}",
+        aws_sdk_organizations::error::DisplayErrorContext(error)
+    )
+}
+
+/// Assumes [`AUDIT_ROLE`] in each member account and returns a
+/// configuration with its credentials, by account id.
+async fn member_configs(
+    config: &SdkConfig,
+    accounts: &[String],
+) -> anyhow::Result<BTreeMap<String, SdkConfig>> {
+    let sts = aws_sdk_sts::Client::new(config);
+    let mut configs = BTreeMap::new();
+    for account in accounts {
+        let credentials = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/{AUDIT_ROLE}"))
+            .role_session_name("keyward-demo")
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "failed to assume {AUDIT_ROLE} in account {account} in moto ({})",
+                    aws_sdk_sts::error::DisplayErrorContext(&error)
+                )
+            })?
+            .credentials
+            .context("moto returned no credentials")?;
+        let credentials = aws_credential_types::Credentials::new(
+            credentials.access_key_id,
+            credentials.secret_access_key,
+            Some(credentials.session_token),
+            None,
+            "keyward-demo",
+        );
+        let member = config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
+        configs.insert(account.clone(), member);
+    }
+    Ok(configs)
+}
+
+/// Returns whether the loader tries to create `asset` in moto: the
+/// customer managed keys, the secrets and the certificates.
+fn loadable(asset: &Built) -> bool {
     match &asset.planned {
         Planned::Key(plan) => plan.record.key_manager.as_deref() == Some("CUSTOMER"),
         Planned::Secret(_) | Planned::SecretReplica(_) | Planned::Certificate(_) => true,
@@ -150,25 +326,26 @@ fn loadable(asset: &Built, account: &str) -> bool {
 }
 
 /// Prints what the emulator run leaves out of the plan, and why.
-fn print_left_out(plan: &Plan, account: &str) {
-    let mut other_accounts = 0;
+fn print_left_out(plan: &Plan) {
     let mut aws_managed = 0;
     let mut other_types = 0;
     for asset in &plan.assets {
-        if asset.expected.account_id != account {
-            other_accounts += 1;
-        } else if matches!(asset.planned, Planned::Other) {
+        if matches!(asset.planned, Planned::Other) {
             other_types += 1;
-        } else if !loadable(asset, account) {
+        } else if !loadable(asset) {
             aws_managed += 1;
         }
     }
     println!(
-        "Left out: {} of the other accounts, because one moto account stands for the organization; {} (Private CA authorities and IAM policies), which this demo loads only from the generated inventory; {}, which moto cannot create.",
-        counted(other_accounts, "asset", "assets"),
+        "Left out: {} (Private CA authorities and IAM policies), which this demo loads only from the generated inventory, and {}, which moto cannot create.",
         counted(other_types, "asset", "assets"),
         counted(aws_managed, "AWS managed key", "AWS managed keys"),
     );
+    if !plan.gap.is_empty() {
+        println!(
+            "moto cannot deny a call, so the scan reads every service, and the Secrets Manager that the generated scan could not read has no secrets."
+        );
+    }
 }
 
 fn print_loaded(loaded: &Loaded) {
@@ -214,11 +391,18 @@ pub struct Loaded {
     pub certificates: usize,
 }
 
-/// Creates the planned keys and secrets of `assets` in moto. Keys come
-/// first, so that secrets can name their moto key ARNs.
-pub async fn load(config: &SdkConfig, assets: &[Built]) -> Loaded {
+/// Creates the planned keys, secrets and certificates of `assets` in moto,
+/// with `management` in the management account and the configuration of
+/// `members` in each member account. Keys come first, so that secrets can
+/// name their moto key ARNs.
+pub async fn load(
+    management: &SdkConfig,
+    members: &BTreeMap<String, SdkConfig>,
+    assets: &[Built],
+) -> Loaded {
     let mut loader = Loader {
-        config,
+        management,
+        configs: members,
         acm: BTreeMap::new(),
         kms: BTreeMap::new(),
         secretsmanager: BTreeMap::new(),
@@ -247,20 +431,27 @@ pub async fn load(config: &SdkConfig, assets: &[Built]) -> Loaded {
     loader.loaded
 }
 
+/// Clients of one service, by account and Region.
+type Clients<T> = BTreeMap<(String, String), T>;
+
 struct Loader<'a> {
-    config: &'a SdkConfig,
-    acm: BTreeMap<String, aws_sdk_acm::Client>,
-    kms: BTreeMap<String, aws_sdk_kms::Client>,
-    secretsmanager: BTreeMap<String, aws_sdk_secretsmanager::Client>,
+    /// Configuration of the management account.
+    management: &'a SdkConfig,
+    /// Configurations of the member accounts, by account id.
+    configs: &'a BTreeMap<String, SdkConfig>,
+    acm: Clients<aws_sdk_acm::Client>,
+    kms: Clients<aws_sdk_kms::Client>,
+    secretsmanager: Clients<aws_sdk_secretsmanager::Client>,
     loaded: Loaded,
 }
 
 impl Loader<'_> {
-    fn acm(&mut self, region: &str) -> aws_sdk_acm::Client {
+    fn acm(&mut self, account: &str, region: &str) -> aws_sdk_acm::Client {
+        let config = self.configs.get(account).unwrap_or(self.management);
         self.acm
-            .entry(region.to_owned())
+            .entry((account.to_owned(), region.to_owned()))
             .or_insert_with(|| {
-                let config = aws_sdk_acm::config::Builder::from(self.config)
+                let config = aws_sdk_acm::config::Builder::from(config)
                     .region(aws_config::Region::new(region.to_owned()))
                     .build();
                 aws_sdk_acm::Client::from_conf(config)
@@ -268,11 +459,12 @@ impl Loader<'_> {
             .clone()
     }
 
-    fn kms(&mut self, region: &str) -> aws_sdk_kms::Client {
+    fn kms(&mut self, account: &str, region: &str) -> aws_sdk_kms::Client {
+        let config = self.configs.get(account).unwrap_or(self.management);
         self.kms
-            .entry(region.to_owned())
+            .entry((account.to_owned(), region.to_owned()))
             .or_insert_with(|| {
-                let config = aws_sdk_kms::config::Builder::from(self.config)
+                let config = aws_sdk_kms::config::Builder::from(config)
                     .region(aws_config::Region::new(region.to_owned()))
                     .build();
                 aws_sdk_kms::Client::from_conf(config)
@@ -280,11 +472,12 @@ impl Loader<'_> {
             .clone()
     }
 
-    fn secretsmanager(&mut self, region: &str) -> aws_sdk_secretsmanager::Client {
+    fn secretsmanager(&mut self, account: &str, region: &str) -> aws_sdk_secretsmanager::Client {
+        let config = self.configs.get(account).unwrap_or(self.management);
         self.secretsmanager
-            .entry(region.to_owned())
+            .entry((account.to_owned(), region.to_owned()))
             .or_insert_with(|| {
-                let config = aws_sdk_secretsmanager::config::Builder::from(self.config)
+                let config = aws_sdk_secretsmanager::config::Builder::from(config)
                     .region(aws_config::Region::new(region.to_owned()))
                     .build();
                 aws_sdk_secretsmanager::Client::from_conf(config)
@@ -333,12 +526,12 @@ impl Loader<'_> {
             return;
         };
         self.loaded.keys += 1;
-        let kms = self.kms(&record.region);
+        let kms = self.kms(&record.account_id, &record.region);
         self.configure_key(&kms, record, &key_id).await;
     }
 
     async fn create_key(&mut self, record: &KeyRecord) -> Option<String> {
-        let kms = self.kms(&record.region);
+        let kms = self.kms(&record.account_id, &record.region);
         let tags = record.tags.iter().map(|tag| {
             KeyTag::builder()
                 .tag_key(&tag.key)
@@ -367,10 +560,7 @@ impl Loader<'_> {
                 Some(key_id)
             }
             Err(error) => {
-                let reason = format!(
-                    "moto rejected CreateKey: {}",
-                    aws_sdk_kms::error::DisplayErrorContext(&error)
-                );
+                let reason = format!("moto rejected CreateKey: {}", error_text(&error));
                 self.skip(&record.arn, reason);
                 None
             }
@@ -390,7 +580,7 @@ impl Loader<'_> {
             .and_then(|arn| arn.split(':').nth(3))
             .unwrap_or_default()
             .to_owned();
-        let kms = self.kms(&primary_region);
+        let kms = self.kms(&record.account_id, &primary_region);
         let result = kms
             .replicate_key()
             .key_id(&key_id)
@@ -400,10 +590,7 @@ impl Loader<'_> {
         match result {
             Ok(_) => Some(key_id),
             Err(error) => {
-                let reason = format!(
-                    "moto rejected ReplicateKey: {}",
-                    aws_sdk_kms::error::DisplayErrorContext(&error)
-                );
+                let reason = format!("moto rejected ReplicateKey: {}", error_text(&error));
                 self.skip(&record.arn, reason);
                 None
             }
@@ -422,11 +609,7 @@ impl Loader<'_> {
                 .send()
                 .await;
             if let Err(error) = result {
-                self.warn(
-                    arn,
-                    "CreateAlias",
-                    aws_sdk_kms::error::DisplayErrorContext(&error),
-                );
+                self.warn(arn, "CreateAlias", error_text(&error));
             }
         }
         // A planned key policy of None stands for one that the scan cannot
@@ -441,11 +624,7 @@ impl Loader<'_> {
                 .send()
                 .await;
             if let Err(error) = result {
-                self.warn(
-                    arn,
-                    "PutKeyPolicy",
-                    aws_sdk_kms::error::DisplayErrorContext(&error),
-                );
+                self.warn(arn, "PutKeyPolicy", error_text(&error));
             }
         }
         let primary = record.multi_region_key_type.as_deref() != Some("REPLICA");
@@ -457,11 +636,7 @@ impl Loader<'_> {
                 .send()
                 .await;
             if let Err(error) = result {
-                self.warn(
-                    arn,
-                    "EnableKeyRotation",
-                    aws_sdk_kms::error::DisplayErrorContext(&error),
-                );
+                self.warn(arn, "EnableKeyRotation", error_text(&error));
             }
         }
         let own_role = format!(":{}:role/", record.account_id);
@@ -474,11 +649,7 @@ impl Loader<'_> {
                 .send()
                 .await;
             if let Err(error) = result {
-                self.warn(
-                    arn,
-                    "CreateGrant",
-                    aws_sdk_kms::error::DisplayErrorContext(&error),
-                );
+                self.warn(arn, "CreateGrant", error_text(&error));
             }
         }
         self.set_key_state(kms, record, key_id).await;
@@ -489,11 +660,7 @@ impl Loader<'_> {
         match record.key_state.as_deref() {
             Some("Disabled") => {
                 if let Err(error) = kms.disable_key().key_id(key_id).send().await {
-                    self.warn(
-                        arn,
-                        "DisableKey",
-                        aws_sdk_kms::error::DisplayErrorContext(&error),
-                    );
+                    self.warn(arn, "DisableKey", error_text(&error));
                 }
             }
             Some("PendingDeletion") => {
@@ -504,11 +671,7 @@ impl Loader<'_> {
                     .send()
                     .await;
                 if let Err(error) = result {
-                    self.warn(
-                        arn,
-                        "ScheduleKeyDeletion",
-                        aws_sdk_kms::error::DisplayErrorContext(&error),
-                    );
+                    self.warn(arn, "ScheduleKeyDeletion", error_text(&error));
                 }
             }
             _ => {}
@@ -517,7 +680,7 @@ impl Loader<'_> {
 
     async fn secret(&mut self, plan: &SecretPlan) {
         let record = &plan.record;
-        let client = self.secretsmanager(&record.region);
+        let client = self.secretsmanager(&record.account_id, &record.region);
         let mut request = client
             .create_secret()
             .name(&record.name)
@@ -530,10 +693,7 @@ impl Loader<'_> {
         let new_arn = match request.send().await {
             Ok(output) => output.arn.unwrap_or_default(),
             Err(error) => {
-                let reason = format!(
-                    "moto rejected CreateSecret: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&error)
-                );
+                let reason = format!("moto rejected CreateSecret: {}", error_text(&error));
                 self.skip(&record.arn, reason);
                 return;
             }
@@ -560,11 +720,7 @@ impl Loader<'_> {
                 .send()
                 .await;
             if let Err(error) = result {
-                self.warn(
-                    arn,
-                    "PutResourcePolicy",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&error),
-                );
+                self.warn(arn, "PutResourcePolicy", error_text(&error));
             }
         }
         if record.rotation_enabled == Some(true) {
@@ -588,11 +744,7 @@ impl Loader<'_> {
                     .as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception())
             {
-                self.warn(
-                    arn,
-                    "RotateSecret",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&error),
-                );
+                self.warn(arn, "RotateSecret", error_text(&error));
             }
         }
         if record.deleted_at.is_some() {
@@ -603,11 +755,7 @@ impl Loader<'_> {
                 .send()
                 .await;
             if let Err(error) = result {
-                self.warn(
-                    arn,
-                    "DeleteSecret",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&error),
-                );
+                self.warn(arn, "DeleteSecret", error_text(&error));
             }
         }
     }
@@ -638,7 +786,7 @@ impl Loader<'_> {
             return;
         };
         let result = self
-            .acm(&record.region)
+            .acm(&record.account_id, &record.region)
             .request_certificate()
             .domain_name(domain)
             .set_subject_alternative_names(Some(record.subject_alternative_names.clone()))
@@ -653,10 +801,7 @@ impl Loader<'_> {
                 self.loaded.certificates += 1;
             }
             Err(error) => {
-                let reason = format!(
-                    "moto rejected RequestCertificate: {}",
-                    aws_sdk_acm::error::DisplayErrorContext(&error)
-                );
+                let reason = format!("moto rejected RequestCertificate: {}", error_text(&error));
                 self.skip(&record.arn, reason);
             }
         }
@@ -677,7 +822,7 @@ impl Loader<'_> {
             self.skip(&record.arn, "its primary secret was not created".to_owned());
             return;
         };
-        let client = self.secretsmanager(&primary_region);
+        let client = self.secretsmanager(&record.account_id, &primary_region);
         let result = client
             .replicate_secret_to_regions()
             .secret_id(&new_primary)
@@ -697,7 +842,7 @@ impl Loader<'_> {
             Err(error) => {
                 let reason = format!(
                     "moto rejected ReplicateSecretToRegions: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&error)
+                    error_text(&error)
                 );
                 self.skip(&record.arn, reason);
             }
