@@ -6,6 +6,10 @@
 //! stores its inventory as a scan, judges it with the rules, compares every
 //! finding with the generator's ground truth, and serves the dashboards.
 //!
+//! `--emulator URL` creates the organization in the AWS emulator moto
+//! instead, scans it there with keyward's scanner, and works out the ground
+//! truth from the scanned records (see `demo/emulator.rs`).
+//!
 //! `--examples` runs the older demo instead: it ingests the published
 //! CloudTrail examples built into keyward, from AWS documentation and
 //! security tools, and answers every built-in question on them. Some of
@@ -79,9 +83,10 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["accounts", "regions", "days", "events_per_day", "seed"])]
     examples: bool,
 
-    /// Load the organization's keys and secrets into the AWS emulator moto
-    /// at URL, such as http://127.0.0.1:5000, and scan them there instead
-    /// of storing the generated inventory. Only one account is loaded.
+    /// Create the organization with its keys, secrets and Amazon issued
+    /// certificates in a fresh AWS emulator moto at URL, such as
+    /// http://127.0.0.1:5000, and scan it there instead of storing the
+    /// generated inventory.
     #[arg(long, value_name = "URL", value_parser = super::scan::parse_endpoint, conflicts_with = "examples")]
     emulator: Option<String>,
 

@@ -720,6 +720,118 @@ mod tests {
         assert!(error.to_string().contains("at least 2"), "{error}");
     }
 
+    fn ids(count: usize) -> OrganizationIds {
+        OrganizationIds {
+            organization_id: "o-emulator01".to_owned(),
+            account_ids: (0..count).map(|i| format!("99990000{i:04}")).collect(),
+        }
+    }
+
+    #[test]
+    fn organization_ids_replace_generated() {
+        let planned = plan(&small(5)).expect("plan");
+        let renamed = plan_in_organization(&small(5), &ids(4)).expect("plan");
+        let scenarios = |plan: &Plan| -> Vec<String> {
+            plan.assets
+                .iter()
+                .map(|asset| asset.expected.scenario.clone())
+                .collect()
+        };
+        assert_eq!(scenarios(&planned), scenarios(&renamed));
+
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let truth = renamed.write(folder.path()).expect("write").truth;
+        assert_eq!(truth.organization_id, "o-emulator01");
+        assert_eq!(truth.accounts, ids(4).account_ids);
+        for asset in &truth.assets {
+            assert!(truth.accounts.contains(&asset.account_id), "{}", asset.arn);
+        }
+    }
+
+    #[test]
+    fn wrong_number_of_ids_rejected() {
+        let error = plan_in_organization(&small(5), &ids(3)).expect_err("3 ids for 4 accounts");
+        assert!(error.to_string().contains("3 account ids"), "{error}");
+    }
+
+    #[test]
+    fn rename_reaches_truth_and_trail() {
+        let mut plan = plan(&small(5)).expect("plan");
+        let key_id = plan
+            .assets
+            .iter()
+            .find_map(|asset| match &asset.planned {
+                Planned::Key(key) if asset.expected.scenario == "healthy" => {
+                    Some(key.record.key_id.clone())
+                }
+                _ => None,
+            })
+            .expect("a healthy key");
+        let names = BTreeMap::from([(key_id.clone(), "renamed-key-id".to_owned())]);
+        plan.rename(&names);
+        let folder = tempfile::tempdir().expect("folder");
+        let truth = plan.write(folder.path()).expect("write").truth;
+        assert!(
+            truth
+                .assets
+                .iter()
+                .any(|a| a.arn.ends_with("key/renamed-key-id")),
+            "no renamed key in the truth"
+        );
+        let mut renamed_found = false;
+        for (path, bytes) in files(&folder.path().join(CLOUDTRAIL_FOLDER)) {
+            let mut text = String::new();
+            if path.extension().is_some_and(|e| e == "gz") {
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+                    &mut text,
+                )
+                .expect("gzip");
+            } else {
+                text = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            assert!(!text.contains(&key_id), "old key id in {}", path.display());
+            renamed_found |= text.contains("renamed-key-id");
+        }
+        assert!(renamed_found, "no CloudTrail record names the renamed key");
+    }
+
+    #[test]
+    fn judge_scanned_reports_missing_assets() {
+        let mut plan = plan(&small(5)).expect("plan");
+        let judged = plan
+            .assets
+            .iter()
+            .filter(|asset| !matches!(asset.planned, Planned::Other))
+            .count();
+        let missing = plan.judge_scanned(&Snapshot::default());
+        assert_eq!(missing.len(), judged);
+    }
+
+    #[test]
+    fn judge_scanned_follows_scanned_record() {
+        let mut plan = plan(&small(5)).expect("plan");
+        let position = plan
+            .assets
+            .iter()
+            .position(|asset| {
+                asset.expected.scenario == "healthy"
+                    && asset.expected.verdicts.get("kms-key-rotation") == Some(&Verdict::Pass)
+            })
+            .expect("a healthy rotating key");
+        let Planned::Key(key) = &plan.assets[position].planned else {
+            panic!("not a key");
+        };
+        let mut scanned = Snapshot::default();
+        scanned.keys.push(keyward_store::inventory::KeyRecord {
+            rotation_enabled: Some(false),
+            ..key.record.clone()
+        });
+        plan.judge_scanned(&scanned);
+        let verdicts = &plan.assets[position].expected.verdicts;
+        assert_eq!(verdicts.get("kms-key-rotation"), Some(&Verdict::Fail));
+    }
+
     #[test]
     fn no_secret_value_written() {
         let folder = tempfile::tempdir().expect("temporary folder");

@@ -1,11 +1,11 @@
 //! Loading of a planned organization into the AWS emulator moto, for
 //! `keyward demo --emulator`.
 //!
-//! The loader creates the organization in moto (moto's default account is
+//! The loader creates the organization in moto. moto's default account is
 //! the management account, and each member account and organizational unit
-//! is new), then the customer managed KMS keys, Secrets Manager secrets and
-//! Amazon issued ACM certificates of every account, through a role assumed
-//! in each member account. moto assigns its own ids, so the loader returns
+//! is new. Then it creates the customer managed KMS keys, Secrets Manager
+//! secrets and Amazon issued ACM certificates of every account, through a
+//! role assumed in each member account. moto assigns its own ids, so the loader returns
 //! the generated ids with the ones moto chose, for
 //! [`keyward_demo::Plan::rename`]. moto cannot set creation dates, last-use
 //! dates or rotation history, so the demo judges the scanned records again
@@ -47,11 +47,10 @@ const GRANT_OPERATIONS: [aws_sdk_kms::types::GrantOperation; 2] = [
 /// lets any role be assumed without creating it.
 const AUDIT_ROLE: &str = "KeywardAudit";
 
-/// Plans the organization in moto's organization, loads its keys, secrets
-/// and certificates into moto at `url`, scans them with keyward's scanner
-/// into the store, judges the scanned records again, and writes the
-/// CloudTrail files and the ground truth with moto's ids. Returns the
-/// truth.
+/// Creates the organization in moto at `url` and loads its keys, secrets
+/// and certificates. Then scans moto with keyward's scanner into the
+/// store, judges the scanned records again, and writes the CloudTrail
+/// files and the ground truth with moto's ids. Returns the truth.
 pub fn load_and_scan(
     args: &Args,
     url: &str,
@@ -373,7 +372,7 @@ fn print_loaded(loaded: &Loaded) {
     }
 }
 
-/// What the loader created in moto.
+/// Record of the assets that the loader created in moto.
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// Generated KMS key ids and secret ARNs, with the ones moto assigned.
