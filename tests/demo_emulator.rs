@@ -1,7 +1,7 @@
 //! `keyward demo --emulator` against a moto server of the test's own: the
-//! generated keys, secrets and certificates are loaded into moto and
-//! scanned there, and every finding must equal the ground truth, which
-//! names moto's ids.
+//! generated keys, secrets, certificates and IAM policies are loaded into
+//! moto and scanned there, and every finding must equal the ground truth,
+//! which names moto's ids.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
@@ -197,6 +197,7 @@ fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
     let mut truth_keys = BTreeSet::new();
     let mut truth_secrets = BTreeSet::new();
     let mut truth_certificates = BTreeSet::new();
+    let mut truth_iam = BTreeSet::new();
     let mut owners = BTreeSet::new();
     for asset in &truth.assets {
         assert!(
@@ -210,13 +211,18 @@ fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
             "AwsKmsKey" => truth_keys.insert(asset.arn.clone()),
             "AwsSecretsManagerSecret" => truth_secrets.insert(asset.arn.clone()),
             "AwsCertificateManagerCertificate" => truth_certificates.insert(asset.arn.clone()),
+            // The demo fails by itself when the scan lacks a planned IAM
+            // policy.
+            "AwsIamPolicy" | "AwsIamRole" => truth_iam.insert(asset.arn.clone()),
             other => panic!("{other} asset {} in the truth", asset.arn),
         };
     }
+    assert!(!truth_iam.is_empty());
     assert_eq!(owners.len(), 3, "{owners:?}");
     assert_eq!(truth_keys, keys);
     assert_eq!(truth_secrets, secrets);
     assert_eq!(truth_certificates, certificates);
+    // IAM is global, and its assets have no Region.
     let regions: BTreeSet<&str> = truth.assets.iter().map(|a| a.region.as_str()).collect();
-    assert_eq!(regions, BTreeSet::from(["eu-west-1", "us-east-1"]));
+    assert_eq!(regions, BTreeSet::from(["", "eu-west-1", "us-east-1"]));
 }

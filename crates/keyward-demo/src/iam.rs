@@ -78,7 +78,7 @@ pub fn build(
                 verdicts,
             },
             trail: None,
-            planned: Planned::Other,
+            planned: Planned::IamPolicy(Box::new(record.clone())),
         });
         snapshot.iam_policies.push(record);
     };

@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use keyward_store::inventory::{
-    AccountRecord, CertificateRecord, CoverageRecord, CoverageStatus, ScanRecord, SecretRecord,
-    Snapshot,
+    AccountRecord, CertificateRecord, CoverageRecord, CoverageStatus, IamPolicyRecord, ScanRecord,
+    SecretRecord, Snapshot,
 };
 
 use crate::activity::TrailAsset;
@@ -132,7 +132,9 @@ pub enum Planned {
     SecretReplica(Box<SecretRecord>),
     /// An ACM certificate.
     Certificate(Box<CertificateRecord>),
-    /// A certificate authority or IAM policy.
+    /// A customer managed IAM policy, or an inline policy of a role.
+    IamPolicy(Box<IamPolicyRecord>),
+    /// A certificate authority.
     Other,
 }
 
@@ -261,7 +263,8 @@ impl Plan {
 
     /// Works out the verdicts of every key, secret and certificate again
     /// from the records that a scan read, where the plan's CloudTrail
-    /// activity and policy intent stay as planned. Returns the ARNs of the
+    /// activity and policy intent stay as planned. IAM policies keep their
+    /// planned verdicts. Returns the ARNs of the
     /// planned assets that the scan did not find, whose verdicts stay as
     /// planned.
     pub fn judge_scanned(&mut self, scanned: &Snapshot) -> Vec<String> {
@@ -299,6 +302,17 @@ impl Plan {
                 }
                 Planned::SecretReplica(_) => {
                     if !scanned.secrets.iter().any(|secret| secret.arn == *arn) {
+                        missing.push(arn.clone());
+                    }
+                }
+                // The verdict of an IAM policy follows from its document
+                // alone, which the loader copies as planned.
+                Planned::IamPolicy(_) => {
+                    let found = scanned.iam_policies.iter().any(|policy| {
+                        policy.arn.as_deref() == Some(arn.as_str())
+                            || policy.principal_arn.as_deref() == Some(arn.as_str())
+                    });
+                    if !found {
                         missing.push(arn.clone());
                     }
                 }

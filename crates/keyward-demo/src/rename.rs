@@ -27,6 +27,7 @@ pub fn built(asset: &mut Built, names: &BTreeMap<String, String>) {
         Planned::Secret(plan) => secret(&mut plan.record, names),
         Planned::SecretReplica(record) => secret(record, names),
         Planned::Certificate(record) => text(&mut record.arn, names),
+        Planned::IamPolicy(_) => {}
         Planned::Other => {}
     }
 }

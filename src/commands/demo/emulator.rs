@@ -4,8 +4,8 @@
 //! The loader creates the organization in moto. moto's default account is
 //! the management account, and each member account and organizational unit
 //! is new. Then it creates the customer managed KMS keys, Secrets Manager
-//! secrets and Amazon issued ACM certificates of every account, through a
-//! role assumed in each member account. moto assigns its own ids, so the loader returns
+//! secrets, Amazon issued ACM certificates and IAM policies of every
+//! account, through a role assumed in each member account. moto assigns its own ids, so the loader returns
 //! the generated ids with the ones moto chose, for
 //! [`keyward_demo::Plan::rename`]. moto cannot set creation dates, last-use
 //! dates or rotation history, so the demo judges the scanned records again
@@ -28,7 +28,9 @@ use keyward_demo::truth::Truth;
 use keyward_demo::{Built, Options, OrganizationIds, Plan, Planned};
 use keyward_scan::{ScanOptions, Service};
 use keyward_store::Store;
-use keyward_store::inventory::{CertificateRecord, KeyRecord, SecretRecord};
+use keyward_store::inventory::{
+    CertificateRecord, IamPolicyRecord, KeyRecord, PolicyType, SecretRecord, Snapshot,
+};
 
 use super::Args;
 use crate::commands::counted;
@@ -47,8 +49,8 @@ const GRANT_OPERATIONS: [aws_sdk_kms::types::GrantOperation; 2] = [
 /// lets any role be assumed without creating it.
 const AUDIT_ROLE: &str = "KeywardAudit";
 
-/// Creates the organization in moto at `url` and loads its keys, secrets
-/// and certificates. Then scans moto with keyward's scanner into the
+/// Creates the organization in moto at `url` and loads its keys, secrets,
+/// certificates and IAM policies. Then scans moto with keyward's scanner into the
 /// store, judges the scanned records again, and writes the CloudTrail
 /// files and the ground truth with moto's ids. Returns the truth.
 pub fn load_and_scan(
@@ -77,7 +79,7 @@ pub fn load_and_scan(
 
     let mut plan = keyward_demo::plan_in_organization(options, &ids)
         .context("failed to plan the organization")?;
-    println!("\n== Loading the keys, secrets and certificates into moto");
+    println!("\n== Loading the keys, secrets, certificates and IAM policies into moto");
     print_left_out(&plan);
     plan.retain(loadable, false);
     let loaded = runtime.block_on(load(&config, &members, &plan.assets));
@@ -95,7 +97,12 @@ pub fn load_and_scan(
         role_name: AUDIT_ROLE.to_owned(),
         accounts: ids.account_ids.clone(),
         regions: options.regions.clone(),
-        services: vec![Service::Kms, Service::Acm, Service::SecretsManager],
+        services: vec![
+            Service::Kms,
+            Service::Acm,
+            Service::SecretsManager,
+            Service::Iam,
+        ],
         endpoint_url: Some(url.to_owned()),
         ..ScanOptions::default()
     };
@@ -107,6 +114,7 @@ pub fn load_and_scan(
         false,
     )?;
     print!("{}", super::super::scan::summary_text(&snapshot));
+    print_read_errors(&snapshot);
     let missing = plan.judge_scanned(&snapshot);
     if !missing.is_empty() {
         anyhow::bail!(
@@ -314,12 +322,15 @@ async fn member_configs(
     Ok(configs)
 }
 
-/// Returns whether the loader tries to create `asset` in moto: the
-/// customer managed keys, the secrets and the certificates.
+/// Returns whether the loader tries to create `asset` in moto: every
+/// asset but the AWS managed keys and the certificate authorities.
 fn loadable(asset: &Built) -> bool {
     match &asset.planned {
         Planned::Key(plan) => plan.record.key_manager.as_deref() == Some("CUSTOMER"),
-        Planned::Secret(_) | Planned::SecretReplica(_) | Planned::Certificate(_) => true,
+        Planned::Secret(_)
+        | Planned::SecretReplica(_)
+        | Planned::Certificate(_)
+        | Planned::IamPolicy(_) => true,
         Planned::Other => false,
     }
 }
@@ -336,7 +347,7 @@ fn print_left_out(plan: &Plan) {
         }
     }
     println!(
-        "Left out: {} (Private CA authorities and IAM policies), which this demo loads only from the generated inventory, and {}, which moto cannot create.",
+        "Left out: {} (Private CA authorities), which this demo loads only from the generated inventory, and {}, which moto cannot create.",
         counted(other_types, "asset", "assets"),
         counted(aws_managed, "AWS managed key", "AWS managed keys"),
     );
@@ -347,9 +358,42 @@ fn print_left_out(plan: &Plan) {
     }
 }
 
+/// Prints the calls that moto failed while the scan read assets, once per
+/// operation with its first error. moto 5.2.5 lacks GetKeyLastUsage, for
+/// one.
+fn print_read_errors(snapshot: &Snapshot) {
+    let errors = snapshot
+        .keys
+        .iter()
+        .flat_map(|key| &key.read_errors)
+        .chain(
+            snapshot
+                .secrets
+                .iter()
+                .flat_map(|secret| &secret.read_errors),
+        )
+        .chain(
+            snapshot
+                .certificates
+                .iter()
+                .flat_map(|certificate| &certificate.read_errors),
+        );
+    let mut by_operation: BTreeMap<&str, (u64, &str)> = BTreeMap::new();
+    for error in errors {
+        let operation = error.split(':').next().unwrap_or_default();
+        by_operation.entry(operation).or_insert((0, error)).0 += 1;
+    }
+    for (operation, (count, first)) in by_operation {
+        println!(
+            "moto failed {operation} on {}, so the scan stored them without those facts: {first}",
+            counted(count, "asset", "assets")
+        );
+    }
+}
+
 fn print_loaded(loaded: &Loaded) {
     println!(
-        "Created {}, {} and {} in moto.",
+        "Created {}, {}, {} and {} in moto.",
         counted(loaded.keys as u64, "KMS key", "KMS keys"),
         counted(loaded.secrets as u64, "secret", "secrets"),
         counted(
@@ -357,6 +401,7 @@ fn print_loaded(loaded: &Loaded) {
             "ACM certificate",
             "ACM certificates"
         ),
+        counted(loaded.iam_policies as u64, "IAM policy", "IAM policies"),
     );
     if !loaded.skipped.is_empty() {
         println!(
@@ -388,12 +433,14 @@ pub struct Loaded {
     pub secrets: usize,
     /// ACM certificates requested.
     pub certificates: usize,
+    /// IAM policies created, managed and inline.
+    pub iam_policies: usize,
 }
 
-/// Creates the planned keys, secrets and certificates of `assets` in moto,
-/// with `management` in the management account and the configuration of
-/// `members` in each member account. Keys come first, so that secrets can
-/// name their moto key ARNs.
+/// Creates the planned keys, secrets, certificates and IAM policies of
+/// `assets` in moto, with `management` in the management account and the
+/// configuration of `members` in each member account. Keys come first, so
+/// that secrets can name their moto key ARNs.
 pub async fn load(
     management: &SdkConfig,
     members: &BTreeMap<String, SdkConfig>,
@@ -403,7 +450,9 @@ pub async fn load(
         management,
         configs: members,
         acm: BTreeMap::new(),
+        iam: BTreeMap::new(),
         kms: BTreeMap::new(),
+        roles: std::collections::BTreeSet::new(),
         secretsmanager: BTreeMap::new(),
         loaded: Loaded::default(),
     };
@@ -427,6 +476,11 @@ pub async fn load(
             loader.certificate(record).await;
         }
     }
+    for asset in assets {
+        if let Planned::IamPolicy(record) = &asset.planned {
+            loader.iam_policy(record).await;
+        }
+    }
     loader.loaded
 }
 
@@ -439,7 +493,10 @@ struct Loader<'a> {
     /// Configurations of the member accounts, by account id.
     configs: &'a BTreeMap<String, SdkConfig>,
     acm: Clients<aws_sdk_acm::Client>,
+    iam: Clients<aws_sdk_iam::Client>,
     kms: Clients<aws_sdk_kms::Client>,
+    /// Roles created for inline policies, by account and role name.
+    roles: std::collections::BTreeSet<(String, String)>,
     secretsmanager: Clients<aws_sdk_secretsmanager::Client>,
     loaded: Loaded,
 }
@@ -455,6 +512,15 @@ impl Loader<'_> {
                     .build();
                 aws_sdk_acm::Client::from_conf(config)
             })
+            .clone()
+    }
+
+    fn iam(&mut self, account: &str) -> aws_sdk_iam::Client {
+        let config = self.configs.get(account).unwrap_or(self.management);
+        // IAM is global, and its Region is that of the SDK configuration.
+        self.iam
+            .entry((account.to_owned(), String::new()))
+            .or_insert_with(|| aws_sdk_iam::Client::new(config))
             .clone()
     }
 
@@ -802,6 +868,87 @@ impl Loader<'_> {
             Err(error) => {
                 let reason = format!("moto rejected RequestCertificate: {}", error_text(&error));
                 self.skip(&record.arn, reason);
+            }
+        }
+    }
+
+    /// Creates a customer managed policy, or a role's inline policy with
+    /// the role, with the planned document.
+    async fn iam_policy(&mut self, record: &IamPolicyRecord) {
+        let name = record.arn.as_deref().or(record.principal_arn.as_deref());
+        let name = name.unwrap_or(&record.policy_name).to_owned();
+        let document = record.document.clone().unwrap_or_default();
+        match record.policy_type {
+            PolicyType::Managed => self.managed_policy(record, &name, &document).await,
+            PolicyType::Inline => self.inline_policy(record, &name, &document).await,
+        }
+    }
+
+    async fn managed_policy(&mut self, record: &IamPolicyRecord, arn: &str, document: &str) {
+        if record.permissions_boundary_usage_count.unwrap_or(0) > 0 {
+            // NOTE: moto 5.2.5 reports no PermissionsBoundaryUsageCount, so
+            // the rules would judge a boundary as a granting policy.
+            let reason = "moto reports no permissions boundary use".to_owned();
+            self.skip(arn, reason);
+            return;
+        }
+        let result = self
+            .iam(&record.account_id)
+            .create_policy()
+            .policy_name(&record.policy_name)
+            .policy_document(document)
+            .send()
+            .await;
+        match result {
+            Ok(_) => self.loaded.iam_policies += 1,
+            Err(error) => {
+                let reason = format!("moto rejected CreatePolicy: {}", error_text(&error));
+                self.skip(arn, reason);
+            }
+        }
+    }
+
+    async fn inline_policy(&mut self, record: &IamPolicyRecord, arn: &str, document: &str) {
+        let Some(role) = record.principal_name.clone() else {
+            self.skip(arn, "the plan names no role".to_owned());
+            return;
+        };
+        let iam = self.iam(&record.account_id);
+        let key = (record.account_id.clone(), role.clone());
+        if !self.roles.contains(&key) {
+            let trust = serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ec2.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }],
+            });
+            let result = iam
+                .create_role()
+                .role_name(&role)
+                .assume_role_policy_document(trust.to_string())
+                .send()
+                .await;
+            if let Err(error) = result {
+                let reason = format!("moto rejected CreateRole: {}", error_text(&error));
+                self.skip(arn, reason);
+                return;
+            }
+            self.roles.insert(key);
+        }
+        let result = iam
+            .put_role_policy()
+            .role_name(&role)
+            .policy_name(&record.policy_name)
+            .policy_document(document)
+            .send()
+            .await;
+        match result {
+            Ok(_) => self.loaded.iam_policies += 1,
+            Err(error) => {
+                let reason = format!("moto rejected PutRolePolicy: {}", error_text(&error));
+                self.skip(arn, reason);
             }
         }
     }
