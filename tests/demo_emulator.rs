@@ -1,7 +1,7 @@
 //! `keyward demo --emulator` against a moto server of the test's own: the
-//! generated keys, secrets, certificates and IAM policies are loaded into
-//! moto and scanned there, and every finding must equal the ground truth,
-//! which names moto's ids.
+//! generated keys, secrets, certificates, certificate authorities and IAM
+//! policies are loaded into moto and scanned there, and every finding must
+//! equal the ground truth, which names moto's ids.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
@@ -173,8 +173,9 @@ fn assert_last_use_under_moto_arns(truth: &Truth, store: &Path) {
     assert!(checked > 5, "only {checked} assets have a last use");
 }
 
-/// Asserts that the truth names exactly the keys, secrets and certificates
-/// that the scan of moto stored, in moto's accounts and the demo's Regions.
+/// Asserts that the truth names exactly the keys, secrets, certificates
+/// and certificate authorities that the scan of moto stored, in moto's
+/// accounts and the demo's Regions.
 fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
     let keys: BTreeSet<String> = inventory(store, "keys")
         .iter()
@@ -190,13 +191,19 @@ fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
         .collect();
     assert!(!keys.is_empty());
     assert!(!secrets.is_empty());
+    let authorities: BTreeSet<String> = inventory(store, "certificate-authorities")
+        .iter()
+        .map(|row| row["arn"].as_str().unwrap().to_owned())
+        .collect();
     assert!(!certificates.is_empty());
+    assert_eq!(authorities.len(), 2, "{authorities:?}");
 
     assert_eq!(truth.accounts.len(), 3);
     assert_eq!(truth.accounts[0], MOTO_ACCOUNT);
     let mut truth_keys = BTreeSet::new();
     let mut truth_secrets = BTreeSet::new();
     let mut truth_certificates = BTreeSet::new();
+    let mut truth_authorities = BTreeSet::new();
     let mut truth_iam = BTreeSet::new();
     let mut owners = BTreeSet::new();
     for asset in &truth.assets {
@@ -211,6 +218,7 @@ fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
             "AwsKmsKey" => truth_keys.insert(asset.arn.clone()),
             "AwsSecretsManagerSecret" => truth_secrets.insert(asset.arn.clone()),
             "AwsCertificateManagerCertificate" => truth_certificates.insert(asset.arn.clone()),
+            "AwsAcmPcaCertificateAuthority" => truth_authorities.insert(asset.arn.clone()),
             // The demo fails by itself when the scan lacks a planned IAM
             // policy.
             "AwsIamPolicy" | "AwsIamRole" => truth_iam.insert(asset.arn.clone()),
@@ -222,6 +230,7 @@ fn assert_truth_names_scanned_assets(truth: &Truth, store: &Path) {
     assert_eq!(truth_keys, keys);
     assert_eq!(truth_secrets, secrets);
     assert_eq!(truth_certificates, certificates);
+    assert_eq!(truth_authorities, authorities);
     // IAM is global, and its assets have no Region.
     let regions: BTreeSet<&str> = truth.assets.iter().map(|a| a.region.as_str()).collect();
     assert_eq!(regions, BTreeSet::from(["", "eu-west-1", "us-east-1"]));

@@ -83,8 +83,8 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["accounts", "regions", "days", "events_per_day", "seed"])]
     examples: bool,
 
-    /// Create the organization with its keys, secrets and Amazon issued
-    /// certificates in a fresh AWS emulator moto at URL, such as
+    /// Create the organization with its keys, secrets, certificates and
+    /// IAM policies in a fresh AWS emulator moto at URL, such as
     /// http://127.0.0.1:5000, and scan it there instead of storing the
     /// generated inventory.
     #[arg(long, value_name = "URL", value_parser = super::scan::parse_endpoint, conflicts_with = "examples")]

@@ -134,7 +134,7 @@ pub fn build_authorities(
             random.uuid()
         );
         let created = world.days_ago(i64::from(random.between(400, 900)));
-        snapshot.authorities.push(AuthorityRecord {
+        let record = AuthorityRecord {
             scan_id: SCAN_ID.to_owned(),
             account_id: account.id.clone(),
             region: region.clone(),
@@ -152,7 +152,8 @@ pub fn build_authorities(
             crl_enabled: Some(true),
             ocsp_enabled: Some(kind == "SUBORDINATE"),
             ..AuthorityRecord::default()
-        });
+        };
+        snapshot.authorities.push(record.clone());
         let activity = Activity {
             callers: vec![Caller {
                 account: account.id.clone(),
@@ -188,7 +189,7 @@ pub fn build_authorities(
                 resource_type: "AWS::ACMPCA::CertificateAuthority",
                 activity,
             }),
-            planned: Planned::Other,
+            planned: Planned::Authority(Box::new(record)),
         });
         issuing_arn = Some(arn);
     }

@@ -34,8 +34,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use keyward_store::inventory::{
-    AccountRecord, CertificateRecord, CoverageRecord, CoverageStatus, IamPolicyRecord, ScanRecord,
-    SecretRecord, Snapshot,
+    AccountRecord, AuthorityRecord, CertificateRecord, CoverageRecord, CoverageStatus,
+    IamPolicyRecord, ScanRecord, SecretRecord, Snapshot,
 };
 
 use crate::activity::TrailAsset;
@@ -132,10 +132,10 @@ pub enum Planned {
     SecretReplica(Box<SecretRecord>),
     /// An ACM certificate.
     Certificate(Box<CertificateRecord>),
+    /// An AWS Private CA certificate authority, which no rule judges.
+    Authority(Box<AuthorityRecord>),
     /// A customer managed IAM policy, or an inline policy of a role.
     IamPolicy(Box<IamPolicyRecord>),
-    /// A certificate authority.
-    Other,
 }
 
 /// A generated organization before its files are written. An emulator
@@ -264,7 +264,7 @@ impl Plan {
     /// Works out the verdicts of every key, secret and certificate again
     /// from the records that a scan read, where the plan's CloudTrail
     /// activity and policy intent stay as planned. IAM policies keep their
-    /// planned verdicts. Returns the ARNs of the
+    /// planned verdicts, and no rule judges a certificate authority. Returns the ARNs of the
     /// planned assets that the scan did not find, whose verdicts stay as
     /// planned.
     pub fn judge_scanned(&mut self, scanned: &Snapshot) -> Vec<String> {
@@ -305,6 +305,11 @@ impl Plan {
                         missing.push(arn.clone());
                     }
                 }
+                Planned::Authority(_) => {
+                    if !scanned.authorities.iter().any(|ca| ca.arn == *arn) {
+                        missing.push(arn.clone());
+                    }
+                }
                 // The verdict of an IAM policy follows from its document
                 // alone, which the loader copies as planned.
                 Planned::IamPolicy(_) => {
@@ -316,7 +321,6 @@ impl Plan {
                         missing.push(arn.clone());
                     }
                 }
-                Planned::Other => {}
             }
         }
         missing
@@ -813,13 +817,9 @@ mod tests {
     #[test]
     fn judge_scanned_reports_missing_assets() {
         let mut plan = plan(&small(5)).expect("plan");
-        let judged = plan
-            .assets
-            .iter()
-            .filter(|asset| !matches!(asset.planned, Planned::Other))
-            .count();
+        let planned = plan.assets.len();
         let missing = plan.judge_scanned(&Snapshot::default());
-        assert_eq!(missing.len(), judged);
+        assert_eq!(missing.len(), planned);
     }
 
     #[test]

@@ -26,9 +26,12 @@ pub fn built(asset: &mut Built, names: &BTreeMap<String, String>) {
         Planned::Key(plan) => key(&mut plan.record, names),
         Planned::Secret(plan) => secret(&mut plan.record, names),
         Planned::SecretReplica(record) => secret(record, names),
-        Planned::Certificate(record) => text(&mut record.arn, names),
+        Planned::Certificate(record) => {
+            text(&mut record.arn, names);
+            optional(&mut record.certificate_authority_arn, names);
+        }
+        Planned::Authority(record) => text(&mut record.arn, names),
         Planned::IamPolicy(_) => {}
-        Planned::Other => {}
     }
 }
 

@@ -4,8 +4,8 @@
 //! The loader creates the organization in moto. moto's default account is
 //! the management account, and each member account and organizational unit
 //! is new. Then it creates the customer managed KMS keys, Secrets Manager
-//! secrets, Amazon issued ACM certificates and IAM policies of every
-//! account, through a role assumed in each member account. moto assigns its own ids, so the loader returns
+//! secrets, Private CA authorities, ACM certificates and IAM policies of
+//! every account, through a role assumed in each member account. moto assigns its own ids, so the loader returns
 //! the generated ids with the ones moto chose, for
 //! [`keyward_demo::Plan::rename`]. moto cannot set creation dates, last-use
 //! dates or rotation history, so the demo judges the scanned records again
@@ -18,6 +18,10 @@ use anyhow::Context;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_acm::types::{KeyAlgorithm, ValidationMethod};
+use aws_sdk_acmpca::types::{
+    Asn1Subject, CertificateAuthorityConfiguration, CertificateAuthorityType,
+    KeyAlgorithm as PcaKeyAlgorithm, SigningAlgorithm,
+};
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, OriginType, Tag as KeyTag};
 use aws_sdk_organizations::types::OrganizationFeatureSet;
@@ -29,7 +33,8 @@ use keyward_demo::{Built, Options, OrganizationIds, Plan, Planned};
 use keyward_scan::{ScanOptions, Service};
 use keyward_store::Store;
 use keyward_store::inventory::{
-    CertificateRecord, IamPolicyRecord, KeyRecord, PolicyType, SecretRecord, Snapshot,
+    AuthorityRecord, CertificateRecord, IamPolicyRecord, KeyRecord, PolicyType, SecretRecord,
+    Snapshot,
 };
 
 use super::Args;
@@ -50,7 +55,7 @@ const GRANT_OPERATIONS: [aws_sdk_kms::types::GrantOperation; 2] = [
 const AUDIT_ROLE: &str = "KeywardAudit";
 
 /// Creates the organization in moto at `url` and loads its keys, secrets,
-/// certificates and IAM policies. Then scans moto with keyward's scanner into the
+/// certificate authorities, certificates and IAM policies. Then scans moto with keyward's scanner into the
 /// store, judges the scanned records again, and writes the CloudTrail
 /// files and the ground truth with moto's ids. Returns the truth.
 pub fn load_and_scan(
@@ -100,6 +105,7 @@ pub fn load_and_scan(
         services: vec![
             Service::Kms,
             Service::Acm,
+            Service::AcmPca,
             Service::SecretsManager,
             Service::Iam,
         ],
@@ -323,33 +329,20 @@ async fn member_configs(
 }
 
 /// Returns whether the loader tries to create `asset` in moto: every
-/// asset but the AWS managed keys and the certificate authorities.
+/// asset but the AWS managed keys.
 fn loadable(asset: &Built) -> bool {
     match &asset.planned {
         Planned::Key(plan) => plan.record.key_manager.as_deref() == Some("CUSTOMER"),
-        Planned::Secret(_)
-        | Planned::SecretReplica(_)
-        | Planned::Certificate(_)
-        | Planned::IamPolicy(_) => true,
-        Planned::Other => false,
+        _ => true,
     }
 }
 
 /// Prints what the emulator run leaves out of the plan, and why.
 fn print_left_out(plan: &Plan) {
-    let mut aws_managed = 0;
-    let mut other_types = 0;
-    for asset in &plan.assets {
-        if matches!(asset.planned, Planned::Other) {
-            other_types += 1;
-        } else if !loadable(asset) {
-            aws_managed += 1;
-        }
-    }
+    let aws_managed = plan.assets.iter().filter(|asset| !loadable(asset)).count();
     println!(
-        "Left out: {} (Private CA authorities), which this demo loads only from the generated inventory, and {}, which moto cannot create.",
-        counted(other_types, "asset", "assets"),
-        counted(aws_managed, "AWS managed key", "AWS managed keys"),
+        "Left out: {}, which moto cannot create.",
+        counted(aws_managed as u64, "AWS managed key", "AWS managed keys"),
     );
     if !plan.gap.is_empty() {
         println!(
@@ -393,13 +386,18 @@ fn print_read_errors(snapshot: &Snapshot) {
 
 fn print_loaded(loaded: &Loaded) {
     println!(
-        "Created {}, {}, {} and {} in moto.",
+        "Created {}, {}, {}, {} and {} in moto.",
         counted(loaded.keys as u64, "KMS key", "KMS keys"),
         counted(loaded.secrets as u64, "secret", "secrets"),
         counted(
             loaded.certificates as u64,
             "ACM certificate",
             "ACM certificates"
+        ),
+        counted(
+            loaded.authorities as u64,
+            "certificate authority",
+            "certificate authorities"
         ),
         counted(loaded.iam_policies as u64, "IAM policy", "IAM policies"),
     );
@@ -433,12 +431,14 @@ pub struct Loaded {
     pub secrets: usize,
     /// ACM certificates requested.
     pub certificates: usize,
+    /// Private CA certificate authorities created.
+    pub authorities: usize,
     /// IAM policies created, managed and inline.
     pub iam_policies: usize,
 }
 
-/// Creates the planned keys, secrets, certificates and IAM policies of
-/// `assets` in moto, with `management` in the management account and the
+/// Creates the planned keys, secrets, certificate authorities,
+/// certificates and IAM policies of `assets` in moto, with `management` in the management account and the
 /// configuration of `members` in each member account. Keys come first, so
 /// that secrets can name their moto key ARNs.
 pub async fn load(
@@ -450,6 +450,7 @@ pub async fn load(
         management,
         configs: members,
         acm: BTreeMap::new(),
+        pca: BTreeMap::new(),
         iam: BTreeMap::new(),
         kms: BTreeMap::new(),
         roles: std::collections::BTreeSet::new(),
@@ -469,6 +470,11 @@ pub async fn load(
     for asset in assets {
         if let Planned::SecretReplica(record) = &asset.planned {
             loader.secret_replica(record).await;
+        }
+    }
+    for asset in assets {
+        if let Planned::Authority(record) = &asset.planned {
+            loader.authority(record).await;
         }
     }
     for asset in assets {
@@ -493,6 +499,7 @@ struct Loader<'a> {
     /// Configurations of the member accounts, by account id.
     configs: &'a BTreeMap<String, SdkConfig>,
     acm: Clients<aws_sdk_acm::Client>,
+    pca: Clients<aws_sdk_acmpca::Client>,
     iam: Clients<aws_sdk_iam::Client>,
     kms: Clients<aws_sdk_kms::Client>,
     /// Roles created for inline policies, by account and role name.
@@ -511,6 +518,19 @@ impl Loader<'_> {
                     .region(aws_config::Region::new(region.to_owned()))
                     .build();
                 aws_sdk_acm::Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    fn pca(&mut self, account: &str, region: &str) -> aws_sdk_acmpca::Client {
+        let config = self.configs.get(account).unwrap_or(self.management);
+        self.pca
+            .entry((account.to_owned(), region.to_owned()))
+            .or_insert_with(|| {
+                let config = aws_sdk_acmpca::config::Builder::from(config)
+                    .region(aws_config::Region::new(region.to_owned()))
+                    .build();
+                aws_sdk_acmpca::Client::from_conf(config)
             })
             .clone()
     }
@@ -825,10 +845,11 @@ impl Loader<'_> {
         }
     }
 
-    /// Requests an Amazon issued certificate for the planned domain names.
-    /// moto 5.2.5 leaves it pending validation with an RSA_2048 key,
-    /// whatever the request, so its dates, status and key algorithm are
-    /// moto's. Certificate transparency logging cannot be turned off any
+    /// Requests an Amazon issued or private certificate for the planned
+    /// domain names. moto 5.2.5 leaves an Amazon issued one pending
+    /// validation, issues a private one at once, and gives both an RSA_2048
+    /// key whatever the request, so their dates, status and key algorithm
+    /// are moto's. Certificate transparency logging cannot be turned off any
     /// more, so a planned opt-out is not requested.
     async fn certificate(&mut self, record: &CertificateRecord) {
         let kind = record.certificate_type.as_deref().unwrap_or_default();
@@ -839,13 +860,30 @@ impl Loader<'_> {
             self.skip(&record.arn, reason);
             return;
         }
-        if kind != "AMAZON_ISSUED" {
-            let reason = format!(
-                "a {kind} certificate needs the Private CA hierarchy, which the demo does not load"
-            );
-            self.skip(&record.arn, reason);
-            return;
-        }
+        // A private certificate comes from the demo's issuing CA, which the
+        // loader created in moto before the certificates.
+        let authority = match kind {
+            "AMAZON_ISSUED" => None,
+            "PRIVATE" => {
+                let planned = record
+                    .certificate_authority_arn
+                    .as_deref()
+                    .unwrap_or_default();
+                let renamed = self.renamed(planned);
+                if renamed == planned {
+                    self.skip(
+                        &record.arn,
+                        "its certificate authority was not created".to_owned(),
+                    );
+                    return;
+                }
+                Some(renamed)
+            }
+            _ => {
+                self.skip(&record.arn, format!("unknown certificate type {kind:?}"));
+                return;
+            }
+        };
         let Some(domain) = record.domain_name.as_deref() else {
             self.skip(&record.arn, "the plan has no domain name".to_owned());
             return;
@@ -855,7 +893,8 @@ impl Loader<'_> {
             .request_certificate()
             .domain_name(domain)
             .set_subject_alternative_names(Some(record.subject_alternative_names.clone()))
-            .validation_method(ValidationMethod::Dns)
+            .set_validation_method(authority.is_none().then_some(ValidationMethod::Dns))
+            .set_certificate_authority_arn(authority)
             .set_key_algorithm(record.key_algorithm.as_deref().map(KeyAlgorithm::from))
             .send()
             .await;
@@ -867,6 +906,58 @@ impl Loader<'_> {
             }
             Err(error) => {
                 let reason = format!("moto rejected RequestCertificate: {}", error_text(&error));
+                self.skip(&record.arn, reason);
+            }
+        }
+    }
+
+    /// Creates a certificate authority with the planned type, key and
+    /// subject. moto leaves it pending its CA certificate, which the demo
+    /// does not install, and still issues private certificates from it.
+    async fn authority(&mut self, record: &AuthorityRecord) {
+        let subject = Asn1Subject::builder()
+            .set_common_name(record.common_name.clone())
+            .build();
+        let configuration = CertificateAuthorityConfiguration::builder()
+            .set_key_algorithm(record.key_algorithm.as_deref().map(PcaKeyAlgorithm::from))
+            .set_signing_algorithm(
+                record
+                    .signing_algorithm
+                    .as_deref()
+                    .map(SigningAlgorithm::from),
+            )
+            .subject(subject)
+            .build();
+        let configuration = match configuration {
+            Ok(configuration) => configuration,
+            Err(error) => {
+                self.skip(&record.arn, format!("invalid CA configuration: {error}"));
+                return;
+            }
+        };
+        let result = self
+            .pca(&record.account_id, &record.region)
+            .create_certificate_authority()
+            .certificate_authority_configuration(configuration)
+            .set_certificate_authority_type(
+                record
+                    .authority_type
+                    .as_deref()
+                    .map(CertificateAuthorityType::from),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let arn = output.certificate_authority_arn.unwrap_or_default();
+                self.loaded.names.insert(record.arn.clone(), arn);
+                self.loaded.authorities += 1;
+            }
+            Err(error) => {
+                let reason = format!(
+                    "moto rejected CreateCertificateAuthority: {}",
+                    error_text(&error)
+                );
                 self.skip(&record.arn, reason);
             }
         }
