@@ -142,6 +142,15 @@ fn emulator_findings_equal_truth() {
     assert!(verdicts.contains("PASS"), "{verdicts:?}");
     assert_truth_names_scanned_assets(&truth, &store);
     assert_last_use_under_moto_arns(&truth, &store);
+
+    // A second demo would find the first one's assets in the scan.
+    let again = demo(&work.path().join("again"), &moto.endpoint);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("moto already has an organization"),
+        "{stderr}"
+    );
 }
 
 /// Asserts that the CloudTrail files name moto's ARNs: the usage index
