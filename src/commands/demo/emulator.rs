@@ -22,6 +22,7 @@ use keyward_store::inventory::Snapshot;
 use super::Args;
 use crate::commands::counted;
 
+mod certificate_body;
 mod loader;
 mod organization;
 

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::certificate_body;
 use aws_config::SdkConfig;
+use aws_sdk_acm::primitives::Blob;
 use aws_sdk_acm::types::{KeyAlgorithm, ValidationMethod};
 use aws_sdk_acmpca::types::{
     Asn1Subject, CertificateAuthorityConfiguration, CertificateAuthorityType,
@@ -40,6 +42,14 @@ where
         (Some(code), Some(message)) => format!("{code}: {message}"),
         _ => aws_sdk_kms::error::DisplayErrorContext(error).to_string(),
     }
+}
+
+/// Decodes hexadecimal digits into bytes, leaving out a last odd digit.
+fn hex_bytes(text: &str) -> Vec<u8> {
+    text.as_bytes()
+        .chunks_exact(2)
+        .filter_map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
 }
 
 /// Record of the assets that the loader created in moto.
@@ -483,10 +493,7 @@ impl Loader<'_> {
     async fn certificate(&mut self, record: &CertificateRecord) {
         let kind = record.certificate_type.as_deref().unwrap_or_default();
         if kind == "IMPORTED" {
-            // NOTE: the generator plans certificate metadata and no PEM, so
-            // there is nothing for ImportCertificate.
-            let reason = "the plan has no certificate body to import".to_owned();
-            self.skip(&record.arn, reason);
+            self.import_certificate(record).await;
             return;
         }
         // A private certificate comes from the demo's issuing CA, which the
@@ -535,6 +542,56 @@ impl Loader<'_> {
             }
             Err(error) => {
                 let reason = format!("moto rejected RequestCertificate: {}", error_text(&error));
+                self.skip(&record.arn, reason);
+            }
+        }
+    }
+
+    /// Imports a self-signed certificate with the planned domain names and
+    /// validity, and a new ECDSA P-256 key whatever the planned key
+    /// algorithm. moto 5.2.5, like ACM, rejects an expired certificate, so
+    /// a planned expired one is skipped with moto's message.
+    async fn import_certificate(&mut self, record: &CertificateRecord) {
+        let (Some(domain), Some(not_after)) = (record.domain_name.as_deref(), record.not_after)
+        else {
+            self.skip(
+                &record.arn,
+                "the plan has no domain name or expiry".to_owned(),
+            );
+            return;
+        };
+        let not_before = record
+            .not_before
+            .unwrap_or(not_after - chrono::Duration::days(395));
+        let serial = record.serial.as_deref().map(hex_bytes).unwrap_or_default();
+        let body = match certificate_body::self_signed(
+            domain,
+            &record.subject_alternative_names,
+            not_before,
+            not_after,
+            &serial,
+        ) {
+            Ok(body) => body,
+            Err(reason) => {
+                self.skip(&record.arn, reason);
+                return;
+            }
+        };
+        let result = self
+            .acm(&record.account_id, &record.region)
+            .import_certificate()
+            .certificate(Blob::new(body.certificate))
+            .private_key(Blob::new(body.private_key))
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let arn = output.certificate_arn.unwrap_or_default();
+                self.loaded.names.insert(record.arn.clone(), arn);
+                self.loaded.certificates += 1;
+            }
+            Err(error) => {
+                let reason = format!("moto rejected ImportCertificate: {}", error_text(&error));
                 self.skip(&record.arn, reason);
             }
         }
