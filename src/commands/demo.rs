@@ -6,6 +6,10 @@
 //! stores its inventory as a scan, judges it with the rules, compares every
 //! finding with the generator's ground truth, and serves the dashboards.
 //!
+//! `--emulator URL` creates the organization in the AWS emulator moto
+//! instead, scans it there with keyward's scanner, and works out the ground
+//! truth from the scanned records (see `demo/emulator.rs`).
+//!
 //! `--examples` runs the older demo instead: it ingests the published
 //! CloudTrail examples built into keyward, from AWS documentation and
 //! security tools, and answers every built-in question on them. Some of
@@ -16,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use keyward_demo::truth::Truth;
 use keyward_demo::{CLOUDTRAIL_FOLDER, Options};
 use keyward_ingest::{IngestOptions, Source, ingest};
 use keyward_store::Store;
@@ -26,6 +31,8 @@ use rust_embed::RustEmbed;
 
 use super::counted;
 use crate::time_args::now_micros;
+
+mod emulator;
 
 #[derive(RustEmbed)]
 #[folder = "tests/fixtures/cloudtrail/"]
@@ -82,6 +89,13 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["accounts", "regions", "days", "events_per_day", "seed", "end"])]
     examples: bool,
 
+    /// Create the organization with its keys, secrets, certificates and
+    /// IAM policies in a fresh AWS emulator moto at URL, such as
+    /// http://127.0.0.1:5000, and scan it there instead of storing the
+    /// generated inventory.
+    #[arg(long, value_name = "URL", value_parser = super::scan::parse_endpoint, conflicts_with = "examples")]
+    emulator: Option<String>,
+
     /// End without serving the dashboard.
     #[arg(long)]
     no_serve: bool,
@@ -128,9 +142,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-/// Generates the organization, ingests its CloudTrail, stores its
-/// inventory, judges it and compares the findings with the ground truth.
-/// Exits with code 1 when a finding disagrees with the truth.
+/// Generates the organization, stores its inventory (or loads it into an
+/// emulator and scans it), ingests its CloudTrail, judges it and compares
+/// the findings with the ground truth. Exits with code 1 when a finding
+/// disagrees with the truth.
 fn run_organization(
     args: &Args,
     store: &Store,
@@ -151,23 +166,10 @@ fn run_organization(
         counted(u64::from(options.days), "day", "days"),
         options.seed
     );
-    let started = std::time::Instant::now();
-    let generated = keyward_demo::generate(&options, &args.out).with_context(|| {
-        format!(
-            "failed to generate the organization in {}",
-            args.out.display()
-        )
-    })?;
-    let truth = &generated.truth;
-    let snapshot = &generated.snapshot;
-    println!(
-        "Wrote {} with {} to {} in {:.1} s, and the ground truth to {}",
-        counted(truth.trail.files, "CloudTrail file", "CloudTrail files"),
-        counted(truth.trail.records, "record", "records"),
-        args.out.join(CLOUDTRAIL_FOLDER).display(),
-        started.elapsed().as_secs_f64(),
-        args.out.join(keyward_demo::TRUTH_FILE).display()
-    );
+    let truth = match &args.emulator {
+        None => generate_and_store(args, &options, store)?,
+        Some(url) => emulator::load_and_scan(args, url, &options, store, runtime)?,
+    };
 
     println!("\n== Ingesting the CloudTrail files");
     let mut problems = 0;
@@ -182,8 +184,23 @@ fn run_organization(
         },
     )?;
     println!("{}", super::ingest::summary_line(&summary));
+    compare_with_truth(store, runtime, &truth, problems)
+}
+
+/// Generates the organization into the output folder and stores its
+/// inventory as a scan.
+fn generate_and_store(args: &Args, options: &Options, store: &Store) -> anyhow::Result<Truth> {
+    let started = std::time::Instant::now();
+    let generated = keyward_demo::generate(options, &args.out).with_context(|| {
+        format!(
+            "failed to generate the organization in {}",
+            args.out.display()
+        )
+    })?;
+    print_written(args, &generated.truth, started);
 
     println!("\n== Storing the inventory as a scan");
+    let snapshot = &generated.snapshot;
     store
         .write_snapshot(snapshot)
         .context("failed to write the generated inventory to the store")?;
@@ -204,7 +221,29 @@ fn run_organization(
         counted(snapshot.accounts.len() as u64, "account", "accounts"),
         snapshot.scan.scan_id
     );
+    Ok(generated.truth)
+}
 
+/// Prints what the generator wrote.
+fn print_written(args: &Args, truth: &Truth, started: std::time::Instant) {
+    println!(
+        "Wrote {} with {} to {} in {:.1} s, and the ground truth to {}",
+        counted(truth.trail.files, "CloudTrail file", "CloudTrail files"),
+        counted(truth.trail.records, "record", "records"),
+        args.out.join(CLOUDTRAIL_FOLDER).display(),
+        started.elapsed().as_secs_f64(),
+        args.out.join(keyward_demo::TRUTH_FILE).display()
+    );
+}
+
+/// Checks the store with the rules and compares every finding with the
+/// ground truth.
+fn compare_with_truth(
+    store: &Store,
+    runtime: &tokio::runtime::Runtime,
+    truth: &Truth,
+    problems: usize,
+) -> anyhow::Result<ExitCode> {
     println!("\n== Checking the inventory and the CloudTrail usage with the rules");
     let (records, summary_text) = super::check::check_and_summarize(store, runtime, truth.now)?;
     print!("{summary_text}");

@@ -183,14 +183,24 @@ pub fn scan_into_store(
     runtime: &tokio::runtime::Runtime,
     show_progress: bool,
 ) -> anyhow::Result<Snapshot> {
+    let config = runtime.block_on(load_config(options));
+    scan_with_config_into_store(store, &config, options, runtime, show_progress)
+}
+
+/// Scans with an SDK configuration of the caller's, such as one with fixed
+/// emulator credentials, and writes the snapshot into the store.
+pub fn scan_with_config_into_store(
+    store: &Store,
+    config: &aws_config::SdkConfig,
+    options: &ScanOptions,
+    runtime: &tokio::runtime::Runtime,
+    show_progress: bool,
+) -> anyhow::Result<Snapshot> {
     // The lock is taken first, so that a scan does not run for minutes and
     // then find the store busy.
     let _lock = store.lock()?;
     let progress = BarProgress::new(show_progress);
-    let snapshot = runtime.block_on(async {
-        let config = load_config(options).await;
-        scan(&config, options, &progress).await
-    })?;
+    let snapshot = runtime.block_on(scan(config, options, &progress))?;
     progress.bar.finish_and_clear();
     store
         .write_snapshot(&snapshot)

@@ -13,7 +13,7 @@ use crate::organization::Account;
 use crate::random::Random;
 use crate::truth::{ExpectedAsset, Verdict};
 use crate::world::{Place, World, thresholds};
-use crate::{Built, SCAN_ID};
+use crate::{Built, Planned, SCAN_ID};
 
 /// The situations that certificates are built to show. Every
 /// organization has each at least once, in this order.
@@ -134,7 +134,7 @@ pub fn build_authorities(
             random.uuid()
         );
         let created = world.days_ago(i64::from(random.between(400, 900)));
-        snapshot.authorities.push(AuthorityRecord {
+        let record = AuthorityRecord {
             scan_id: SCAN_ID.to_owned(),
             account_id: account.id.clone(),
             region: region.clone(),
@@ -152,7 +152,8 @@ pub fn build_authorities(
             crl_enabled: Some(true),
             ocsp_enabled: Some(kind == "SUBORDINATE"),
             ..AuthorityRecord::default()
-        });
+        };
+        snapshot.authorities.push(record.clone());
         let activity = Activity {
             callers: vec![Caller {
                 account: account.id.clone(),
@@ -188,6 +189,7 @@ pub fn build_authorities(
                 resource_type: "AWS::ACMPCA::CertificateAuthority",
                 activity,
             }),
+            planned: Planned::Authority(Box::new(record)),
         });
         issuing_arn = Some(arn);
     }
@@ -229,6 +231,7 @@ pub fn build(
                 resource_type: "AWS::ACM::Certificate",
                 activity,
             }),
+            planned: Planned::Certificate(Box::new(record.clone())),
         });
         snapshot.certificates.push(record);
     }
@@ -466,6 +469,16 @@ fn is_weak(algorithm: &str) -> bool {
                 && !matches!(algorithm, "EC_prime256v1" | "EC_secp384r1" | "EC_secp521r1")
         }
     }
+}
+
+/// Works out the verdicts of a planned certificate from the record that a
+/// scan read of it, for an emulator that cannot reproduce every planned
+/// field.
+pub(crate) fn verdicts_as_scanned(
+    world: &World,
+    scanned: &CertificateRecord,
+) -> BTreeMap<String, Verdict> {
+    verdicts(world, scanned)
 }
 
 /// Works out the verdict of every certificate rule from the record, by

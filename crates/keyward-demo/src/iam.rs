@@ -11,7 +11,7 @@ use crate::organization::Account;
 use crate::random::Random;
 use crate::truth::{ExpectedAsset, Verdict};
 use crate::world::World;
-use crate::{Built, SCAN_ID};
+use crate::{Built, Planned, SCAN_ID};
 
 /// Builds the IAM policies of one account into the snapshot. Account
 /// positions decide which accounts have the policies that fail, so that
@@ -78,6 +78,7 @@ pub fn build(
                 verdicts,
             },
             trail: None,
+            planned: Planned::IamPolicy(Box::new(record.clone())),
         });
         snapshot.iam_policies.push(record);
     };

@@ -12,7 +12,7 @@ use crate::organization::Account;
 use crate::random::Random;
 use crate::truth::{ExpectedAsset, Verdict};
 use crate::world::{Place, World, thresholds};
-use crate::{Built, SCAN_ID};
+use crate::{Built, Planned, SCAN_ID};
 
 /// The situations that customer managed keys are built to show. Every
 /// organization has each at least once, in this order, before the rest
@@ -148,8 +148,10 @@ enum PolicyKind {
 }
 
 /// A key with what the rules need to know of its plan.
-struct KeyPlan {
-    record: KeyRecord,
+#[derive(Clone, Debug)]
+pub struct KeyPlan {
+    /// The key as a scan would read it.
+    pub record: KeyRecord,
     scenario: Scenario,
     policy: PolicyKind,
     external_grant: bool,
@@ -188,7 +190,7 @@ pub fn build(
 /// Stores a planned key and its alias, and works out its verdicts.
 fn finish(world: &World, plan: KeyPlan, snapshot: &mut Snapshot) -> Built {
     let verdicts = verdicts(world, &plan);
-    let record = plan.record;
+    let record = plan.record.clone();
     for alias in &record.aliases {
         snapshot.aliases.push(AliasRecord {
             scan_id: SCAN_ID.to_owned(),
@@ -218,13 +220,33 @@ fn finish(world: &World, plan: KeyPlan, snapshot: &mut Snapshot) -> Built {
         account: record.account_id.clone(),
         region: record.region.clone(),
         resource_type: "AWS::KMS::Key",
-        activity: plan.activity,
+        activity: plan.activity.clone(),
     };
     snapshot.keys.push(record);
     Built {
         expected,
         trail: Some(trail),
+        planned: Planned::Key(Box::new(plan)),
     }
+}
+
+/// Works out the verdicts of a planned key from the record that a scan
+/// read of it, for an emulator that cannot reproduce every planned field.
+/// The CloudTrail activity and the key policy's intent stay as planned,
+/// except that a key policy the scan could read is no longer unreadable.
+pub(crate) fn verdicts_as_scanned(
+    world: &World,
+    plan: &KeyPlan,
+    scanned: &KeyRecord,
+) -> BTreeMap<String, Verdict> {
+    let mut as_scanned = plan.clone();
+    as_scanned.record = scanned.clone();
+    if scanned.policy.is_none() {
+        as_scanned.policy = PolicyKind::Unreadable;
+    } else if plan.policy == PolicyKind::Unreadable {
+        as_scanned.policy = PolicyKind::Private;
+    }
+    verdicts(world, &as_scanned)
 }
 
 fn aws_managed(

@@ -23,6 +23,7 @@ mod iam;
 pub mod keys;
 pub mod organization;
 pub mod random;
+mod rename;
 pub mod secrets;
 mod trail;
 pub mod truth;
@@ -33,7 +34,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use keyward_store::inventory::{
-    AccountRecord, CoverageRecord, CoverageStatus, ScanRecord, Snapshot,
+    AccountRecord, AuthorityRecord, CertificateRecord, CoverageRecord, CoverageStatus,
+    IamPolicyRecord, ScanRecord, SecretRecord, Snapshot,
 };
 
 use crate::activity::TrailAsset;
@@ -114,6 +116,42 @@ pub struct Built {
     /// The asset's CloudTrail plan; `None` when CloudTrail has no events of
     /// it.
     pub trail: Option<TrailAsset>,
+    /// The plan of the asset, for loading it into an emulator and judging
+    /// it again as scanned.
+    pub planned: Planned,
+}
+
+/// The plan of one asset, by kind.
+#[derive(Clone, Debug)]
+pub enum Planned {
+    /// A KMS key.
+    Key(Box<keys::KeyPlan>),
+    /// A primary Secrets Manager secret.
+    Secret(Box<secrets::SecretPlan>),
+    /// The replica of a secret in another Region, which no rule judges.
+    SecretReplica(Box<SecretRecord>),
+    /// An ACM certificate.
+    Certificate(Box<CertificateRecord>),
+    /// An AWS Private CA certificate authority, which no rule judges.
+    Authority(Box<AuthorityRecord>),
+    /// A customer managed IAM policy, or an inline policy of a role.
+    IamPolicy(Box<IamPolicyRecord>),
+}
+
+/// A generated organization before its files are written. An emulator
+/// loader creates its assets, renames them to the ids the emulator chose
+/// with [`Plan::rename`], and judges them again as scanned with
+/// [`Plan::judge_scanned`], before [`Plan::write`] writes the CloudTrail
+/// files and the ground truth.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    options: Options,
+    world: World,
+    snapshot: Snapshot,
+    /// Every asset, in the order the generator built them.
+    pub assets: Vec<Built>,
+    /// The UNKNOWN findings of the services that the scan could not read.
+    pub gap: Vec<ExpectedAsset>,
 }
 
 /// Name of the ground truth file in the output folder.
@@ -126,14 +164,57 @@ pub const CLOUDTRAIL_FOLDER: &str = "cloudtrail";
 /// `cloudtrail/` and the ground truth in `truth.json`. Returns the
 /// inventory, which the caller stores as a scan.
 pub fn generate(options: &Options, folder: &Path) -> Result<Generated, GenerateError> {
+    plan(options)?.write(folder)
+}
+
+/// Plans an organization without writing anything.
+pub fn plan(options: &Options) -> Result<Plan, GenerateError> {
+    plan_with(options, None)
+}
+
+/// Ids that replace the generated ones of an organization, such as those
+/// an emulator assigned.
+#[derive(Clone, Debug)]
+pub struct OrganizationIds {
+    /// Organization id, such as `o-a1b2c3d4e5`.
+    pub organization_id: String,
+    /// Account ids, management account first, one for each account of the
+    /// options.
+    pub account_ids: Vec<String>,
+}
+
+/// Plans an organization with the organization and account ids of `ids`,
+/// such as those of an emulator. Every other id and random choice is that
+/// of [`plan`].
+pub fn plan_in_organization(
+    options: &Options,
+    ids: &OrganizationIds,
+) -> Result<Plan, GenerateError> {
+    if ids.account_ids.len() != options.accounts as usize {
+        return Err(GenerateError::Invalid(format!(
+            "{} account ids given for an organization of {} accounts",
+            ids.account_ids.len(),
+            options.accounts
+        )));
+    }
+    plan_with(options, Some(ids))
+}
+
+fn plan_with(options: &Options, ids: Option<&OrganizationIds>) -> Result<Plan, GenerateError> {
     check(options)?;
     let root = Random::new(options.seed);
     let now = options.now.trunc_subsecs(0);
-    let organization = Organization::generate(
+    let mut organization = Organization::generate(
         &mut root.fork("organization"),
         options.accounts,
         &options.regions,
     );
+    if let Some(ids) = ids {
+        organization.id.clone_from(&ids.organization_id);
+        for (account, id) in organization.accounts.iter_mut().zip(&ids.account_ids) {
+            account.id.clone_from(id);
+        }
+    }
     let world = World {
         organization,
         now,
@@ -142,40 +223,153 @@ pub fn generate(options: &Options, folder: &Path) -> Result<Generated, GenerateE
     };
 
     let mut snapshot = Snapshot::default();
-    let built = build_assets(&world, &root, &mut snapshot);
+    let assets = build_assets(&world, &root, &mut snapshot);
     let gap = coverage(&world, &mut snapshot);
-    let trail_assets: Vec<TrailAsset> = built.iter().filter_map(|b| b.trail.clone()).collect();
-    let counts = trail::write(
-        &world,
-        &mut root.fork("trail"),
-        &trail_assets,
-        options.events_per_day,
-        &folder.join(CLOUDTRAIL_FOLDER),
-    )?;
-
-    let mut assets: Vec<ExpectedAsset> = built.into_iter().map(|b| b.expected).collect();
-    assets.extend(gap);
-    let truth = Truth {
-        seed: options.seed,
-        now,
-        days: options.days,
-        organization_id: world.organization.id.clone(),
-        accounts: world
-            .organization
-            .accounts
-            .iter()
-            .map(|a| a.id.clone())
-            .collect(),
-        regions: world.organization.regions.clone(),
-        trail: counts,
+    Ok(Plan {
+        options: options.clone(),
+        world,
+        snapshot,
         assets,
-    };
-    let path = folder.join(TRUTH_FILE);
-    let text = serde_json::to_string_pretty(&truth).expect("truth serializes");
-    std::fs::write(&path, text).map_err(|source| GenerateError::Write { path, source })?;
+        gap,
+    })
+}
 
-    finish_snapshot(&world, &mut snapshot);
-    Ok(Generated { snapshot, truth })
+impl Plan {
+    /// Returns the organization and the period.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Keeps only the assets for which `keep` returns true, and drops the
+    /// UNKNOWN findings of unread services unless `keep_gap` is set.
+    pub fn retain(&mut self, keep: impl FnMut(&Built) -> bool, keep_gap: bool) {
+        self.assets.retain(keep);
+        if !keep_gap {
+            self.gap.clear();
+        }
+    }
+
+    /// Replaces every id of the plan that is a key of `names` with its
+    /// value, in the ARNs, records, policies and CloudTrail events, such as
+    /// a generated KMS key id with the one an emulator assigned.
+    pub fn rename(&mut self, names: &BTreeMap<String, String>) {
+        if names.is_empty() {
+            return;
+        }
+        for asset in &mut self.assets {
+            rename::built(asset, names);
+        }
+    }
+
+    /// Works out the verdicts of every key, secret and certificate again
+    /// from the records that a scan read, where the plan's CloudTrail
+    /// activity and policy intent stay as planned. IAM policies keep their
+    /// planned verdicts, and no rule judges a certificate authority. Returns the ARNs of the
+    /// planned assets that the scan did not find, whose verdicts stay as
+    /// planned.
+    pub fn judge_scanned(&mut self, scanned: &Snapshot) -> Vec<String> {
+        let mut missing = Vec::new();
+        for asset in &mut self.assets {
+            let arn = &asset.expected.arn;
+            match &asset.planned {
+                Planned::Key(plan) => match scanned.keys.iter().find(|key| key.arn == *arn) {
+                    Some(key) => {
+                        asset.expected.verdicts = keys::verdicts_as_scanned(&self.world, plan, key);
+                    }
+                    None => missing.push(arn.clone()),
+                },
+                Planned::Secret(plan) => {
+                    match scanned.secrets.iter().find(|secret| secret.arn == *arn) {
+                        Some(secret) => {
+                            asset.expected.verdicts =
+                                secrets::verdicts_as_scanned(&self.world, plan, secret);
+                        }
+                        None => missing.push(arn.clone()),
+                    }
+                }
+                Planned::Certificate(_) => {
+                    let found = scanned
+                        .certificates
+                        .iter()
+                        .find(|certificate| certificate.arn == *arn);
+                    match found {
+                        Some(certificate) => {
+                            asset.expected.verdicts =
+                                certificates::verdicts_as_scanned(&self.world, certificate);
+                        }
+                        None => missing.push(arn.clone()),
+                    }
+                }
+                Planned::SecretReplica(_) => {
+                    if !scanned.secrets.iter().any(|secret| secret.arn == *arn) {
+                        missing.push(arn.clone());
+                    }
+                }
+                Planned::Authority(_) => {
+                    if !scanned.authorities.iter().any(|ca| ca.arn == *arn) {
+                        missing.push(arn.clone());
+                    }
+                }
+                // The verdict of an IAM policy follows from its document
+                // alone, which the loader copies as planned.
+                Planned::IamPolicy(_) => {
+                    let found = scanned.iam_policies.iter().any(|policy| {
+                        policy.arn.as_deref() == Some(arn.as_str())
+                            || policy.principal_arn.as_deref() == Some(arn.as_str())
+                    });
+                    if !found {
+                        missing.push(arn.clone());
+                    }
+                }
+            }
+        }
+        missing
+    }
+
+    /// Writes the CloudTrail files under `cloudtrail/` and the ground truth
+    /// in `truth.json`, and returns the planned inventory with the truth.
+    pub fn write(self, folder: &Path) -> Result<Generated, GenerateError> {
+        let Plan {
+            options,
+            world,
+            mut snapshot,
+            assets,
+            gap,
+        } = self;
+        let root = Random::new(options.seed);
+        let trail_assets: Vec<TrailAsset> = assets.iter().filter_map(|b| b.trail.clone()).collect();
+        let counts = trail::write(
+            &world,
+            &mut root.fork("trail"),
+            &trail_assets,
+            options.events_per_day,
+            &folder.join(CLOUDTRAIL_FOLDER),
+        )?;
+
+        let mut expected: Vec<ExpectedAsset> = assets.into_iter().map(|b| b.expected).collect();
+        expected.extend(gap);
+        let truth = Truth {
+            seed: options.seed,
+            now: world.now,
+            days: options.days,
+            organization_id: world.organization.id.clone(),
+            accounts: world
+                .organization
+                .accounts
+                .iter()
+                .map(|a| a.id.clone())
+                .collect(),
+            regions: world.organization.regions.clone(),
+            trail: counts,
+            assets: expected,
+        };
+        let path = folder.join(TRUTH_FILE);
+        let text = serde_json::to_string_pretty(&truth).expect("truth serializes");
+        std::fs::write(&path, text).map_err(|source| GenerateError::Write { path, source })?;
+
+        finish_snapshot(&world, &mut snapshot);
+        Ok(Generated { snapshot, truth })
+    }
 }
 
 fn check(options: &Options) -> Result<(), GenerateError> {
@@ -542,6 +736,114 @@ mod tests {
         };
         let error = generate(&options, folder.path()).expect_err("one account");
         assert!(error.to_string().contains("at least 2"), "{error}");
+    }
+
+    fn ids(count: usize) -> OrganizationIds {
+        OrganizationIds {
+            organization_id: "o-emulator01".to_owned(),
+            account_ids: (0..count).map(|i| format!("99990000{i:04}")).collect(),
+        }
+    }
+
+    #[test]
+    fn organization_ids_replace_generated() {
+        let planned = plan(&small(5)).expect("plan");
+        let renamed = plan_in_organization(&small(5), &ids(4)).expect("plan");
+        let scenarios = |plan: &Plan| -> Vec<String> {
+            plan.assets
+                .iter()
+                .map(|asset| asset.expected.scenario.clone())
+                .collect()
+        };
+        assert_eq!(scenarios(&planned), scenarios(&renamed));
+
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let truth = renamed.write(folder.path()).expect("write").truth;
+        assert_eq!(truth.organization_id, "o-emulator01");
+        assert_eq!(truth.accounts, ids(4).account_ids);
+        for asset in &truth.assets {
+            assert!(truth.accounts.contains(&asset.account_id), "{}", asset.arn);
+        }
+    }
+
+    #[test]
+    fn wrong_number_of_ids_rejected() {
+        let error = plan_in_organization(&small(5), &ids(3)).expect_err("3 ids for 4 accounts");
+        assert!(error.to_string().contains("3 account ids"), "{error}");
+    }
+
+    #[test]
+    fn rename_reaches_truth_and_trail() {
+        let mut plan = plan(&small(5)).expect("plan");
+        let key_id = plan
+            .assets
+            .iter()
+            .find_map(|asset| match &asset.planned {
+                Planned::Key(key) if asset.expected.scenario == "healthy" => {
+                    Some(key.record.key_id.clone())
+                }
+                _ => None,
+            })
+            .expect("a healthy key");
+        let names = BTreeMap::from([(key_id.clone(), "renamed-key-id".to_owned())]);
+        plan.rename(&names);
+        let folder = tempfile::tempdir().expect("folder");
+        let truth = plan.write(folder.path()).expect("write").truth;
+        assert!(
+            truth
+                .assets
+                .iter()
+                .any(|a| a.arn.ends_with("key/renamed-key-id")),
+            "no renamed key in the truth"
+        );
+        let mut renamed_found = false;
+        for (path, bytes) in files(&folder.path().join(CLOUDTRAIL_FOLDER)) {
+            let mut text = String::new();
+            if path.extension().is_some_and(|e| e == "gz") {
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+                    &mut text,
+                )
+                .expect("gzip");
+            } else {
+                text = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            assert!(!text.contains(&key_id), "old key id in {}", path.display());
+            renamed_found |= text.contains("renamed-key-id");
+        }
+        assert!(renamed_found, "no CloudTrail record names the renamed key");
+    }
+
+    #[test]
+    fn judge_scanned_reports_missing_assets() {
+        let mut plan = plan(&small(5)).expect("plan");
+        let planned = plan.assets.len();
+        let missing = plan.judge_scanned(&Snapshot::default());
+        assert_eq!(missing.len(), planned);
+    }
+
+    #[test]
+    fn judge_scanned_follows_scanned_record() {
+        let mut plan = plan(&small(5)).expect("plan");
+        let position = plan
+            .assets
+            .iter()
+            .position(|asset| {
+                asset.expected.scenario == "healthy"
+                    && asset.expected.verdicts.get("kms-key-rotation") == Some(&Verdict::Pass)
+            })
+            .expect("a healthy rotating key");
+        let Planned::Key(key) = &plan.assets[position].planned else {
+            panic!("not a key");
+        };
+        let mut scanned = Snapshot::default();
+        scanned.keys.push(keyward_store::inventory::KeyRecord {
+            rotation_enabled: Some(false),
+            ..key.record.clone()
+        });
+        plan.judge_scanned(&scanned);
+        let verdicts = &plan.assets[position].expected.verdicts;
+        assert_eq!(verdicts.get("kms-key-rotation"), Some(&Verdict::Fail));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::organization::Account;
 use crate::random::Random;
 use crate::truth::{ExpectedAsset, Verdict};
 use crate::world::{Place, World, thresholds};
-use crate::{Built, SCAN_ID};
+use crate::{Built, Planned, SCAN_ID};
 
 /// The situations that secrets are built to show. Every organization has
 /// each at least once, in this order.
@@ -113,8 +113,11 @@ enum PolicyKind {
     Account(String),
 }
 
-struct SecretPlan {
-    record: SecretRecord,
+/// A secret with what the rules need to know of its plan.
+#[derive(Clone, Debug)]
+pub struct SecretPlan {
+    /// The secret as a scan would read it.
+    pub record: SecretRecord,
     policy: PolicyKind,
     activity: Activity,
     /// Latest `RotationFailed` and `RotationSucceeded` events.
@@ -163,6 +166,7 @@ pub fn build(
                     verdicts: BTreeMap::new(),
                 },
                 trail: None,
+                planned: Planned::SecretReplica(Box::new(replica.clone())),
             });
             snapshot.secrets.push(replica);
         }
@@ -183,8 +187,9 @@ pub fn build(
                 account: account.id.clone(),
                 region: region.to_owned(),
                 resource_type: "AWS::SecretsManager::Secret",
-                activity: plan.activity,
+                activity: plan.activity.clone(),
             }),
+            planned: Planned::Secret(Box::new(plan.clone())),
         });
         snapshot.secrets.push(plan.record);
     }
@@ -490,6 +495,20 @@ fn secret_policy(account: &Account, arn: &str, kind: &PolicyKind) -> Option<Stri
         })
         .to_string(),
     )
+}
+
+/// Works out the verdicts of a planned secret from the record that a scan
+/// read of it, for an emulator that cannot reproduce every planned field.
+/// The CloudTrail activity and the resource policy's intent stay as
+/// planned.
+pub(crate) fn verdicts_as_scanned(
+    world: &World,
+    plan: &SecretPlan,
+    scanned: &SecretRecord,
+) -> BTreeMap<String, Verdict> {
+    let mut as_scanned = plan.clone();
+    as_scanned.record = scanned.clone();
+    verdicts(world, &as_scanned)
 }
 
 /// Works out the verdict of every secret rule from the plan, by the rules'
