@@ -75,8 +75,9 @@ enum Command {
     /// Write the overview and the failing findings as a self-contained
     /// HTML file, or as PDF.
     Report(commands::report::Args),
-    /// Ingest the CloudTrail examples built into keyward and answer every
-    /// question on them.
+    /// Generate an organization with CloudTrail, run the whole pipeline on
+    /// it, compare every finding with its ground truth, and serve the
+    /// dashboards.
     Demo(commands::demo::Args),
 }
 
