@@ -1,5 +1,5 @@
-//! What happens to an asset over the generated period: who uses it and
-//! when, which calls are refused, and the other events that CloudTrail
+//! Plans of the events of each asset over the generated period: who uses it
+//! and when, which calls are denied, and the other events that CloudTrail
 //! logs for it. The trail writer turns this plan into records, and the
 //! ground truth reads the same plan, so both agree by construction.
 
@@ -106,7 +106,7 @@ pub struct Activity {
     pub events: Vec<PlannedEvent>,
 }
 
-/// An asset as the trail writer sees it.
+/// An asset, with the fields that the trail writer reads.
 #[derive(Clone, Debug)]
 pub struct TrailAsset {
     /// Service.

@@ -132,7 +132,7 @@ impl Scenario {
     }
 }
 
-/// Who may use a key, as its key policy says.
+/// Principals that the key policy allows to use a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum PolicyKind {
     /// The owning account and its application role.

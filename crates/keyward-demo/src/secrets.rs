@@ -104,7 +104,7 @@ impl Scenario {
     }
 }
 
-/// Who may read a secret, as its resource policy says.
+/// Principals that the resource policy allows to read a secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum PolicyKind {
     None,

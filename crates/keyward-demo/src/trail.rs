@@ -3,9 +3,9 @@
 //!
 //! Every account and Region gets gzip-compressed files of `{"Records":
 //! [...]}` for each six hours that have events, written from the plans of
-//! [`crate::activity`]: the exact events of each asset (its latest use,
-//! one use by each of its callers, refused calls, creations, deletions
-//! and rotations) and a day's mix drawn at random around them: uses by the
+//! [`crate::activity`]. The files contain the exact events of each asset
+//! (its latest use, one use by each of its callers, denied calls, creations,
+//! deletions and rotations) and a day's mix drawn at random around them: uses by the
 //! asset's callers before its latest use, management reads, calls denied
 //! to principals without permission, and calls to other services. A few
 //! deliveries repeat records of the previous file, as CloudTrail may, and

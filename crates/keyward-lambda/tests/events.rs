@@ -183,8 +183,8 @@ fn configuration_item_of_a_kms_key_from_rdk() {
 }
 
 #[test]
-fn capture_time_that_is_not_rfc_3339_is_rejected() {
-    // The RDK sample holds Python datetime reprs in place of times.
+fn capture_time_not_rfc_3339_rejected() {
+    // The RDK sample contains Python datetime reprs in place of times.
     let item: serde_json::Value =
         serde_json::from_str(&fixture("example_ci.AWS_ACM_Certificate.json")).unwrap();
     let event = change_event(item, json!({"rule": "acm-certificate-expiring"}), false);

@@ -30,7 +30,7 @@ pub enum AssetId {
 }
 
 impl AssetId {
-    /// Service that holds the asset.
+    /// Service that contains the asset.
     pub fn service(&self) -> Service {
         match self {
             Self::Key(_) => Service::Kms,
