@@ -184,8 +184,12 @@ impl Position {
 
 /// Outcome of scanning one value.
 enum Scanned {
-    /// The value is `buffer[start..end]`.
-    Complete { start: usize, end: usize },
+    /// The value is `buffer[start..end]`, with `newlines` line feeds.
+    Complete {
+        start: usize,
+        end: usize,
+        newlines: u64,
+    },
     /// The value exceeded the size limit and was skipped; its length.
     Oversize(u64),
     /// The input ended inside the value.
@@ -264,9 +268,15 @@ impl<R: Read> Buffer<R> {
 
     /// Moves `pos` to `to`, counting the lines passed when lines are counted.
     fn advance(&mut self, to: usize) {
+        let passed = memchr::memchr_iter(b'\n', &self.data[self.pos..to]).count();
+        self.advance_counted(to, passed as u64);
+    }
+
+    /// Moves `pos` to `to` past `newlines` line feeds that the caller
+    /// counted.
+    fn advance_counted(&mut self, to: usize, newlines: u64) {
         if let Some(line) = self.line.as_mut() {
-            let passed = memchr::memchr_iter(b'\n', &self.data[self.pos..to]).count();
-            *line += passed as u64;
+            *line += newlines;
         }
         self.pos = to;
     }
@@ -320,6 +330,7 @@ impl<R: Read> Buffer<R> {
         let mut in_string = false;
         let mut retained = true;
         let mut skipped = 0u64;
+        let mut newlines = 0u64;
         loop {
             if index >= self.len {
                 if retained && index - start > max_bytes {
@@ -351,11 +362,16 @@ impl<R: Read> Buffer<R> {
             index = next;
             in_string = state.in_string;
             depth = state.depth;
+            newlines += state.newlines;
             if state.closed {
                 if retained && index - start <= max_bytes {
-                    return Scanned::Complete { start, end: index };
+                    return Scanned::Complete {
+                        start,
+                        end: index,
+                        newlines,
+                    };
                 }
-                self.pos = index;
+                self.advance_counted(index, newlines);
                 return Scanned::Oversize(skipped + (index - start) as u64);
             }
         }
@@ -376,6 +392,8 @@ struct ScanState {
     depth: usize,
     /// Whether the object's closing brace was reached.
     closed: bool,
+    /// Line feeds in the bytes examined.
+    newlines: u64,
 }
 
 /// Scans `data` from `index` until the brace depth returns to zero or the
@@ -391,6 +409,7 @@ fn scan_bytes(data: &[u8], index: usize, in_string: bool, depth: usize) -> (usiz
         in_string,
         depth,
         closed: false,
+        newlines: 0,
     };
     let mut at = index;
     while let Some(block) = data
@@ -404,13 +423,21 @@ fn scan_bytes(data: &[u8], index: usize, in_string: bool, depth: usize) -> (usiz
         } else {
             scan_block(&masks, &mut state)
         };
+        if masks.newlines != 0 {
+            let examined = end.map_or(u64::MAX, |offset| {
+                (1u64 << (offset - 1) << 1).wrapping_sub(1)
+            });
+            state.newlines += u64::from((masks.newlines & examined).count_ones());
+        }
         if let Some(offset) = end {
             return (at + offset, state);
         }
         at += BLOCK;
     }
     let end = scan_escaped(data, at, data.len(), &mut state);
-    (end.map_or(data.len(), |offset| at + offset), state)
+    let end = end.map_or(data.len(), |offset| at + offset);
+    state.newlines += memchr::memchr_iter(b'\n', &data[at..end]).count() as u64;
+    (end, state)
 }
 
 /// Bytes classified together by [`scan_bytes`].
@@ -422,6 +449,7 @@ struct BlockMasks {
     backslashes: u64,
     opens: u64,
     closes: u64,
+    newlines: u64,
 }
 
 impl BlockMasks {
@@ -431,6 +459,7 @@ impl BlockMasks {
             backslashes: 0,
             opens: 0,
             closes: 0,
+            newlines: 0,
         };
         for (lane, bytes) in block.chunks_exact(LANES).enumerate() {
             let Ok(bytes) = <[u8; LANES]>::try_from(bytes) else {
@@ -443,6 +472,7 @@ impl BlockMasks {
             masks.backslashes |= mask(b'\\');
             masks.opens |= mask(b'{');
             masks.closes |= mask(b'}');
+            masks.newlines |= mask(b'\n');
         }
         masks
     }
@@ -463,11 +493,8 @@ fn scan_block(masks: &BlockMasks, state: &mut ScanState) -> Option<usize> {
     state.in_string = inside >> (BLOCK - 1) & 1 == 1;
     let opens = masks.opens & !inside;
     let closes = masks.closes & !inside;
-    let close_count = closes.count_ones() as usize;
-    if close_count < state.depth {
-        state.depth = state.depth + opens.count_ones() as usize - close_count;
-        return None;
-    }
+    // Braces are few, so they are walked bit by bit. A population count is
+    // slow on the baseline x86-64 target, which lacks the POPCNT instruction.
     let mut braces = opens | closes;
     while braces != 0 {
         let bit = braces.trailing_zeros() as usize;
@@ -770,8 +797,12 @@ impl<'a, R: Read> FileReader<'a, R> {
     /// Reads one array element. Returns `false` when reading must stop.
     fn read_element(&mut self, kind: ArrayKind, index: u64) -> io::Result<bool> {
         let position = self.element_position(index);
-        let (start, end) = match self.buffer.scan_object(self.options.max_value_bytes) {
-            Scanned::Complete { start, end } => (start, end),
+        let (start, end, newlines) = match self.buffer.scan_object(self.options.max_value_bytes) {
+            Scanned::Complete {
+                start,
+                end,
+                newlines,
+            } => (start, end, newlines),
             Scanned::Oversize(length) => {
                 let message = format!(
                     "record of {length} bytes exceeds the {} byte limit and was skipped",
@@ -813,7 +844,7 @@ impl<'a, R: Read> FileReader<'a, R> {
             self.summary.records += 1;
             self.summary.other_events += 1;
         }
-        self.buffer.advance(end);
+        self.buffer.advance_counted(end, newlines);
         Ok(true)
     }
 
@@ -859,8 +890,12 @@ impl<'a, R: Read> FileReader<'a, R> {
     /// whose first key is another, or unrelated JSON.
     fn read_document(&mut self) -> io::Result<bool> {
         let position = self.position_here();
-        let (start, end) = match self.buffer.scan_object(self.options.max_value_bytes) {
-            Scanned::Complete { start, end } => (start, end),
+        let (start, end, newlines) = match self.buffer.scan_object(self.options.max_value_bytes) {
+            Scanned::Complete {
+                start,
+                end,
+                newlines,
+            } => (start, end, newlines),
             Scanned::Oversize(length) => {
                 let message = format!(
                     "JSON value of {length} bytes exceeds the {} byte limit and was skipped",
@@ -888,7 +923,7 @@ impl<'a, R: Read> FileReader<'a, R> {
                 self.summary.push_error(position, message);
             }
         }
-        self.buffer.advance(end);
+        self.buffer.advance_counted(end, newlines);
         Ok(true)
     }
 
@@ -1208,6 +1243,60 @@ mod tests {
         let (summary, events) = read_all(file.as_bytes());
         assert!(events.is_empty());
         assert_eq!(summary.insight_records, 2);
+    }
+
+    #[test]
+    fn lines_counted_through_multi_line_records() {
+        // Records spread over lines, with and without escapes, shifted so
+        // that their line feeds fall at every offset of a scanned block.
+        for padding in 0..BLOCK {
+            let mut text = String::from("{\"Records\": [\n");
+            for (index, source) in ["kms.amazonaws.com", "s3.amazonaws.com"].iter().enumerate() {
+                let pretty = record(source, "Decrypt", &index.to_string()).replacen(
+                    ',',
+                    &format!(",\n{}", " ".repeat(padding)),
+                    3,
+                );
+                text.push_str(&pretty);
+                text.push_str(",\n");
+            }
+            let broken_line = text.matches('\n').count() as u64 + 1;
+            let broken = record("kms.amazonaws.com", "Decrypt", "9")
+                .replace("2024-05-01T10:00:00Z", "yesterday")
+                .replacen(',', ",\n", 2);
+            text.push_str(&broken);
+            text.push_str("\n]}");
+            let (summary, events) = read_all(text.as_bytes());
+            assert_eq!(events.len(), 1, "padding {padding}");
+            assert_eq!(summary.error_count, 1, "padding {padding}");
+            assert_eq!(
+                summary.errors[0].position.line,
+                Some(broken_line),
+                "padding {padding}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_fails_only_kept_fields() {
+        let in_kept_field =
+            record("kms.amazonaws.com", "Decrypt", "1").replace("us-east-1", "us-\u{e9}ast-1");
+        let in_other_field = record("kms.amazonaws.com", "Encrypt", "2")
+            .replace("\"awsRegion\"", "\"note\":\"caf\u{e9}\",\"awsRegion\"");
+        let mut bytes = format!("{{\"Records\":[{in_kept_field},{in_other_field}]}}").into_bytes();
+        // Cut each two-byte character to its first byte, which is invalid.
+        while let Some(at) = bytes.windows(2).position(|pair| pair == [0xC3, 0xA9]) {
+            bytes.remove(at + 1);
+        }
+        let (summary, events) = read_all(&bytes);
+        assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+        assert!(
+            summary.errors[0].message.contains("invalid unicode"),
+            "{}",
+            summary.errors[0].message
+        );
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].operation, "Encrypt");
     }
 
     #[test]
