@@ -234,7 +234,13 @@ pub enum Parsed<'a> {
 /// Parses and classifies one JSON object from a CloudTrail file: a record,
 /// an EventBridge envelope around one, a digest body, or something else.
 pub fn parse_record(bytes: &[u8]) -> Result<Parsed<'_>, RecordError> {
-    let raw: RawRecord<'_> = serde_json::from_slice(bytes)?;
+    // Validating the whole record at once spares the parser a check of each
+    // string. A record with invalid UTF-8 is parsed as bytes, which places
+    // the error or accepts it where the bytes are only skipped.
+    let raw: RawRecord<'_> = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text)?,
+        Err(_) => serde_json::from_slice(bytes)?,
+    };
     if raw.event_source.is_none() && raw.class_uid.is_some() {
         let event: serde_json::Value = serde_json::from_slice(bytes)?;
         return crate::ocsf::classify_ocsf(&event).map(Parsed::One);
@@ -462,28 +468,64 @@ fn lenient_bool(value: &RawValue) -> Option<bool> {
     }
 }
 
-/// Returns the request fields that name the asset of each service, in order
-/// of preference.
-fn identifier_fields(service: CryptoService) -> &'static [&'static str] {
-    match service {
-        CryptoService::Kms => &["keyId", "destinationKeyId", "sourceKeyId", "targetKeyId"],
-        CryptoService::SecretsManager => &["secretId", "SecretId", "name", "Name"],
-        CryptoService::Acm => &["certificateArn", "CertificateArn"],
-        CryptoService::AcmPca => &["certificateAuthorityArn", "CertificateAuthorityArn"],
-        CryptoService::CloudHsm => &["clusterId", "ClusterId", "hsmId", "HsmId"],
+/// The request fields that can name the asset of an event.
+#[derive(Default, Deserialize)]
+struct RequestIdentifiers<'a> {
+    #[serde(rename = "keyId", borrow)]
+    key_id: Option<&'a RawValue>,
+    #[serde(rename = "destinationKeyId", borrow)]
+    destination_key_id: Option<&'a RawValue>,
+    #[serde(rename = "sourceKeyId", borrow)]
+    source_key_id: Option<&'a RawValue>,
+    #[serde(rename = "targetKeyId", borrow)]
+    target_key_id: Option<&'a RawValue>,
+    #[serde(rename = "secretId", alias = "SecretId", borrow)]
+    secret_id: Option<&'a RawValue>,
+    #[serde(rename = "name", alias = "Name", borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(rename = "certificateArn", alias = "CertificateArn", borrow)]
+    certificate_arn: Option<&'a RawValue>,
+    #[serde(
+        rename = "certificateAuthorityArn",
+        alias = "CertificateAuthorityArn",
+        borrow
+    )]
+    certificate_authority_arn: Option<&'a RawValue>,
+    #[serde(rename = "clusterId", alias = "ClusterId", borrow)]
+    cluster_id: Option<&'a RawValue>,
+    #[serde(rename = "hsmId", alias = "HsmId", borrow)]
+    hsm_id: Option<&'a RawValue>,
+}
+
+impl<'a> RequestIdentifiers<'a> {
+    /// Returns the fields that name the asset of `service`, in order of
+    /// preference.
+    fn for_service(&self, service: CryptoService) -> [Option<&'a RawValue>; 4] {
+        match service {
+            CryptoService::Kms => [
+                self.key_id,
+                self.destination_key_id,
+                self.source_key_id,
+                self.target_key_id,
+            ],
+            CryptoService::SecretsManager => [self.secret_id, self.name, None, None],
+            CryptoService::Acm => [self.certificate_arn, None, None, None],
+            CryptoService::AcmPca => [self.certificate_authority_arn, None, None, None],
+            CryptoService::CloudHsm => [self.cluster_id, self.hsm_id, None, None],
+        }
     }
 }
 
+/// Returns the first non-empty string among the request fields that name
+/// the asset of `service`.
 fn request_identifier(service: CryptoService, parameters: Option<&RawValue>) -> Option<String> {
     let text = parameters?.get();
     if !text.starts_with('{') {
         return None;
     }
-    let fields: std::collections::HashMap<Cow<'_, str>, &RawValue> =
-        serde_json::from_str(text).ok()?;
-    identifier_fields(service).iter().find_map(|name| {
-        let value = fields.get(*name)?;
-        serde_json::from_str::<String>(value.get())
+    let fields: RequestIdentifiers<'_> = serde_json::from_str(text).ok()?;
+    fields.for_service(service).into_iter().find_map(|value| {
+        serde_json::from_str::<String>(value?.get())
             .ok()
             .filter(|id| !id.is_empty())
     })
@@ -608,6 +650,49 @@ mod tests {
         assert!(!may_name_secret_field(text));
         assert!(may_name_secret_field(r#"{"PASSWORD":"x"}"#));
         assert_eq!(redact_secrets(text), text);
+    }
+
+    fn identifier(service: CryptoService, parameters: &str) -> Option<String> {
+        let raw: Box<RawValue> = serde_json::from_str(parameters).unwrap();
+        request_identifier(service, Some(&raw))
+    }
+
+    #[test]
+    fn request_identifier_follows_field_preference() {
+        use CryptoService::{Acm, AcmPca, CloudHsm, Kms, SecretsManager};
+        let cases = [
+            (Kms, r#"{"sourceKeyId":"s","keyId":"k"}"#, Some("k")),
+            (
+                Kms,
+                r#"{"targetKeyId":"t","destinationKeyId":"d"}"#,
+                Some("d"),
+            ),
+            (Kms, r#"{"keyId":"","sourceKeyId":"s"}"#, Some("s")),
+            (Kms, r#"{"keyId":7,"targetKeyId":"t"}"#, Some("t")),
+            (Kms, r#"{"secretId":"x"}"#, None),
+            (
+                SecretsManager,
+                r#"{"Name":"n","SecretId":"prod/db"}"#,
+                Some("prod/db"),
+            ),
+            (SecretsManager, r#"{"name":"n"}"#, Some("n")),
+            (Acm, r#"{"CertificateArn":"arn:c"}"#, Some("arn:c")),
+            (
+                AcmPca,
+                r#"{"certificateAuthorityArn":"arn:ca"}"#,
+                Some("arn:ca"),
+            ),
+            (CloudHsm, r#"{"HsmId":"hsm-1"}"#, Some("hsm-1")),
+            (Kms, r#"{"key\u0049d":"escaped"}"#, Some("escaped")),
+            (Kms, r#"["keyId"]"#, None),
+        ];
+        for (service, parameters, expected) in cases {
+            assert_eq!(
+                identifier(service, parameters).as_deref(),
+                expected,
+                "{parameters}"
+            );
+        }
     }
 
     #[test]
