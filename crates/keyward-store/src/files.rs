@@ -11,9 +11,22 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 
 use crate::error::{Result, StoreError};
+
+/// Columns whose values are unique per row, for which a dictionary is
+/// wasted work.
+const UNIQUE_COLUMNS: [&str; 2] = ["event_key", "metadata_uid"];
+
+/// Columns of JSON text: mostly unique, and long, so that their minimum and
+/// maximum cost time to compute and help no query skip a file.
+const JSON_TEXT_COLUMNS: [&str; 3] = [
+    "api_request_data",
+    "api_response_data",
+    "additional_event_data",
+];
 
 /// Writes a batch to `path` atomically, through `temp_dir`.
 pub fn write_parquet_atomic(batch: &RecordBatch, path: &Path, temp_dir: &Path) -> Result<()> {
@@ -31,10 +44,21 @@ pub fn write_parquet_atomic(batch: &RecordBatch, path: &Path, temp_dir: &Path) -
 
 fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
     let file = File::create(path).map_err(|e| StoreError::io("create", path, e))?;
-    let properties = WriterProperties::builder()
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_created_by(format!("keyward {}", env!("CARGO_PKG_VERSION")))
-        .build();
+        .set_created_by(format!("keyward {}", env!("CARGO_PKG_VERSION")));
+    for field in batch.schema().fields() {
+        let name = field.name().as_str();
+        if UNIQUE_COLUMNS.contains(&name) || JSON_TEXT_COLUMNS.contains(&name) {
+            let column = ColumnPath::from(name);
+            properties = properties.set_column_dictionary_enabled(column, false);
+        }
+        if JSON_TEXT_COLUMNS.contains(&name) {
+            let column = ColumnPath::from(name);
+            properties = properties.set_column_statistics_enabled(column, EnabledStatistics::None);
+        }
+    }
+    let properties = properties.build();
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties))
         .map_err(|e| StoreError::parquet(path, e))?;
     writer
