@@ -18,6 +18,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The allocator, mimalloc: ingest frees events on a different thread from
+/// the one that built them, and glibc's malloc handles such frees slowly.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code of a run that finished with some input unread.
 pub const EXIT_PARTIAL: u8 = 3;
 
