@@ -21,7 +21,9 @@ pub enum Format {
     /// An aligned text table.
     #[default]
     Table,
-    /// CSV with a header row.
+    /// CSV with a header row. Text that a spreadsheet would run as a
+    /// formula (starting with =, +, -, @, a tab or a carriage return) gets
+    /// a leading '.
     Csv,
     /// A JSON array of row objects.
     Json,

@@ -15,7 +15,8 @@ use crate::error::Result;
 pub enum OutputFormat {
     /// An aligned text table.
     Table,
-    /// CSV with a header row.
+    /// CSV with a header row, with text that a spreadsheet would run as a
+    /// formula prefixed with `'`.
     Csv,
     /// One JSON array of row objects.
     Json,
@@ -39,7 +40,7 @@ pub fn write_batches(
                 // sequences; the table shows them escaped.
                 let printable = batches
                     .iter()
-                    .map(|batch| escape_controls(&nested_as_json(batch)?))
+                    .map(|batch| map_text(&nested_as_json(batch)?, escape_text))
                     .collect::<Result<Vec<_>>>()?;
                 let table = pretty_format_batches(&printable)?;
                 writeln!(out, "{table}").map_err(io_error)?;
@@ -50,7 +51,7 @@ pub fn write_batches(
                 .with_header(true)
                 .build(&mut *out);
             for batch in batches {
-                writer.write(&nested_as_json(batch)?)?;
+                writer.write(&map_text(&nested_as_json(batch)?, neutralize_formula)?)?;
             }
         }
         OutputFormat::Json => {
@@ -150,10 +151,9 @@ fn column_as_json(
     Ok(values)
 }
 
-/// Replaces control characters in text columns with escapes such as `\n`
-/// and `\u{1b}`, so that printed values cannot move the cursor or start a
-/// new row.
-fn escape_controls(batch: &RecordBatch) -> Result<RecordBatch> {
+/// Returns the batch with every value of its text columns passed through
+/// `change`.
+fn map_text(batch: &RecordBatch, change: fn(&str) -> String) -> Result<RecordBatch> {
     use std::sync::Arc;
 
     use datafusion::arrow::array::{Array, ArrayRef, StringArray};
@@ -178,9 +178,9 @@ fn escape_controls(batch: &RecordBatch) -> Result<RecordBatch> {
             columns.push(column.clone());
             continue;
         };
-        let escaped: StringArray = text.iter().map(|value| value.map(escape_text)).collect();
+        let changed: StringArray = text.iter().map(|value| value.map(change)).collect();
         fields.push(Field::new(field.name(), DataType::Utf8, true));
-        columns.push(Arc::new(escaped) as ArrayRef);
+        columns.push(Arc::new(changed) as ArrayRef);
     }
     Ok(RecordBatch::try_new(
         Arc::new(Schema::new(fields)),
@@ -188,6 +188,8 @@ fn escape_controls(batch: &RecordBatch) -> Result<RecordBatch> {
     )?)
 }
 
+/// Replaces control characters with escapes such as `\n` and `\u{1b}`, so
+/// that a printed value cannot move the cursor or start a new row.
 fn escape_text(text: &str) -> String {
     if !text.chars().any(char::is_control) {
         return text.to_owned();
@@ -201,6 +203,16 @@ fn escape_text(text: &str) -> String {
         }
     }
     escaped
+}
+
+/// Prefixes with `'` a value that a spreadsheet would run as a formula.
+/// Text from AWS, such as a caller's user agent, may start with `=`.
+fn neutralize_formula(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
 }
 
 fn io_error(error: std::io::Error) -> crate::StoreError {
@@ -255,6 +267,37 @@ mod tests {
     fn csv_writes_nested_values_as_json() {
         let csv = render(OutputFormat::Csv);
         assert!(csv.contains(r#""[""a}, {key: b""]""#), "{csv}");
+    }
+
+    #[test]
+    fn csv_text_never_starts_a_formula() {
+        let agents = StringArray::from(vec![
+            Some("=HYPERLINK(\"http://x\")"),
+            Some("+cmd"),
+            Some("-1+1"),
+            Some("@SUM(A1)"),
+            Some("aws-cli/2.15"),
+            None,
+        ]);
+        let counts = datafusion::arrow::array::Int64Array::from(vec![-3, 1, 2, 3, 4, 5]);
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("user_agent", DataType::Utf8, true),
+                Field::new("calls", DataType::Int64, false),
+            ])),
+            vec![Arc::new(agents), Arc::new(counts)],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_batches(&[batch], OutputFormat::Csv, &mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[1], r#""'=HYPERLINK(""http://x"")",-3"#);
+        assert_eq!(lines[2], "'+cmd,1");
+        assert_eq!(lines[3], "'-1+1,2");
+        assert_eq!(lines[4], "'@SUM(A1),3");
+        assert_eq!(lines[5], "aws-cli/2.15,4");
+        assert_eq!(lines[6], ",5");
     }
 
     #[test]
