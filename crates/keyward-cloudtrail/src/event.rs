@@ -235,8 +235,8 @@ pub enum Parsed<'a> {
 /// an EventBridge envelope around one, a digest body, or something else.
 pub fn parse_record(bytes: &[u8]) -> Result<Parsed<'_>, RecordError> {
     // Validating the whole record at once spares the parser a check of each
-    // string. A record with invalid UTF-8 is parsed as bytes, which places
-    // the error or accepts it where the bytes are only skipped.
+    // string. A record with invalid UTF-8 is parsed as bytes, which reports
+    // where the invalid bytes are, or accepts them in values it skips.
     let raw: RawRecord<'_> = match std::str::from_utf8(bytes) {
         Ok(text) => serde_json::from_str(text)?,
         Err(_) => serde_json::from_slice(bytes)?,
@@ -399,12 +399,17 @@ pub const REDACTED: &str = "REDACTED_BY_KEYWARD";
 
 /// Replaces the value of every [`SECRET_FIELDS`] key, at any depth, by
 /// [`REDACTED`]. Text that names none of them is returned unchanged.
+///
+/// Text that may name one but that `serde_json::Value` cannot hold (a lone
+/// surrogate escape, a number out of range, nesting past the parser's
+/// limit) is replaced whole by [`REDACTED`] as a JSON string, because its
+/// secrets cannot be found.
 pub fn redact_secrets(text: &str) -> String {
     if !may_name_secret_field(text) {
         return text.to_owned();
     }
     let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return text.to_owned();
+        return format!("\"{REDACTED}\"");
     };
     if redact_value(&mut value) {
         value.to_string()
@@ -468,51 +473,100 @@ fn lenient_bool(value: &RawValue) -> Option<bool> {
     }
 }
 
-/// The request fields that can name the asset of an event.
-#[derive(Default, Deserialize)]
-struct RequestIdentifiers<'a> {
-    #[serde(rename = "keyId", borrow)]
-    key_id: Option<&'a RawValue>,
-    #[serde(rename = "destinationKeyId", borrow)]
-    destination_key_id: Option<&'a RawValue>,
-    #[serde(rename = "sourceKeyId", borrow)]
-    source_key_id: Option<&'a RawValue>,
-    #[serde(rename = "targetKeyId", borrow)]
-    target_key_id: Option<&'a RawValue>,
-    #[serde(rename = "secretId", alias = "SecretId", borrow)]
-    secret_id: Option<&'a RawValue>,
-    #[serde(rename = "name", alias = "Name", borrow)]
-    name: Option<&'a RawValue>,
-    #[serde(rename = "certificateArn", alias = "CertificateArn", borrow)]
-    certificate_arn: Option<&'a RawValue>,
-    #[serde(
-        rename = "certificateAuthorityArn",
-        alias = "CertificateAuthorityArn",
-        borrow
-    )]
-    certificate_authority_arn: Option<&'a RawValue>,
-    #[serde(rename = "clusterId", alias = "ClusterId", borrow)]
-    cluster_id: Option<&'a RawValue>,
-    #[serde(rename = "hsmId", alias = "HsmId", borrow)]
-    hsm_id: Option<&'a RawValue>,
-}
+/// The request fields that can name the asset of an event, in order of
+/// preference within each service.
+const IDENTIFIER_FIELDS: [&str; 16] = [
+    "keyId",
+    "destinationKeyId",
+    "sourceKeyId",
+    "targetKeyId",
+    "secretId",
+    "SecretId",
+    "name",
+    "Name",
+    "certificateArn",
+    "CertificateArn",
+    "certificateAuthorityArn",
+    "CertificateAuthorityArn",
+    "clusterId",
+    "ClusterId",
+    "hsmId",
+    "HsmId",
+];
+
+/// The values of the [`IDENTIFIER_FIELDS`] in one request, by the field's
+/// index. A repeated key keeps its last value, as a JSON object read into a
+/// map does.
+struct RequestIdentifiers<'a>([Option<&'a RawValue>; IDENTIFIER_FIELDS.len()]);
 
 impl<'a> RequestIdentifiers<'a> {
-    /// Returns the fields that name the asset of `service`, in order of
-    /// preference.
-    fn for_service(&self, service: CryptoService) -> [Option<&'a RawValue>; 4] {
-        match service {
-            CryptoService::Kms => [
-                self.key_id,
-                self.destination_key_id,
-                self.source_key_id,
-                self.target_key_id,
-            ],
-            CryptoService::SecretsManager => [self.secret_id, self.name, None, None],
-            CryptoService::Acm => [self.certificate_arn, None, None, None],
-            CryptoService::AcmPca => [self.certificate_authority_arn, None, None, None],
-            CryptoService::CloudHsm => [self.cluster_id, self.hsm_id, None, None],
+    /// Returns the values of the fields that name the asset of `service`,
+    /// in order of preference.
+    fn for_service(&self, service: CryptoService) -> impl Iterator<Item = &'a RawValue> + '_ {
+        let fields = match service {
+            CryptoService::Kms => 0..4,
+            CryptoService::SecretsManager => 4..8,
+            CryptoService::Acm => 8..10,
+            CryptoService::AcmPca => 10..12,
+            CryptoService::CloudHsm => 12..16,
+        };
+        self.0[fields].iter().flatten().copied()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RequestIdentifiers<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(IdentifiersVisitor(std::marker::PhantomData))
+    }
+}
+
+struct IdentifiersVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> serde::de::Visitor<'de> for IdentifiersVisitor<'a> {
+    type Value = RequestIdentifiers<'a>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut values = [None; IDENTIFIER_FIELDS.len()];
+        while let Some(field) = map.next_key_seed(FieldIndex)? {
+            match field {
+                Some(index) => values[index] = Some(map.next_value::<&'a RawValue>()?),
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
         }
+        Ok(RequestIdentifiers(values))
+    }
+}
+
+/// Reads an object key as its index in [`IDENTIFIER_FIELDS`], without
+/// copying it.
+struct FieldIndex;
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldIndex {
+    type Value = Option<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FieldIndex {
+    type Value = Option<usize>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("an object key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(IDENTIFIER_FIELDS.iter().position(|field| *field == key))
     }
 }
 
@@ -524,8 +578,8 @@ fn request_identifier(service: CryptoService, parameters: Option<&RawValue>) -> 
         return None;
     }
     let fields: RequestIdentifiers<'_> = serde_json::from_str(text).ok()?;
-    fields.for_service(service).into_iter().find_map(|value| {
-        serde_json::from_str::<String>(value?.get())
+    fields.for_service(service).find_map(|value| {
+        serde_json::from_str::<String>(value.get())
             .ok()
             .filter(|id| !id.is_empty())
     })
@@ -685,6 +739,22 @@ mod tests {
             (CloudHsm, r#"{"HsmId":"hsm-1"}"#, Some("hsm-1")),
             (Kms, r#"{"key\u0049d":"escaped"}"#, Some("escaped")),
             (Kms, r#"["keyId"]"#, None),
+            (
+                Kms,
+                r#"{"keyId":"alias/app","name":"x","Name":"y"}"#,
+                Some("alias/app"),
+            ),
+            (Kms, r#"{"keyId":"first","keyId":"last"}"#, Some("last")),
+            (
+                SecretsManager,
+                r#"{"secretId":"","SecretId":"prod/db"}"#,
+                Some("prod/db"),
+            ),
+            (
+                SecretsManager,
+                r#"{"secretId":"a","SecretId":"b"}"#,
+                Some("a"),
+            ),
         ];
         for (service, parameters, expected) in cases {
             assert_eq!(
@@ -692,6 +762,15 @@ mod tests {
                 expected,
                 "{parameters}"
             );
+        }
+    }
+
+    #[test]
+    fn unparsable_text_naming_a_secret_redacted_whole() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        for other in [r#""\ud800""#, "1e999", deep.as_str()] {
+            let text = format!(r#"{{"SecretString":"hunter2","x":{other}}}"#);
+            assert_eq!(redact_secrets(&text), format!("\"{REDACTED}\""), "{text}");
         }
     }
 
