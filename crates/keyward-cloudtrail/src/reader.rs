@@ -35,6 +35,11 @@ thread_local! {
     static SPARE_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
+/// The problem reported for a line of a JSON Lines file whose value is cut
+/// off before the next line.
+const INCOMPLETE_LINE: &str =
+    "invalid JSON: the value on this line is incomplete, so reading resumes at the next line";
+
 /// Consecutive lines that are not JSON values after which a file is no
 /// longer read as JSON Lines.
 const MAX_BAD_LINES_IN_A_ROW: u32 = 3;
@@ -209,6 +214,9 @@ struct Buffer<R> {
     /// Input offset of `data[0]`.
     base: u64,
     eof: bool,
+    /// A read error met while looking ahead, returned once the data read
+    /// before it has been used.
+    deferred_error: Option<io::Error>,
     /// Line of `data[pos]`, when lines are counted.
     line: Option<u64>,
 }
@@ -226,6 +234,7 @@ impl<R: Read> Buffer<R> {
             len: 0,
             base: 0,
             eof: false,
+            deferred_error: None,
             line: Some(1),
         }
     }
@@ -233,6 +242,9 @@ impl<R: Read> Buffer<R> {
     /// Reads more input, keeping `data[keep_from..len]`. Returns how far the
     /// kept bytes moved towards the start, or `Ok(None)` at end of input.
     fn fill(&mut self, keep_from: usize) -> io::Result<Option<usize>> {
+        if let Some(error) = self.deferred_error.take() {
+            return Err(error);
+        }
         if self.eof {
             return Ok(None);
         }
@@ -308,15 +320,20 @@ impl<R: Read> Buffer<R> {
     }
 
     /// Makes at least `count` bytes available after `pos`, unless the input
-    /// ends first.
-    fn ensure(&mut self, count: usize) -> io::Result<()> {
+    /// ends or fails first. A read error is kept for the next [`Self::fill`],
+    /// so that the values already read are still used.
+    fn ensure(&mut self, count: usize) {
         while self.len - self.pos < count {
             let keep = self.pos;
-            if self.fill(keep)?.is_none() {
-                break;
+            match self.fill(keep) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(error) => {
+                    self.deferred_error = Some(error);
+                    break;
+                }
             }
         }
-        Ok(())
     }
 
     /// Scans the object that starts at `pos` to its closing brace.
@@ -336,8 +353,11 @@ impl<R: Read> Buffer<R> {
                 if retained && index - start > max_bytes {
                     retained = false;
                 }
-                // Past the limit only the bytes that the backslash look-back
-                // of `scan_bytes` may need are kept.
+                // Past the limit only the last 64 bytes are kept, for the
+                // backslash look-back of `scan_bytes`.
+                // NOTE: a run of more than 64 backslashes across this cut is
+                // counted with the wrong parity, so such an oversize record
+                // may end at the wrong brace.
                 let keep_from = if retained {
                     start
                 } else {
@@ -637,7 +657,7 @@ impl<'a, R: Read> FileReader<'a, R> {
                     self.buffer.pos += 1;
                     self.read_array(ArrayKind::TopLevel)?
                 }
-                b'{' if self.starts_records_object()? => self.read_records_object()?,
+                b'{' if self.starts_records_object() => self.read_records_object()?,
                 b'{' => self.read_document()?,
                 other => {
                     let position = self.position_here();
@@ -681,18 +701,18 @@ impl<'a, R: Read> FileReader<'a, R> {
 
     /// Checks whether the object at `pos` starts with the key `"Records"`
     /// holding an array, the layout of every file CloudTrail delivers.
-    fn starts_records_object(&mut self) -> io::Result<bool> {
-        self.buffer.ensure(256)?;
+    fn starts_records_object(&mut self) -> bool {
+        self.buffer.ensure(256);
         let head = &self.buffer.data[self.buffer.pos + 1..self.buffer.len];
         let head = trim_start(head);
         let Some(rest) = head.strip_prefix(b"\"Records\"") else {
-            return Ok(false);
+            return false;
         };
         let rest = trim_start(rest);
         let Some(rest) = rest.strip_prefix(b":") else {
-            return Ok(false);
+            return false;
         };
-        Ok(trim_start(rest).starts_with(b"["))
+        trim_start(rest).starts_with(b"[")
     }
 
     /// Reads `{"Records":[...]}` element by element, then the rest of the
@@ -905,6 +925,11 @@ impl<'a, R: Read> FileReader<'a, R> {
                 return Ok(true);
             }
             Scanned::Truncated => {
+                if let Some(next_line) = self.next_line_starting_a_value(self.buffer.len) {
+                    self.summary.push_error(position, INCOMPLETE_LINE);
+                    self.buffer.advance(next_line);
+                    return Ok(true);
+                }
                 self.summary
                     .push_error(position, "unexpected end of file inside a JSON value");
                 return Ok(false);
@@ -912,6 +937,7 @@ impl<'a, R: Read> FileReader<'a, R> {
             Scanned::Failed(error) => return Err(error),
         };
         let bytes = &self.buffer.data[start..end];
+        let mut resume_at = None;
         match parse_record(bytes) {
             Ok(Parsed::One(classified)) => self.tally(classified),
             Ok(Parsed::Records(records)) => {
@@ -919,12 +945,37 @@ impl<'a, R: Read> FileReader<'a, R> {
                 self.read_nested_records(&records, position);
             }
             Err(error) => {
-                let (position, message) = locate_error(&error, position);
-                self.summary.push_error(position, message);
+                resume_at = self.next_line_starting_a_value(end);
+                if resume_at.is_some() {
+                    self.summary.push_error(position, INCOMPLETE_LINE);
+                } else {
+                    let (position, message) = locate_error(&error, position);
+                    self.summary.push_error(position, message);
+                }
             }
         }
-        self.buffer.advance_counted(end, newlines);
+        match resume_at {
+            Some(next_line) => self.buffer.advance(next_line),
+            None => self.buffer.advance_counted(end, newlines),
+        }
         Ok(true)
+    }
+
+    /// Returns the start of the line after the one where the value at `pos`
+    /// starts, when that line, before `limit`, starts another object.
+    ///
+    /// A value that failed to read and runs past such a line is taken to be
+    /// a cut-off line of a JSON Lines file. Only values that failed are
+    /// checked, so a valid document spread over lines is read whole.
+    fn next_line_starting_a_value(&self, limit: usize) -> Option<usize> {
+        let value = &self.buffer.data[self.buffer.pos..limit];
+        let next_line = self.buffer.pos + memchr::memchr(b'\n', value)? + 1;
+        let rest = &self.buffer.data[next_line..limit];
+        let indent = rest
+            .iter()
+            .take_while(|byte| matches!(byte, b' ' | b'\t' | b'\r'))
+            .count();
+        (rest.get(indent) == Some(&b'{')).then_some(next_line)
     }
 
     /// Reads the elements of a `Records` array that was parsed as part of a
@@ -1192,6 +1243,60 @@ mod tests {
         assert_eq!(summary.error_count, 1);
         assert!(!events.is_empty());
         assert!(events.len() < 2000);
+    }
+
+    #[test]
+    fn damaged_gzip_end_keeps_every_decompressed_record() {
+        let lines: String = (0..2)
+            .map(|i| record("kms.amazonaws.com", "Encrypt", &i.to_string()) + "\n")
+            .collect();
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(lines.as_bytes()).unwrap();
+        let compressed = encoder.finish().unwrap();
+
+        // A byte after the member is read as the start of another member.
+        let mut trailing_byte = compressed.clone();
+        trailing_byte.push(b'\n');
+        // Without its 8-byte trailer, the member ends early.
+        let no_trailer = &compressed[..compressed.len() - 8];
+
+        for damaged in [&trailing_byte[..], no_trailer] {
+            let (summary, events) = read_all(damaged);
+            assert_eq!(events.len(), 2);
+            assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+            assert!(
+                summary.errors[0]
+                    .message
+                    .starts_with("truncated or corrupt gzip data"),
+                "{}",
+                summary.errors[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn cut_off_json_line_costs_only_that_line() {
+        let whole = |id: &str| record("kms.amazonaws.com", "Decrypt", id);
+        let cut_offs = [
+            r#"{"eventTime":"2024-05"#,
+            r#"{"eventTime":"2024-05-01T10:00:00Z","eventSource":"#,
+            r#"{"requestParameters":{"keyId":"k"#,
+        ];
+        for cut_off in cut_offs {
+            for last in ["", "\n"] {
+                let text = format!(
+                    "{}\n{cut_off}\n{}\n{}{last}",
+                    whole("a"),
+                    whole("b"),
+                    whole("c")
+                );
+                let (summary, events) = read_all(text.as_bytes());
+                let ids: Vec<_> = events.iter().map(|e| e.event_id.clone().unwrap()).collect();
+                assert_eq!(ids, ["a", "b", "c"], "{cut_off:?}");
+                assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+                assert_eq!(summary.errors[0].position.line, Some(2), "{cut_off:?}");
+            }
+        }
     }
 
     #[test]
