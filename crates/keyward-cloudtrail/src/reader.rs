@@ -767,7 +767,7 @@ impl<'a, R: Read> FileReader<'a, R> {
             if byte != b'{' {
                 let position = self.element_position(index);
                 let message = format!(
-                    "record is not a JSON object (starts with {:?})",
+                    "record is not a JSON object (starts with {:?}), so the rest of the file is skipped",
                     char::from(byte)
                 );
                 self.summary.push_error(position, message);
@@ -842,10 +842,12 @@ impl<'a, R: Read> FileReader<'a, R> {
         let must_parse = kind == ArrayKind::TopLevel
             || !self.records_seen
             || mentions_crypto_source(bytes, &self.source_finder);
-        if self.insight_file {
+        // An Insights file is counted without parsing, except for records
+        // that name a kept service, which are stored if they are events.
+        if self.insight_file && !mentions_crypto_source(bytes, &self.source_finder) {
             self.summary.records += 1;
             self.summary.insight_records += 1;
-        } else if must_parse {
+        } else if must_parse || self.insight_file {
             let outcome = parse_record(bytes);
             self.records_seen = true;
             let in_records = kind == ArrayKind::Records;
@@ -1402,6 +1404,22 @@ mod tests {
         );
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].operation, "Encrypt");
+    }
+
+    #[test]
+    fn events_after_an_insight_record_kept() {
+        let insight = r#"{"eventVersion":"1.08","eventTime":"2024-05-01T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventType":"AwsCloudTrailInsight","insightDetails":{"state":"Start"}}"#;
+        let text = format!(
+            "{{\"Records\":[{insight},{},{insight},{}]}}",
+            record("kms.amazonaws.com", "Decrypt", "1"),
+            record("s3.amazonaws.com", "GetObject", "2")
+        );
+        let (summary, events) = read_all(text.as_bytes());
+        assert_eq!(events.len(), 1);
+        // The S3 record is counted with the Insights file, without parsing.
+        assert_eq!(summary.insight_records, 3);
+        assert_eq!(summary.records, 4);
+        assert_eq!(summary.error_count, 0);
     }
 
     #[test]
