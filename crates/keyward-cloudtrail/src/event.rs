@@ -473,79 +473,57 @@ fn lenient_bool(value: &RawValue) -> Option<bool> {
     }
 }
 
-/// The request fields that can name the asset of an event, in order of
-/// preference within each service.
-const IDENTIFIER_FIELDS: [&str; 16] = [
-    "keyId",
-    "destinationKeyId",
-    "sourceKeyId",
-    "targetKeyId",
-    "secretId",
-    "SecretId",
-    "name",
-    "Name",
-    "certificateArn",
-    "CertificateArn",
-    "certificateAuthorityArn",
-    "CertificateAuthorityArn",
-    "clusterId",
-    "ClusterId",
-    "hsmId",
-    "HsmId",
-];
-
-/// The values of the [`IDENTIFIER_FIELDS`] in one request, by the field's
-/// index. A repeated key keeps its last value, as a JSON object read into a
-/// map does.
-struct RequestIdentifiers<'a>([Option<&'a RawValue>; IDENTIFIER_FIELDS.len()]);
-
-impl<'a> RequestIdentifiers<'a> {
-    /// Returns the values of the fields that name the asset of `service`,
-    /// in order of preference.
-    fn for_service(&self, service: CryptoService) -> impl Iterator<Item = &'a RawValue> + '_ {
-        let fields = match service {
-            CryptoService::Kms => 0..4,
-            CryptoService::SecretsManager => 4..8,
-            CryptoService::Acm => 8..10,
-            CryptoService::AcmPca => 10..12,
-            CryptoService::CloudHsm => 12..16,
-        };
-        self.0[fields].iter().flatten().copied()
+/// Returns the request fields that name the asset of each service, in order
+/// of preference.
+fn identifier_fields(service: CryptoService) -> &'static [&'static str] {
+    match service {
+        CryptoService::Kms => &["keyId", "destinationKeyId", "sourceKeyId", "targetKeyId"],
+        CryptoService::SecretsManager => &["secretId", "SecretId", "name", "Name"],
+        CryptoService::Acm => &["certificateArn", "CertificateArn"],
+        CryptoService::AcmPca => &["certificateAuthorityArn", "CertificateAuthorityArn"],
+        CryptoService::CloudHsm => &["clusterId", "ClusterId", "hsmId", "HsmId"],
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for RequestIdentifiers<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(IdentifiersVisitor(std::marker::PhantomData))
+/// Reader of the named fields of a JSON object: their values in the order of
+/// the names, with other keys skipped uncopied. A repeated key keeps its
+/// last value, as in a map.
+struct FieldValues(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldValues {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
     }
 }
 
-struct IdentifiersVisitor<'a>(std::marker::PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> serde::de::Visitor<'de> for IdentifiersVisitor<'a> {
-    type Value = RequestIdentifiers<'a>;
+impl<'de> serde::de::Visitor<'de> for FieldValues {
+    type Value = Vec<Option<&'de RawValue>>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("a JSON object")
     }
 
     fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        let mut values = [None; IDENTIFIER_FIELDS.len()];
-        while let Some(field) = map.next_key_seed(FieldIndex)? {
+        let mut values = vec![None; self.0.len()];
+        while let Some(field) = map.next_key_seed(FieldIndex(self.0))? {
             match field {
-                Some(index) => values[index] = Some(map.next_value::<&'a RawValue>()?),
+                Some(index) => values[index] = Some(map.next_value::<&'de RawValue>()?),
                 None => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
             }
         }
-        Ok(RequestIdentifiers(values))
+        Ok(values)
     }
 }
 
-/// Reads an object key as its index in [`IDENTIFIER_FIELDS`], without
-/// copying it.
-struct FieldIndex;
+/// Reader of an object key as its index among the given field names.
+struct FieldIndex(&'static [&'static str]);
 
 impl<'de> serde::de::DeserializeSeed<'de> for FieldIndex {
     type Value = Option<usize>;
@@ -566,7 +544,7 @@ impl<'de> serde::de::Visitor<'de> for FieldIndex {
     }
 
     fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(IDENTIFIER_FIELDS.iter().position(|field| *field == key))
+        Ok(self.0.iter().position(|field| *field == key))
     }
 }
 
@@ -577,8 +555,14 @@ fn request_identifier(service: CryptoService, parameters: Option<&RawValue>) -> 
     if !text.starts_with('{') {
         return None;
     }
-    let fields: RequestIdentifiers<'_> = serde_json::from_str(text).ok()?;
-    fields.for_service(service).find_map(|value| {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let values = serde::de::DeserializeSeed::deserialize(
+        FieldValues(identifier_fields(service)),
+        &mut deserializer,
+    )
+    .ok()?;
+    deserializer.end().ok()?;
+    values.into_iter().flatten().find_map(|value| {
         serde_json::from_str::<String>(value.get())
             .ok()
             .filter(|id| !id.is_empty())

@@ -35,8 +35,8 @@ thread_local! {
     static SPARE_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// The problem reported for a line of a JSON Lines file whose value is cut
-/// off before the next line.
+/// Error message for a JSON Lines line whose value is cut off before the
+/// line ends.
 const INCOMPLETE_LINE: &str =
     "invalid JSON: the value on this line is incomplete, so reading resumes at the next line";
 
@@ -187,14 +187,20 @@ impl Position {
     }
 }
 
+/// A complete value in the buffer.
+struct Span {
+    /// Index of the value's first byte.
+    start: usize,
+    /// Index after the value's last byte.
+    end: usize,
+    /// Line feeds in the value.
+    newlines: u64,
+}
+
 /// Outcome of scanning one value.
 enum Scanned {
-    /// The value is `buffer[start..end]`, with `newlines` line feeds.
-    Complete {
-        start: usize,
-        end: usize,
-        newlines: u64,
-    },
+    /// The value is complete in the buffer.
+    Complete(Span),
     /// The value exceeded the size limit and was skipped; its length.
     Oversize(u64),
     /// The input ended inside the value.
@@ -385,11 +391,11 @@ impl<R: Read> Buffer<R> {
             newlines += state.newlines;
             if state.closed {
                 if retained && index - start <= max_bytes {
-                    return Scanned::Complete {
+                    return Scanned::Complete(Span {
                         start,
                         end: index,
                         newlines,
-                    };
+                    });
                 }
                 self.advance_counted(index, newlines);
                 return Scanned::Oversize(skipped + (index - start) as u64);
@@ -817,12 +823,8 @@ impl<'a, R: Read> FileReader<'a, R> {
     /// Reads one array element. Returns `false` when reading must stop.
     fn read_element(&mut self, kind: ArrayKind, index: u64) -> io::Result<bool> {
         let position = self.element_position(index);
-        let (start, end, newlines) = match self.buffer.scan_object(self.options.max_value_bytes) {
-            Scanned::Complete {
-                start,
-                end,
-                newlines,
-            } => (start, end, newlines),
+        let span = match self.buffer.scan_object(self.options.max_value_bytes) {
+            Scanned::Complete(span) => span,
             Scanned::Oversize(length) => {
                 let message = format!(
                     "record of {length} bytes exceeds the {} byte limit and was skipped",
@@ -838,16 +840,17 @@ impl<'a, R: Read> FileReader<'a, R> {
             }
             Scanned::Failed(error) => return Err(error),
         };
-        let bytes = &self.buffer.data[start..end];
-        let must_parse = kind == ArrayKind::TopLevel
-            || !self.records_seen
-            || mentions_crypto_source(bytes, &self.source_finder);
+        let bytes = &self.buffer.data[span.start..span.end];
         // An Insights file is counted without parsing, except for records
         // that name a kept service, which are stored if they are events.
-        if self.insight_file && !mentions_crypto_source(bytes, &self.source_finder) {
-            self.summary.records += 1;
-            self.summary.insight_records += 1;
-        } else if must_parse || self.insight_file {
+        let must_parse = if self.insight_file {
+            mentions_crypto_source(bytes, &self.source_finder)
+        } else {
+            kind == ArrayKind::TopLevel
+                || !self.records_seen
+                || mentions_crypto_source(bytes, &self.source_finder)
+        };
+        if must_parse {
             let outcome = parse_record(bytes);
             self.records_seen = true;
             let in_records = kind == ArrayKind::Records;
@@ -862,11 +865,14 @@ impl<'a, R: Read> FileReader<'a, R> {
                     self.summary.push_error(position, message);
                 }
             }
+        } else if self.insight_file {
+            self.summary.records += 1;
+            self.summary.insight_records += 1;
         } else {
             self.summary.records += 1;
             self.summary.other_events += 1;
         }
-        self.buffer.advance_counted(end, newlines);
+        self.buffer.advance_counted(span.end, span.newlines);
         Ok(true)
     }
 
@@ -912,12 +918,8 @@ impl<'a, R: Read> FileReader<'a, R> {
     /// whose first key is another, or unrelated JSON.
     fn read_document(&mut self) -> io::Result<bool> {
         let position = self.position_here();
-        let (start, end, newlines) = match self.buffer.scan_object(self.options.max_value_bytes) {
-            Scanned::Complete {
-                start,
-                end,
-                newlines,
-            } => (start, end, newlines),
+        let span = match self.buffer.scan_object(self.options.max_value_bytes) {
+            Scanned::Complete(span) => span,
             Scanned::Oversize(length) => {
                 let message = format!(
                     "JSON value of {length} bytes exceeds the {} byte limit and was skipped",
@@ -938,7 +940,7 @@ impl<'a, R: Read> FileReader<'a, R> {
             }
             Scanned::Failed(error) => return Err(error),
         };
-        let bytes = &self.buffer.data[start..end];
+        let bytes = &self.buffer.data[span.start..span.end];
         let mut resume_at = None;
         match parse_record(bytes) {
             Ok(Parsed::One(classified)) => self.tally(classified),
@@ -947,7 +949,7 @@ impl<'a, R: Read> FileReader<'a, R> {
                 self.read_nested_records(&records, position);
             }
             Err(error) => {
-                resume_at = self.next_line_starting_a_value(end);
+                resume_at = self.next_line_starting_a_value(span.end);
                 if resume_at.is_some() {
                     self.summary.push_error(position, INCOMPLETE_LINE);
                 } else {
@@ -958,17 +960,14 @@ impl<'a, R: Read> FileReader<'a, R> {
         }
         match resume_at {
             Some(next_line) => self.buffer.advance(next_line),
-            None => self.buffer.advance_counted(end, newlines),
+            None => self.buffer.advance_counted(span.end, span.newlines),
         }
         Ok(true)
     }
 
     /// Returns the start of the line after the one where the value at `pos`
-    /// starts, when that line, before `limit`, starts another object.
-    ///
-    /// A value that failed to read and runs past such a line is taken to be
-    /// a cut-off line of a JSON Lines file. Only values that failed are
-    /// checked, so a valid document spread over lines is read whole.
+    /// starts, when that line starts another object before `limit`. A value
+    /// that failed to read and runs past such a line is a cut-off JSON line.
     fn next_line_starting_a_value(&self, limit: usize) -> Option<usize> {
         let value = &self.buffer.data[self.buffer.pos..limit];
         let next_line = self.buffer.pos + memchr::memchr(b'\n', value)? + 1;

@@ -20,8 +20,8 @@ use crate::error::{Result, StoreError};
 /// wasted work.
 const UNIQUE_COLUMNS: [&str; 2] = ["event_key", "metadata_uid"];
 
-/// Columns of JSON text: mostly unique, and long, so that their minimum and
-/// maximum cost time to compute and help no query skip a file.
+/// Columns of JSON text, which are long and mostly unique. Their minimum and
+/// maximum take time to compute and let no query skip a file.
 const JSON_TEXT_COLUMNS: [&str; 3] = [
     "api_request_data",
     "api_response_data",
