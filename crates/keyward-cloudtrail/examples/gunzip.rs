@@ -1,16 +1,18 @@
 //! Decompress-only baseline for the ingest benchmark.
 //!
-//! Walks the given folders, decompresses every `.gz` file with the gzip
-//! library that keyward uses (flate2 with the zlib-rs backend), discards the
-//! output and prints one JSON line: `{"files":N,"bytes":N,"seconds":F}`.
+//! Walks the given folders, decompresses every `.gz` file as keyward's
+//! reader does, discards the output and prints one JSON line:
+//! `{"files":N,"bytes":N,"seconds":F}`. A file that fits the reader's limits
+//! is read whole and decompressed by libdeflate in one call; any other file
+//! is streamed through flate2 with the zlib-rs backend.
 //! `bytes` counts uncompressed bytes. `seconds` is wall-clock time of the
 //! decompression threads, without the folder walk.
 //!
 //! Usage: `gunzip [--threads N] DIR...`
 //!
-//! Each thread decompresses whole files into one reused buffer, as an ingest
-//! that parses a file after decompressing it would. Threads take the next
-//! file from a shared counter, so uneven file sizes do not leave a thread idle.
+//! Each thread decompresses into one reused buffer. Threads take the next
+//! file from a shared counter, so uneven file sizes do not leave a thread
+//! idle.
 
 use std::fs::{self, File};
 use std::io::Read;
@@ -21,6 +23,7 @@ use std::thread;
 use std::time::Instant;
 
 use flate2::read::MultiGzDecoder;
+use keyward_cloudtrail::gzip;
 
 const USAGE: &str = "usage: gunzip [--threads N] DIR...
 
@@ -179,24 +182,37 @@ fn decompress_all(files: &[PathBuf], threads: usize) -> Result<Totals, String> {
 /// Decompresses files until `next_file` runs past the end of `files`.
 fn decompress_worker(files: &[PathBuf], next_file: &AtomicUsize) -> Result<Totals, String> {
     let mut totals = Totals::default();
+    let mut compressed = Vec::new();
     let mut buffer = Vec::new();
+    let mut streamed = Vec::new();
 
     loop {
         let index = next_file.fetch_add(1, Ordering::Relaxed);
         let Some(path) = files.get(index) else {
             return Ok(totals);
         };
-        let file =
+        let mut file =
             File::open(path).map_err(|err| format!("failed to open {}: {err}", path.display()))?;
+        compressed.clear();
+        (&mut file)
+            .take(gzip::MAX_WHOLE_COMPRESSED as u64 + 1)
+            .read_to_end(&mut compressed)
+            .map_err(|err| format!("failed to read {}: {err}", path.display()))?;
 
-        // MultiGzDecoder reads every gzip member, like `gzip -d`, so a file
-        // made of concatenated members is counted in full.
-        buffer.clear();
-        MultiGzDecoder::new(file)
-            .read_to_end(&mut buffer)
-            .map_err(|err| format!("failed to decompress {}: {err}", path.display()))?;
+        let len = match gzip::decompress_whole(&compressed, &mut buffer) {
+            Some(len) => len,
+            None => {
+                // MultiGzDecoder reads every gzip member, like `gzip -d`, so
+                // a file made of concatenated members is counted in full.
+                streamed.clear();
+                MultiGzDecoder::new(compressed.as_slice().chain(file))
+                    .read_to_end(&mut streamed)
+                    .map_err(|err| format!("failed to decompress {}: {err}", path.display()))?;
+                streamed.len()
+            }
+        };
 
         totals.files += 1;
-        totals.bytes += buffer.len() as u64;
+        totals.bytes += len as u64;
     }
 }

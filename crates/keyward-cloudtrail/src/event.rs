@@ -121,28 +121,78 @@ pub enum RecordError {
 /// one as well, so that both go through the same normalization.
 #[derive(Default, Deserialize)]
 pub(crate) struct RawRecord<'a> {
-    #[serde(rename = "eventVersion", borrow, default)]
+    #[serde(
+        rename = "eventVersion",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) event_version: Option<Cow<'a, str>>,
     #[serde(rename = "userIdentity", borrow, default)]
     pub(crate) user_identity: Option<RawIdentity<'a>>,
-    #[serde(rename = "eventTime", borrow, default)]
+    #[serde(
+        rename = "eventTime",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) event_time: Option<Cow<'a, str>>,
     /// The time a Logstash pipeline keeps when it moves `eventTime`.
-    #[serde(rename = "@timestamp", borrow, default)]
+    #[serde(
+        rename = "@timestamp",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) logstash_time: Option<Cow<'a, str>>,
-    #[serde(rename = "eventSource", borrow, default)]
+    #[serde(
+        rename = "eventSource",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) event_source: Option<Cow<'a, str>>,
-    #[serde(rename = "eventName", borrow, default)]
+    #[serde(
+        rename = "eventName",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) event_name: Option<Cow<'a, str>>,
-    #[serde(rename = "awsRegion", borrow, default)]
+    #[serde(
+        rename = "awsRegion",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) aws_region: Option<Cow<'a, str>>,
-    #[serde(rename = "sourceIPAddress", borrow, default)]
+    #[serde(
+        rename = "sourceIPAddress",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) source_ip: Option<Cow<'a, str>>,
-    #[serde(rename = "userAgent", borrow, default)]
+    #[serde(
+        rename = "userAgent",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) user_agent: Option<Cow<'a, str>>,
-    #[serde(rename = "errorCode", borrow, default)]
+    #[serde(
+        rename = "errorCode",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) error_code: Option<Cow<'a, str>>,
-    #[serde(rename = "errorMessage", borrow, default)]
+    #[serde(
+        rename = "errorMessage",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) error_message: Option<Cow<'a, str>>,
     #[serde(rename = "requestParameters", borrow, default)]
     pub(crate) request_parameters: Option<&'a RawValue>,
@@ -150,23 +200,53 @@ pub(crate) struct RawRecord<'a> {
     pub(crate) response_elements: Option<&'a RawValue>,
     #[serde(rename = "additionalEventData", borrow, default)]
     pub(crate) additional_event_data: Option<&'a RawValue>,
-    #[serde(rename = "eventID", borrow, default)]
+    #[serde(
+        rename = "eventID",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) event_id: Option<Cow<'a, str>>,
     #[serde(rename = "readOnly", borrow, default)]
     pub(crate) read_only: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub(crate) resources: Option<Vec<RawResource<'a>>>,
-    #[serde(rename = "eventType", borrow, default)]
+    #[serde(
+        rename = "eventType",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) event_type: Option<Cow<'a, str>>,
-    #[serde(rename = "eventCategory", borrow, default)]
+    #[serde(
+        rename = "eventCategory",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) event_category: Option<Cow<'a, str>>,
-    #[serde(rename = "recipientAccountId", borrow, default)]
+    #[serde(
+        rename = "recipientAccountId",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) recipient_account_id: Option<Cow<'a, str>>,
-    #[serde(rename = "vpcEndpointId", borrow, default)]
+    #[serde(
+        rename = "vpcEndpointId",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) vpc_endpoint_id: Option<Cow<'a, str>>,
     #[serde(rename = "insightDetails", borrow, default)]
     pub(crate) insight_details: Option<&'a RawValue>,
-    #[serde(rename = "detail-type", borrow, default)]
+    #[serde(
+        rename = "detail-type",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) detail_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub(crate) detail: Option<&'a RawValue>,
@@ -187,15 +267,30 @@ pub(crate) struct RawRecord<'a> {
 
 #[derive(Default, Deserialize)]
 pub(crate) struct RawIdentity<'a> {
-    #[serde(rename = "type", borrow, default)]
+    #[serde(rename = "type", borrow, default, deserialize_with = "borrowed_text")]
     pub(crate) kind: Option<Cow<'a, str>>,
-    #[serde(rename = "principalId", borrow, default)]
+    #[serde(
+        rename = "principalId",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) principal_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     pub(crate) arn: Option<Cow<'a, str>>,
-    #[serde(rename = "accountId", borrow, default)]
+    #[serde(
+        rename = "accountId",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) account_id: Option<Cow<'a, str>>,
-    #[serde(rename = "invokedBy", borrow, default)]
+    #[serde(
+        rename = "invokedBy",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) invoked_by: Option<Cow<'a, str>>,
     #[serde(rename = "sessionContext", borrow, default)]
     pub(crate) session_context: Option<RawSessionContext<'a>>,
@@ -209,16 +304,34 @@ pub(crate) struct RawSessionContext<'a> {
 
 #[derive(Default, Deserialize)]
 pub(crate) struct RawSessionIssuer<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     pub(crate) arn: Option<Cow<'a, str>>,
 }
 
 #[derive(Default, Deserialize)]
 pub(crate) struct RawResource<'a> {
-    #[serde(rename = "ARN", alias = "arn", borrow, default)]
+    #[serde(
+        rename = "ARN",
+        alias = "arn",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
     pub(crate) arn: Option<Cow<'a, str>>,
-    #[serde(rename = "type", borrow, default)]
+    #[serde(rename = "type", borrow, default, deserialize_with = "borrowed_text")]
     pub(crate) kind: Option<Cow<'a, str>>,
+}
+
+/// Reads an optional string, borrowing it from the record unless it has
+/// escapes. A field of type `Option<Cow<str>>` would always be copied:
+/// serde borrows a `Cow<str>` only when it is the field's whole type.
+fn borrowed_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    let text: Option<Text<'de>> = Deserialize::deserialize(deserializer)?;
+    Ok(text.map(|Text(text)| text))
 }
 
 /// The result of looking at one JSON value that may hold records.
@@ -664,6 +777,19 @@ fn hash_optional_fields(hasher: &mut Xxh3, event: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_fields_borrowed_unless_escaped() {
+        let record = r#"{"eventName":"Decrypt","awsRegion":"eu-\u0077est-1","userIdentity":{"arn":"arn:aws:iam::1:role/a"},"resources":[{"ARN":"k"}]}"#;
+        let raw: RawRecord<'_> = serde_json::from_str(record).unwrap();
+        assert!(matches!(raw.event_name, Some(Cow::Borrowed("Decrypt"))));
+        assert!(matches!(raw.aws_region, Some(Cow::Owned(ref region)) if region == "eu-west-1"));
+        let identity = raw.user_identity.unwrap();
+        assert!(matches!(identity.arn, Some(Cow::Borrowed(_))));
+        let resources = raw.resources.unwrap();
+        assert!(matches!(resources[0].arn, Some(Cow::Borrowed("k"))));
+        assert!(raw.error_code.is_none());
+    }
 
     #[test]
     fn secret_fields_redacted_at_any_depth() {

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod event;
+pub mod gzip;
 mod names;
 mod ocsf;
 mod reader;

@@ -21,18 +21,22 @@ use serde_json::value::RawValue;
 use wide::u8x16;
 
 use crate::event::{Classified, Event, Parsed, parse_record};
+use crate::gzip;
 use crate::service::CRYPTO_EVENT_SOURCES;
 
 /// Bytes requested from the input per read.
 const READ_CHUNK: usize = 1 << 20;
 
-/// Largest read buffer kept for the next file on the same thread.
-const MAX_SPARE_BUFFER: usize = READ_CHUNK * 4;
+/// Largest read buffer kept for the next file on the same thread: a file
+/// decompressed whole needs one this large.
+const MAX_SPARE_BUFFER: usize = gzip::MAX_WHOLE_SIZE;
 
 thread_local! {
     /// The read buffer of the last file read on this thread, kept so that
     /// every file does not allocate and zero a new one.
     static SPARE_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// The compressed bytes of the last gzip file read whole on this thread.
+    static SPARE_COMPRESSED: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Error message for a JSON Lines line whose value is cut off before the
@@ -168,11 +172,65 @@ pub fn read_log<R: Read>(
         }
     };
     summary.gzip = gzip;
-    if gzip {
-        let decoder = flate2::bufread::MultiGzDecoder::new(input);
-        FileReader::new(decoder, options, sink, summary).run()
-    } else {
-        FileReader::new(input, options, sink, summary).run()
+    if !gzip {
+        return FileReader::new(input, options, sink, summary).run();
+    }
+
+    // A small file is read whole and decompressed in one call when it is one
+    // intact gzip member. Anything else is streamed, starting with the bytes
+    // already read.
+    let mut compressed = SPARE_COMPRESSED.take();
+    compressed.clear();
+    let limit = gzip::MAX_WHOLE_COMPRESSED as u64 + 1;
+    let read = (&mut input).take(limit).read_to_end(&mut compressed);
+    let summary = match read {
+        Ok(_) if compressed.len() <= gzip::MAX_WHOLE_COMPRESSED => {
+            let mut data = SPARE_BUFFER.take();
+            match gzip::decompress_whole(&compressed, &mut data) {
+                Some(len) => {
+                    let buffer = Buffer::whole(data, len);
+                    FileReader::with_buffer(buffer, options, sink, summary).run()
+                }
+                None => {
+                    SPARE_BUFFER.set(data);
+                    let input: Box<dyn Read> = Box::new(&compressed[..]);
+                    read_gzip_stream(input, options, sink, summary)
+                }
+            }
+        }
+        Ok(_) => {
+            let input = Box::new(compressed.as_slice().chain(input));
+            read_gzip_stream(input, options, sink, summary)
+        }
+        Err(error) => {
+            // The bytes read before the error are still decompressed.
+            let input = Box::new(compressed.as_slice().chain(Failing(Some(error))));
+            read_gzip_stream(input, options, sink, summary)
+        }
+    };
+    if compressed.capacity() <= gzip::MAX_WHOLE_COMPRESSED * 2 {
+        SPARE_COMPRESSED.set(compressed);
+    }
+    summary
+}
+
+/// Reads a gzip stream of any number of members.
+fn read_gzip_stream(
+    input: Box<dyn Read + '_>,
+    options: &ReadOptions,
+    sink: &mut dyn FnMut(Box<Event>),
+    summary: FileSummary,
+) -> FileSummary {
+    let decoder = flate2::read::MultiGzDecoder::new(input);
+    FileReader::new(decoder, options, sink, summary).run()
+}
+
+/// A reader that fails with the error it holds, then reports end of input.
+struct Failing(Option<io::Error>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        self.0.take().map_or(Ok(0), Err)
     }
 }
 
@@ -225,6 +283,22 @@ struct Buffer<R> {
     deferred_error: Option<io::Error>,
     /// Line of `data[pos]`, when lines are counted.
     line: Option<u64>,
+}
+
+impl Buffer<io::Empty> {
+    /// Creates a buffer over the whole input, `data[..len]`.
+    fn whole(data: Vec<u8>, len: usize) -> Self {
+        Self {
+            input: io::empty(),
+            data,
+            pos: 0,
+            len,
+            base: 0,
+            eof: true,
+            deferred_error: None,
+            line: Some(1),
+        }
+    }
 }
 
 impl<R: Read> Buffer<R> {
@@ -480,25 +554,39 @@ struct BlockMasks {
 
 impl BlockMasks {
     fn of(block: &[u8; BLOCK]) -> Self {
-        let mut masks = BlockMasks {
-            quotes: 0,
-            backslashes: 0,
-            opens: 0,
-            closes: 0,
-            newlines: 0,
-        };
+        // Quotes are in nearly every block and get their own comparison.
+        // Braces, backslashes and line feeds are rare: one combined mask
+        // finds them, and each byte it marks is then classified alone.
+        let mut quotes = 0u64;
+        let mut rare = 0u64;
         for (lane, bytes) in block.chunks_exact(LANES).enumerate() {
             let Ok(bytes) = <[u8; LANES]>::try_from(bytes) else {
                 continue;
             };
             let vector = u8x16::new(bytes);
             let shift = lane * LANES;
-            let mask = |byte: u8| (vector.cmp_eq(u8x16::splat(byte)).move_mask() as u64) << shift;
-            masks.quotes |= mask(b'"');
-            masks.backslashes |= mask(b'\\');
-            masks.opens |= mask(b'{');
-            masks.closes |= mask(b'}');
-            masks.newlines |= mask(b'\n');
+            quotes |= (vector.cmp_eq(u8x16::splat(b'"')).move_mask() as u64) << shift;
+            let braces = vector.cmp_eq(u8x16::splat(b'{')) | vector.cmp_eq(u8x16::splat(b'}'));
+            let others = vector.cmp_eq(u8x16::splat(b'\\')) | vector.cmp_eq(u8x16::splat(b'\n'));
+            rare |= ((braces | others).move_mask() as u64) << shift;
+        }
+        let mut masks = BlockMasks {
+            quotes,
+            backslashes: 0,
+            opens: 0,
+            closes: 0,
+            newlines: 0,
+        };
+        while rare != 0 {
+            let bit = rare.trailing_zeros() as usize;
+            rare &= rare - 1;
+            let mask = match block[bit] {
+                b'{' => &mut masks.opens,
+                b'}' => &mut masks.closes,
+                b'\\' => &mut masks.backslashes,
+                _ => &mut masks.newlines,
+            };
+            *mask |= 1 << bit;
         }
         masks
     }
@@ -612,8 +700,17 @@ impl<'a, R: Read> FileReader<'a, R> {
         sink: &'a mut dyn FnMut(Box<Event>),
         summary: FileSummary,
     ) -> Self {
+        Self::with_buffer(Buffer::new(input), options, sink, summary)
+    }
+
+    fn with_buffer(
+        buffer: Buffer<R>,
+        options: &'a ReadOptions,
+        sink: &'a mut dyn FnMut(Box<Event>),
+        summary: FileSummary,
+    ) -> Self {
         Self {
-            buffer: Buffer::new(input),
+            buffer,
             options,
             sink,
             summary,
