@@ -200,7 +200,7 @@ fn decompress_worker(files: &[PathBuf], next_file: &AtomicUsize) -> Result<Total
             .map_err(|err| format!("failed to read {}: {err}", path.display()))?;
 
         let len = match gzip::decompress_whole(&compressed, &mut buffer) {
-            Some(len) => len,
+            Some(decompressed) => decompressed.len,
             None => {
                 // MultiGzDecoder reads every gzip member, like `gzip -d`, so
                 // a file made of concatenated members is counted in full.

@@ -10,23 +10,69 @@
 //! would stop reading after the first. It also covers damaged or cut-off
 //! files, so that the records before the damage are still read.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use libdeflater::Decompressor;
 use memchr::memmem;
 
 /// Largest compressed file that is read into memory to be decompressed
 /// whole. Generated CloudTrail logs compress about six to one, so a larger
 /// file would rarely fit [`MAX_WHOLE_SIZE`] anyway.
-pub const MAX_WHOLE_COMPRESSED: usize = 4 << 20;
+pub const MAX_WHOLE_COMPRESSED: usize = 2 << 20;
 
 /// Largest uncompressed size decompressed whole.
 pub const MAX_WHOLE_SIZE: usize = 16 << 20;
 
+/// Uncompressed bytes that all threads together may hold in files
+/// decompressed whole. A file that would exceed it is streamed, so memory
+/// does not grow with the number of threads times the file size.
+pub const WHOLE_BUDGET: usize = 32 << 20;
+
+/// Bytes of [`WHOLE_BUDGET`] in use.
+static WHOLE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// A file's content decompressed whole.
+#[derive(Debug)]
+pub struct Decompressed {
+    /// Length of the content at the start of the output buffer.
+    pub len: usize,
+    /// The share of [`WHOLE_BUDGET`] the content holds until it is dropped.
+    _reservation: Reservation,
+}
+
+/// A share of a budget of bytes, given back when dropped.
+#[derive(Debug)]
+struct Reservation {
+    used: &'static AtomicUsize,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Takes `bytes` of the budget whose use `used` counts, or returns
+    /// `None` when too few are left.
+    fn take(used: &'static AtomicUsize, bytes: usize) -> Option<Self> {
+        used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |in_use| {
+            in_use
+                .checked_add(bytes)
+                .filter(|total| *total <= WHOLE_BUDGET)
+        })
+        .ok()?;
+        Some(Self { used, bytes })
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
 /// Decompresses `compressed`, a whole gzip file, into the start of `out`,
-/// growing `out` when it is shorter than the content. Returns the content's
-/// length, or `None` when the file must be streamed instead: when it is
-/// larger than [`MAX_WHOLE_SIZE`] uncompressed, damaged, cut off, followed
-/// by anything, or made of several members.
-pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+/// growing `out` when it is shorter than the content. Returns `None` when
+/// the file must be streamed instead: when it is larger than
+/// [`MAX_WHOLE_SIZE`] uncompressed or than the budget left, damaged, cut
+/// off, followed by anything, or made of several members.
+pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompressed> {
     if compressed.len() > MAX_WHOLE_COMPRESSED {
         return None;
     }
@@ -36,6 +82,7 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     if size > MAX_WHOLE_SIZE {
         return None;
     }
+    let reservation = Reservation::take(&WHOLE_BYTES, size)?;
 
     if out.len() < size {
         out.resize(size, 0);
@@ -59,7 +106,10 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<usize> {
     if memmem::find(compressed, &boundary).is_some() {
         return None;
     }
-    Some(written)
+    Some(Decompressed {
+        len: written,
+        _reservation: reservation,
+    })
 }
 
 /// Reads the size field of the gzip trailer that ends `compressed`.
@@ -94,20 +144,20 @@ mod tests {
     fn single_member_is_decompressed_whole() {
         let text = content(300_000);
         let mut out = Vec::new();
-        let written = decompress_whole(&gzip(&text), &mut out).unwrap();
+        let written = decompress_whole(&gzip(&text), &mut out).unwrap().len;
         assert_eq!(&out[..written], &text[..]);
     }
 
     #[test]
     fn empty_member_is_decompressed_whole() {
         let mut out = vec![7; 10];
-        assert_eq!(decompress_whole(&gzip(b""), &mut out), Some(0));
+        assert_eq!(decompress_whole(&gzip(b""), &mut out).unwrap().len, 0);
     }
 
     #[test]
     fn output_longer_than_content_is_kept() {
         let mut out = vec![b'x'; 100];
-        let written = decompress_whole(&gzip(b"{}"), &mut out).unwrap();
+        let written = decompress_whole(&gzip(b"{}"), &mut out).unwrap().len;
         assert_eq!(&out[..written], b"{}");
         assert_eq!(out.len(), 100);
     }
@@ -122,7 +172,7 @@ mod tests {
             [member.clone(), gzip(b"{\"b\":22}")].concat(),
             [member.clone(), gzip(b""), member.clone()].concat(),
         ] {
-            assert_eq!(decompress_whole(&members, &mut Vec::new()), None);
+            assert!(decompress_whole(&members, &mut Vec::new()).is_none());
             let mut streamed = Vec::new();
             flate2::read::MultiGzDecoder::new(&members[..])
                 .read_to_end(&mut streamed)
@@ -137,27 +187,36 @@ mod tests {
         let mut out = Vec::new();
         // Cut off inside the data, inside the trailer, or followed by a
         // stray byte or by zero padding.
-        assert_eq!(decompress_whole(&whole[..whole.len() / 2], &mut out), None);
-        assert_eq!(decompress_whole(&whole[..whole.len() - 3], &mut out), None);
-        assert_eq!(
-            decompress_whole(&[&whole[..], b"x"].concat(), &mut out),
-            None
-        );
-        assert_eq!(
-            decompress_whole(&[&whole[..], &[0; 8]].concat(), &mut out),
-            None
-        );
+        assert!(decompress_whole(&whole[..whole.len() / 2], &mut out).is_none());
+        assert!(decompress_whole(&whole[..whole.len() - 3], &mut out).is_none());
+        let stray_byte = [&whole[..], b"x"].concat();
+        assert!(decompress_whole(&stray_byte, &mut out).is_none());
+        let zero_padding = [&whole[..], &[0; 8]].concat();
+        assert!(decompress_whole(&zero_padding, &mut out).is_none());
         let mut corrupt = whole.clone();
         corrupt[whole.len() / 2] ^= 0x55;
-        assert_eq!(decompress_whole(&corrupt, &mut out), None);
-        assert_eq!(decompress_whole(&whole[..3], &mut out), None);
+        assert!(decompress_whole(&corrupt, &mut out).is_none());
+        assert!(decompress_whole(&whole[..3], &mut out).is_none());
+    }
+
+    #[test]
+    fn reservations_stay_within_budget() {
+        static USED: AtomicUsize = AtomicUsize::new(0);
+        let first = Reservation::take(&USED, WHOLE_BUDGET - 10).unwrap();
+        assert!(Reservation::take(&USED, 11).is_none());
+        let second = Reservation::take(&USED, 10).unwrap();
+        assert!(Reservation::take(&USED, 1).is_none());
+        drop(first);
+        assert_eq!(USED.load(Ordering::Acquire), 10);
+        drop(second);
+        assert_eq!(USED.load(Ordering::Acquire), 0);
     }
 
     #[test]
     fn large_content_is_left_to_streaming() {
         let whole = gzip(&vec![b' '; MAX_WHOLE_SIZE + 1]);
         let mut out = Vec::new();
-        assert_eq!(decompress_whole(&whole, &mut out), None);
+        assert!(decompress_whole(&whole, &mut out).is_none());
         assert!(
             out.is_empty(),
             "no buffer is grown for a file left to streaming"

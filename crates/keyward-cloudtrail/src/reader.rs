@@ -27,9 +27,12 @@ use crate::service::CRYPTO_EVENT_SOURCES;
 /// Bytes requested from the input per read.
 const READ_CHUNK: usize = 1 << 20;
 
-/// Largest read buffer kept for the next file on the same thread: a file
-/// decompressed whole needs one this large.
-const MAX_SPARE_BUFFER: usize = gzip::MAX_WHOLE_SIZE;
+/// Largest read buffer kept for the next file on the same thread.
+const MAX_SPARE_BUFFER: usize = READ_CHUNK * 4;
+
+/// Largest buffer of compressed bytes kept for the next file on the same
+/// thread.
+const MAX_SPARE_COMPRESSED: usize = READ_CHUNK;
 
 thread_local! {
     /// The read buffer of the last file read on this thread, kept so that
@@ -187,8 +190,8 @@ pub fn read_log<R: Read>(
         Ok(_) if compressed.len() <= gzip::MAX_WHOLE_COMPRESSED => {
             let mut data = SPARE_BUFFER.take();
             match gzip::decompress_whole(&compressed, &mut data) {
-                Some(len) => {
-                    let buffer = Buffer::whole(data, len);
+                Some(decompressed) => {
+                    let buffer = Buffer::whole(data, decompressed.len);
                     FileReader::with_buffer(buffer, options, sink, summary).run()
                 }
                 None => {
@@ -208,7 +211,7 @@ pub fn read_log<R: Read>(
             read_gzip_stream(input, options, sink, summary)
         }
     };
-    if compressed.capacity() <= gzip::MAX_WHOLE_COMPRESSED * 2 {
+    if compressed.capacity() <= MAX_SPARE_COMPRESSED {
         SPARE_COMPRESSED.set(compressed);
     }
     summary
@@ -1325,6 +1328,43 @@ mod tests {
         assert!(summary.gzip);
         assert_eq!(events.len(), 2);
         assert_eq!(summary.bytes, records_file().len() as u64);
+    }
+
+    fn gzip(text: &str) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn every_gzip_member_is_read() {
+        let line = |id: &str| record("kms.amazonaws.com", "Encrypt", id) + "\n";
+        // Identical members end the same way, so only the scan for a member
+        // boundary tells them from one member.
+        let same = [gzip(&line("1")), gzip(&line("1"))].concat();
+        let different = [gzip(&line("1")), gzip(""), gzip(&line("2"))].concat();
+        for (file, expected) in [(same, 2), (different, 2)] {
+            let (summary, events) = read_all(&file);
+            assert_eq!(summary.error_count, 0, "{:?}", summary.errors);
+            assert_eq!(summary.records, expected);
+            assert_eq!(events.len(), expected as usize);
+        }
+    }
+
+    #[test]
+    fn gzip_past_whole_file_limits_is_streamed() {
+        // Over 16 MiB of JSON is read as a stream, not whole.
+        let padding = "a".repeat(1400);
+        let records: Vec<String> = (0..12_000)
+            .map(|i| record("kms.amazonaws.com", "Encrypt", &format!("{i}-{padding}")))
+            .collect();
+        let file = format!("{{\"Records\":[{}]}}", records.join(","));
+        assert!(file.len() > gzip::MAX_WHOLE_SIZE);
+        let compressed = gzip(&file);
+        let (summary, events) = read_all(&compressed);
+        assert_eq!(summary.error_count, 0, "{:?}", summary.errors);
+        assert_eq!(events.len(), 12_000);
+        assert_eq!(summary.bytes, file.len() as u64);
     }
 
     #[test]
