@@ -2,9 +2,11 @@
 //!
 //! One reader handles every shape found in real exports: the S3 delivery
 //! format `{"Records":[...]}`, a bare record, a JSON array of records, JSON
-//! Lines, and EventBridge envelopes, each optionally gzipped. Memory stays
-//! bounded by the largest single record, never by the file: records are cut
-//! out of a sliding buffer by a structural scan and parsed one at a time.
+//! Lines, and EventBridge envelopes, each optionally gzipped. Records are
+//! cut out of a sliding buffer by a structural scan and parsed one at a
+//! time, so memory is bounded by the largest single record, not by the file.
+//! The one exception is a small gzip file, which is decompressed whole
+//! within the limits of [`crate::gzip`].
 //!
 //! Only records of the kept services are parsed field by field. Any other
 //! record is recognized from its `eventSource` value and counted, which is
