@@ -36,7 +36,7 @@ static WHOLE_BYTES: AtomicUsize = AtomicUsize::new(0);
 pub struct Decompressed {
     /// Length of the content at the start of the output buffer.
     pub len: usize,
-    /// The share of [`WHOLE_BUDGET`] the content holds until it is dropped.
+    /// The content's share of [`WHOLE_BUDGET`], given back when dropped.
     _reservation: Reservation,
 }
 
@@ -68,12 +68,20 @@ impl Drop for Reservation {
 }
 
 /// Decompresses `compressed`, a whole gzip file, into the start of `out`,
-/// growing `out` when it is shorter than the content. Returns `None` when
-/// the file must be streamed instead: when it is larger than
-/// [`MAX_WHOLE_SIZE`] uncompressed or than the budget left, damaged, cut
-/// off, followed by anything, or made of several members.
+/// growing `out` when it is shorter than the content.
+///
+/// Returns `None` when the file must be streamed instead. That is the case
+/// for a file larger than [`MAX_WHOLE_SIZE`] uncompressed or than the
+/// budget left, and for a damaged, cut-off or multi-member file, or one
+/// followed by other bytes. It is also the case for a header with optional
+/// fields, because only the streaming decoder checks them.
 pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompressed> {
     if compressed.len() > MAX_WHOLE_COMPRESSED {
+        return None;
+    }
+    // Byte 3 is the header's flags for a file name, a comment, extra fields
+    // and a header checksum.
+    if compressed.get(3) != Some(&0) {
         return None;
     }
     // The trailer's last four bytes give the member's size modulo 2^32.
@@ -92,18 +100,18 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
         .ok()?;
 
     // libdeflate stops after the first member and ignores what follows.
-    // Two checks catch a file that goes on. Its last four bytes must equal
-    // the written length, as the first member's size field would. And the
-    // written length must not appear followed by the gzip magic bytes, as
-    // it does where one member ends and the next begins. A chance match
-    // only sends the file to the streaming decoder, which reads it whole.
+    // The member's trailer, its content's CRC-32 and length, must therefore
+    // end the file and appear nowhere before. Where anything follows the
+    // first member, its trailer appears earlier. A chance match of the
+    // eight bytes only sends the file to the streaming decoder.
     if written != size {
         return None;
     }
-    let mut boundary = [0u8; 6];
-    boundary[..4].copy_from_slice(&trailer_size.to_le_bytes());
-    boundary[4..].copy_from_slice(&[0x1f, 0x8b]);
-    if memmem::find(compressed, &boundary).is_some() {
+    let mut trailer = [0u8; 8];
+    trailer[..4].copy_from_slice(&libdeflater::crc32(&out[..written]).to_le_bytes());
+    trailer[4..].copy_from_slice(&trailer_size.to_le_bytes());
+    let trailer_start = compressed.len().checked_sub(8)?;
+    if memmem::find(compressed, &trailer) != Some(trailer_start) {
         return None;
     }
     Some(Decompressed {
@@ -149,12 +157,6 @@ mod tests {
     }
 
     #[test]
-    fn empty_member_is_decompressed_whole() {
-        let mut out = vec![7; 10];
-        assert_eq!(decompress_whole(&gzip(b""), &mut out).unwrap().len, 0);
-    }
-
-    #[test]
     fn output_longer_than_content_is_kept() {
         let mut out = vec![b'x'; 100];
         let written = decompress_whole(&gzip(b"{}"), &mut out).unwrap().len;
@@ -178,6 +180,34 @@ mod tests {
                 .read_to_end(&mut streamed)
                 .unwrap();
             assert!(streamed.len() > 7);
+        }
+    }
+
+    #[test]
+    fn bytes_after_member_left_to_streaming() {
+        let first = gzip(b"{\"a\":1}");
+        let second = gzip(b"{\"b\":2}");
+        assert_eq!(first.len(), second.len());
+        let mut flipped_magic = second.clone();
+        flipped_magic[0] ^= 1;
+        // Each file ends with a size field equal to the first member's.
+        for file in [
+            [&first[..], b"\n", &second[..]].concat(),
+            [&first[..], &flipped_magic[..]].concat(),
+            [&first[..], &first[first.len() - 8..]].concat(),
+            [&first[..], &[0; 16][..], &first[first.len() - 4..]].concat(),
+        ] {
+            assert!(decompress_whole(&file, &mut Vec::new()).is_none());
+        }
+    }
+
+    #[test]
+    fn optional_header_fields_left_to_streaming() {
+        let plain = gzip(b"{}");
+        for flags in [0x02, 0x04, 0x08, 0x10] {
+            let mut flagged = plain.clone();
+            flagged[3] = flags;
+            assert!(decompress_whole(&flagged, &mut Vec::new()).is_none());
         }
     }
 

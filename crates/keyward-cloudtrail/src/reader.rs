@@ -226,8 +226,25 @@ fn read_gzip_stream(
     sink: &mut dyn FnMut(Box<Event>),
     summary: FileSummary,
 ) -> FileSummary {
-    let decoder = flate2::read::MultiGzDecoder::new(input);
+    let decoder = SmallReads(flate2::read::MultiGzDecoder::new(input));
     FileReader::new(decoder, options, sink, summary).run()
+}
+
+/// Bytes requested from a gzip decoder per read.
+const GZIP_READ: usize = 64 << 10;
+
+/// A reader that asks its input for at most [`GZIP_READ`] bytes at a time.
+///
+/// A gzip decoder that meets corrupt data fails the whole read and drops
+/// what it decompressed in that call, so small reads keep all but the last
+/// few records before the damage.
+struct SmallReads<R>(R);
+
+impl<R: Read> Read for SmallReads<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len().min(GZIP_READ);
+        self.0.read(&mut buf[..len])
+    }
 }
 
 /// A reader that fails with the error it holds, then reports end of input.
@@ -1341,8 +1358,8 @@ mod tests {
     #[test]
     fn every_gzip_member_is_read() {
         let line = |id: &str| record("kms.amazonaws.com", "Encrypt", id) + "\n";
-        // Identical members end the same way, so only the scan for a member
-        // boundary tells them from one member.
+        // Identical members end with the same trailer, so only the search
+        // for an earlier trailer shows that there are two.
         let same = [gzip(&line("1")), gzip(&line("1"))].concat();
         let different = [gzip(&line("1")), gzip(""), gzip(&line("2"))].concat();
         for (file, expected) in [(same, 2), (different, 2)] {
@@ -1367,6 +1384,58 @@ mod tests {
         assert_eq!(summary.error_count, 0, "{:?}", summary.errors);
         assert_eq!(events.len(), 12_000);
         assert_eq!(summary.bytes, file.len() as u64);
+    }
+
+    #[test]
+    fn data_after_first_member_is_reported() {
+        let member = |first: u32| {
+            let lines: String = (first..first + 3)
+                .map(|i| record("kms.amazonaws.com", "Encrypt", &i.to_string()) + "\n")
+                .collect();
+            gzip(&lines)
+        };
+        let (first, second) = (member(100), member(200));
+        // The stray line feed ends the gzip stream with an error, and the
+        // file's size field matches the first member's.
+        let file = [&first[..], b"\n", &second[..]].concat();
+        let (summary, events) = read_all(&file);
+        assert_eq!(events.len(), 3);
+        assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+    }
+
+    #[test]
+    fn corrupt_deflate_block_keeps_earlier_records() {
+        let records: Vec<String> = (0..2000)
+            .map(|i| {
+                record(
+                    "kms.amazonaws.com",
+                    "Encrypt",
+                    &format!("{i}-{}", "a".repeat(900)),
+                )
+            })
+            .collect();
+        let lines = records.join("\n") + "\n";
+        let half = &lines.as_bytes()[..lines.len() / 2];
+        let mut deflate =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        deflate.write_all(half).unwrap();
+        deflate.flush().unwrap();
+        // A gzip header, the first half of the data, a final block of the
+        // reserved type 3, and a trailer.
+        let mut file = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        file.extend_from_slice(deflate.get_ref());
+        file.push(0x07);
+        file.extend_from_slice(&[0; 8]);
+
+        let (summary, events) = read_all(&file);
+        let whole_lines = half.iter().filter(|byte| **byte == b'\n').count();
+        assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+        assert!(events.len() <= whole_lines);
+        assert!(
+            events.len() + 100 >= whole_lines,
+            "kept {} of {whole_lines} records before the damage",
+            events.len()
+        );
     }
 
     #[test]
