@@ -45,7 +45,7 @@ pub struct Args {
 
     /// Megabytes of events held in memory before they are written to the
     /// store; larger values write fewer, larger files.
-    #[arg(long, value_name = "MB", default_value_t = 48,
+    #[arg(long, value_name = "MB", default_value_t = 24,
           value_parser = clap::value_parser!(u16).range(1..=4096))]
     buffer_mb: u16,
 }

@@ -36,7 +36,7 @@ pub use s3::S3Reader;
 pub use source::{Listing, Location, PathKind, Source, SourceFile, classify_path, list_local};
 
 /// Batches of events queued between the readers and the writer.
-const QUEUE_LENGTH: usize = 64;
+const QUEUE_LENGTH: usize = 16;
 
 /// Events sent to the writer at a time.
 const EVENT_BATCH: usize = 256;

@@ -33,7 +33,7 @@ use crate::partition::Partition;
 use crate::schema::{StoredEvent, events_to_batch, names_to_batch};
 
 /// Buffered bytes of events that trigger a hand-off of every partition.
-const DEFAULT_FLUSH_BYTES: usize = 48 << 20;
+const DEFAULT_FLUSH_BYTES: usize = 24 << 20;
 
 /// Events pushed elsewhere after which a partition counts as finished and
 /// is handed off.
@@ -241,9 +241,9 @@ impl<'a> EventWriter<'a> {
     }
 
     fn start_background(&self) -> Result<Background> {
-        // One job waits while another is written, which bounds memory to
-        // the buffer and two hand-offs.
-        let (jobs, receiver) = sync_channel::<Job>(1);
+        // A job is handed over only when the writer thread is free, so
+        // memory holds at most the buffer being filled and one job.
+        let (jobs, receiver) = sync_channel::<Job>(0);
         let mut files = FileWriter {
             store: self.store.clone(),
             run_id: self.run_id.clone(),
