@@ -745,8 +745,9 @@ impl<'a, R: Read> FileReader<'a, R> {
     fn run(mut self) -> FileSummary {
         if let Err(error) = self.read_documents() {
             let position = self.position_here();
-            self.summary
-                .push_error(position, read_failure(&error, self.summary.gzip));
+            let read = self.buffer.offset(self.buffer.len);
+            let message = read_failure(&error, self.summary.gzip, read);
+            self.summary.push_error(position, message);
             self.summary.stopped_early = true;
         }
         self.summary.bytes = self.buffer.offset(self.buffer.len);
@@ -1155,11 +1156,14 @@ fn locate_error(error: &crate::event::RecordError, start: Position) -> (Position
     (position, message)
 }
 
-fn read_failure(error: &io::Error, gzip: bool) -> String {
+/// Describes a failed read after `read` bytes of content. The byte count
+/// places the failure where the line number cannot, as in a file that is
+/// one long line.
+fn read_failure(error: &io::Error, gzip: bool, read: u64) -> String {
     if gzip {
-        format!("truncated or corrupt gzip data: {error}")
+        format!("truncated or corrupt gzip data after {read} uncompressed bytes: {error}")
     } else {
-        format!("read failed: {error}")
+        format!("read failed after {read} bytes: {error}")
     }
 }
 
@@ -1430,6 +1434,15 @@ mod tests {
         let (summary, events) = read_all(&file);
         let whole_lines = half.iter().filter(|byte| **byte == b'\n').count();
         assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+        let expected = format!(
+            "truncated or corrupt gzip data after {} uncompressed bytes",
+            summary.bytes
+        );
+        assert!(
+            summary.errors[0].message.starts_with(&expected),
+            "{}",
+            summary.errors[0].message
+        );
         assert!(events.len() <= whole_lines);
         assert!(
             events.len() + 100 >= whole_lines,
