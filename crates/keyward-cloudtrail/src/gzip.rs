@@ -23,6 +23,11 @@ pub const MAX_WHOLE_COMPRESSED: usize = 2 << 20;
 /// Largest uncompressed size decompressed whole.
 pub const MAX_WHOLE_SIZE: usize = 16 << 20;
 
+/// The most bytes that one byte of deflate data can decompress to: a
+/// 258-byte match coded in two bits, one for the length and one for the
+/// distance.
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 /// Uncompressed bytes that all threads together may hold in files
 /// decompressed whole. A file that would exceed it is streamed, so memory
 /// does not grow with the number of threads times the file size.
@@ -87,7 +92,9 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
     // The trailer's last four bytes give the member's size modulo 2^32.
     let trailer_size = trailer_size(compressed)?;
     let size = usize::try_from(trailer_size).ok()?;
-    if size > MAX_WHOLE_SIZE {
+    // Deflate expands a byte to at most 1032 bytes, so a larger size in the
+    // trailer is false, and the buffer is not zero-filled for it.
+    if size > MAX_WHOLE_SIZE || size > compressed.len().saturating_mul(MAX_DEFLATE_RATIO) {
         return None;
     }
     let reservation = Reservation::take(&WHOLE_BYTES, size)?;
@@ -240,6 +247,25 @@ mod tests {
         assert_eq!(USED.load(Ordering::Acquire), 10);
         drop(second);
         assert_eq!(USED.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn impossible_trailer_size_grows_no_buffer() {
+        let mut file = gzip(b"{}");
+        let len = file.len();
+        file[len - 4..].copy_from_slice(&(MAX_WHOLE_SIZE as u32).to_le_bytes());
+        let mut out = Vec::new();
+        assert!(decompress_whole(&file, &mut out).is_none());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn highly_compressed_content_is_decompressed_whole() {
+        let text = vec![b' '; 1 << 20];
+        let file = gzip(&text);
+        assert!(file.len() * MAX_DEFLATE_RATIO >= text.len());
+        let mut out = Vec::new();
+        assert_eq!(decompress_whole(&file, &mut out).unwrap().len, text.len());
     }
 
     #[test]
