@@ -3,7 +3,7 @@
 //! Walks the given folders, decompresses every `.gz` file as keyward's
 //! reader does, discards the output and prints one JSON line:
 //! `{"files":N,"bytes":N,"seconds":F}`. A file that fits the reader's limits
-//! is read whole and decompressed by libdeflate in one call; any other file
+//! is read whole and decompressed by libdeflate in one call. Any other file
 //! is streamed through flate2 with the zlib-rs backend.
 //! `bytes` counts uncompressed bytes. `seconds` is wall-clock time of the
 //! decompression threads, without the folder walk.

@@ -23,9 +23,9 @@ pub const MAX_WHOLE_COMPRESSED: usize = 2 << 20;
 /// Largest uncompressed size decompressed whole.
 pub const MAX_WHOLE_SIZE: usize = 16 << 20;
 
-/// The most bytes that one byte of deflate data can decompress to: a
-/// 258-byte match coded in two bits, one for the length and one for the
-/// distance.
+/// Maximum number of bytes that one byte of deflate data decompresses to:
+/// four 258-byte matches, each coded in two bits (one for the length, one
+/// for the distance).
 const MAX_DEFLATE_RATIO: usize = 1032;
 
 /// Uncompressed bytes that all threads together may hold in files
@@ -106,14 +106,17 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
         .gzip_decompress(compressed, &mut out[..size])
         .ok()?;
 
+    // A shorter content means the file's last four bytes are not this
+    // member's size field.
+    if written != size {
+        return None;
+    }
+
     // libdeflate stops after the first member and ignores what follows.
     // The member's trailer, its content's CRC-32 and length, must therefore
     // end the file and appear nowhere before. Where anything follows the
     // first member, its trailer appears earlier. A chance match of the
     // eight bytes only sends the file to the streaming decoder.
-    if written != size {
-        return None;
-    }
     let mut trailer = [0u8; 8];
     trailer[..4].copy_from_slice(&libdeflater::crc32(&out[..written]).to_le_bytes());
     trailer[4..].copy_from_slice(&trailer_size.to_le_bytes());

@@ -1353,7 +1353,7 @@ mod tests {
         assert_eq!(summary.bytes, records_file().len() as u64);
     }
 
-    fn gzip(text: &str) -> Vec<u8> {
+    fn gzipped(text: &str) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(text.as_bytes()).unwrap();
         encoder.finish().unwrap()
@@ -1364,8 +1364,8 @@ mod tests {
         let line = |id: &str| record("kms.amazonaws.com", "Encrypt", id) + "\n";
         // Identical members end with the same trailer, so only the search
         // for an earlier trailer shows that there are two.
-        let same = [gzip(&line("1")), gzip(&line("1"))].concat();
-        let different = [gzip(&line("1")), gzip(""), gzip(&line("2"))].concat();
+        let same = [gzipped(&line("1")), gzipped(&line("1"))].concat();
+        let different = [gzipped(&line("1")), gzipped(""), gzipped(&line("2"))].concat();
         for (file, expected) in [(same, 2), (different, 2)] {
             let (summary, events) = read_all(&file);
             assert_eq!(summary.error_count, 0, "{:?}", summary.errors);
@@ -1383,7 +1383,7 @@ mod tests {
             .collect();
         let file = format!("{{\"Records\":[{}]}}", records.join(","));
         assert!(file.len() > gzip::MAX_WHOLE_SIZE);
-        let compressed = gzip(&file);
+        let compressed = gzipped(&file);
         let (summary, events) = read_all(&compressed);
         assert_eq!(summary.error_count, 0, "{:?}", summary.errors);
         assert_eq!(events.len(), 12_000);
@@ -1396,7 +1396,7 @@ mod tests {
             let lines: String = (first..first + 3)
                 .map(|i| record("kms.amazonaws.com", "Encrypt", &i.to_string()) + "\n")
                 .collect();
-            gzip(&lines)
+            gzipped(&lines)
         };
         let (first, second) = (member(100), member(200));
         // The stray line feed ends the gzip stream with an error, and the
@@ -1472,9 +1472,7 @@ mod tests {
         let lines: String = (0..2)
             .map(|i| record("kms.amazonaws.com", "Encrypt", &i.to_string()) + "\n")
             .collect();
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(lines.as_bytes()).unwrap();
-        let compressed = encoder.finish().unwrap();
+        let compressed = gzipped(&lines);
 
         // A byte after the member is read as the start of another member.
         let mut trailing_byte = compressed.clone();

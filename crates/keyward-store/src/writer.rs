@@ -241,8 +241,8 @@ impl<'a> EventWriter<'a> {
     }
 
     fn start_background(&self) -> Result<Background> {
-        // A job is handed over only when the writer thread is free, so
-        // memory holds at most the buffer being filled and one job.
+        // A job is handed over only when the writer thread is free, so at
+        // most the buffer being filled and one job are in memory.
         let (jobs, receiver) = sync_channel::<Job>(0);
         let mut files = FileWriter {
             store: self.store.clone(),
