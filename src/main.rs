@@ -20,6 +20,9 @@ use clap::{Parser, Subcommand};
 
 /// The allocator, mimalloc: ingest frees events on a different thread from
 /// the one that built them, and glibc's malloc handles such frees slowly.
+/// Version 2 of mimalloc, set in Cargo.toml, keeps less freed memory than
+/// version 3: on generated trees, ingest's peak RSS was about 40% lower at
+/// the same speed.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

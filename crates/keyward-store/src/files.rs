@@ -7,6 +7,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -30,11 +31,33 @@ const JSON_TEXT_COLUMNS: [&str; 3] = [
 
 /// Writes a batch to `path` atomically, through `temp_dir`.
 pub fn write_parquet_atomic(batch: &RecordBatch, path: &Path, temp_dir: &Path) -> Result<()> {
+    write_batches_atomic(
+        batch.schema(),
+        std::iter::once(Ok(batch.clone())),
+        path,
+        temp_dir,
+    )
+}
+
+/// Writes batches of `schema`, in order, to `path` atomically, through
+/// `temp_dir`. Each batch is dropped once encoded, so a caller that builds
+/// them lazily keeps one in memory at a time.
+pub fn write_batches_atomic(
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    path: &Path,
+    temp_dir: &Path,
+) -> Result<()> {
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned());
     let temp = temp_dir.join(format!(".{}.partial", name.unwrap_or_default()));
-    write_parquet(batch, &temp)?;
+    if let Err(error) = write_parquet(schema, batches, &temp) {
+        // A partial file is of no use. One that cannot be removed is still
+        // ignored, because its name is hidden.
+        let _ = fs::remove_file(&temp);
+        return Err(error);
+    }
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| StoreError::io("create", parent, e))?;
     }
@@ -42,12 +65,16 @@ pub fn write_parquet_atomic(batch: &RecordBatch, path: &Path, temp_dir: &Path) -
     Ok(())
 }
 
-fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
+fn write_parquet(
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    path: &Path,
+) -> Result<()> {
     let file = File::create(path).map_err(|e| StoreError::io("create", path, e))?;
     let mut properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_created_by(format!("keyward {}", env!("CARGO_PKG_VERSION")));
-    for field in batch.schema().fields() {
+    for field in schema.fields() {
         let name = field.name().as_str();
         if UNIQUE_COLUMNS.contains(&name) || JSON_TEXT_COLUMNS.contains(&name) {
             let column = ColumnPath::from(name);
@@ -59,11 +86,13 @@ fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<()> {
         }
     }
     let properties = properties.build();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties))
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties))
         .map_err(|e| StoreError::parquet(path, e))?;
-    writer
-        .write(batch)
-        .map_err(|e| StoreError::parquet(path, e))?;
+    for batch in batches {
+        writer
+            .write(&batch?)
+            .map_err(|e| StoreError::parquet(path, e))?;
+    }
     let file = writer
         .into_inner()
         .map_err(|e| StoreError::parquet(path, e))?;
@@ -142,4 +171,58 @@ pub fn read_event_keys(path: &Path, into: &mut std::collections::HashSet<u128>) 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(schema: &SchemaRef, values: Vec<i64>) -> Result<RecordBatch> {
+        Ok(RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(values))],
+        )?)
+    }
+
+    #[test]
+    fn batches_go_to_one_file_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let path = dir.path().join("out/n.parquet");
+        let batches = vec![batch(&schema, vec![1, 2]), batch(&schema, vec![3])];
+        write_batches_atomic(schema, batches.into_iter(), &path, dir.path()).unwrap();
+
+        let file = File::open(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut values = Vec::new();
+        for read in reader {
+            let read = read.unwrap();
+            let column = read.column(0).as_any().downcast_ref::<Int64Array>();
+            values.extend(column.unwrap().values().iter().copied());
+        }
+        assert_eq!(values, [1, 2, 3]);
+    }
+
+    #[test]
+    fn failed_batch_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let path = dir.path().join("n.parquet");
+        let failed = Err(StoreError::Invalid("no more rows".to_owned()));
+        let batches = vec![batch(&schema, vec![1]), failed];
+
+        let error = write_batches_atomic(schema, batches.into_iter(), &path, dir.path());
+
+        assert!(error.unwrap_err().to_string().contains("no more rows"));
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

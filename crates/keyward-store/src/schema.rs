@@ -95,25 +95,88 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// Approximate heap bytes held, for bounding buffers.
+    /// Approximate heap bytes held, for bounding buffers: the boxed event
+    /// and each of its strings, which are separate allocations.
     pub fn approximate_size(&self) -> usize {
-        let event = &self.event;
+        // Every field is named, so that a new one is not left uncounted.
+        let Event {
+            key: _,
+            time: _,
+            event_id,
+            event_version,
+            service,
+            operation,
+            event_type,
+            event_category,
+            account,
+            region,
+            error_code,
+            error_message,
+            actor_type,
+            actor_principal_id,
+            actor_arn,
+            actor_account,
+            actor_session_issuer,
+            actor_invoked_by,
+            source_ip,
+            user_agent,
+            read_only: _,
+            resource_arns,
+            resource,
+            request_resource_id,
+            request_parameters,
+            response_elements,
+            additional_event_data,
+            vpc_endpoint_id,
+        } = &*self.event;
         let optional = [
-            &event.request_parameters,
-            &event.response_elements,
-            &event.additional_event_data,
-            &event.actor_arn,
-            &event.actor_session_issuer,
-            &event.user_agent,
-            &event.error_message,
-            &event.resource,
+            event_id,
+            event_version,
+            event_type,
+            event_category,
+            account,
+            region,
+            error_code,
+            error_message,
+            actor_type,
+            actor_principal_id,
+            actor_arn,
+            actor_account,
+            actor_session_issuer,
+            actor_invoked_by,
+            source_ip,
+            user_agent,
+            resource,
+            request_resource_id,
+            request_parameters,
+            response_elements,
+            additional_event_data,
+            vpc_endpoint_id,
         ];
-        let text: usize = optional
+        let texts: usize = optional
             .iter()
-            .map(|field| field.as_ref().map_or(0, String::len))
+            .filter_map(|field| field.as_ref())
+            .chain([service, operation])
+            .chain(resource_arns)
+            .map(allocated)
             .sum();
-        let arns: usize = event.resource_arns.iter().map(String::len).sum();
-        512 + text + arns
+        let arn_list = match resource_arns.capacity() {
+            0 => 0,
+            capacity => capacity * size_of::<String>() + ALLOCATION_OVERHEAD,
+        };
+        size_of::<Event>() + ALLOCATION_OVERHEAD + arn_list + texts
+    }
+}
+
+/// Average bytes an allocation costs beyond its requested size: rounding to
+/// the allocator's size classes and its bookkeeping.
+const ALLOCATION_OVERHEAD: usize = 16;
+
+/// Returns the heap bytes of a string.
+fn allocated(text: &String) -> usize {
+    match text.capacity() {
+        0 => 0,
+        capacity => capacity + ALLOCATION_OVERHEAD,
     }
 }
 
@@ -223,6 +286,22 @@ pub fn names_to_batch(bindings: &[NameBinding]) -> Result<RecordBatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_counts_every_string() {
+        let bare = StoredEvent {
+            event: Box::default(),
+            source_file: Arc::from("f.json"),
+        };
+        let mut full = bare.clone();
+        full.event.request_parameters = Some("x".repeat(10_000));
+        full.event.source_ip = Some("192.0.2.1".to_owned());
+        full.event.resource_arns = vec!["arn:aws:kms:us-east-1:1:key/a".to_owned()];
+
+        assert!(bare.approximate_size() >= size_of::<Event>());
+        let added = full.approximate_size() - bare.approximate_size();
+        assert!(added >= 10_000 + "192.0.2.1".len() + 29, "{added}");
+    }
 
     #[test]
     fn batch_matches_schema() {

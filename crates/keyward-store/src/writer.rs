@@ -27,10 +27,10 @@ use tracing::debug;
 
 use crate::Store;
 use crate::error::{Result, StoreError};
-use crate::files::{parquet_files, read_event_keys, write_parquet_atomic};
+use crate::files::{parquet_files, read_event_keys, write_batches_atomic, write_parquet_atomic};
 use crate::manifest::{ManifestEntry, entries_to_batch};
 use crate::partition::Partition;
-use crate::schema::{StoredEvent, events_to_batch, names_to_batch};
+use crate::schema::{EVENT_SCHEMA, StoredEvent, events_to_batch, names_to_batch};
 
 /// Buffered bytes of events that trigger a hand-off of every partition.
 const DEFAULT_FLUSH_BYTES: usize = 24 << 20;
@@ -41,6 +41,9 @@ const IDLE_EVENTS: u64 = 8192;
 
 /// Events pushed between two checks for finished partitions.
 const IDLE_CHECK_EVENTS: u64 = 1024;
+
+/// Events converted to Arrow at a time while a file is written.
+const ENCODE_ROWS: usize = 4096;
 
 /// Names gathered before they are written without waiting for a full
 /// hand-off.
@@ -347,11 +350,18 @@ impl FileWriter {
             return Ok(());
         }
         fresh.sort_by_key(|stored| stored.event.time);
-        let batch = events_to_batch(&fresh)?;
+        let count = fresh.len();
+        // Events are freed as they are encoded, so that a hand-off and its
+        // Arrow copy are not both held whole.
+        let mut rest = fresh.into_iter();
+        let batches = std::iter::from_fn(|| {
+            let chunk: Vec<StoredEvent> = rest.by_ref().take(ENCODE_ROWS).collect();
+            (!chunk.is_empty()).then(|| events_to_batch(&chunk))
+        });
         let path = directory.join(self.next_file_name("part"));
-        write_parquet_atomic(&batch, &path, &self.store.temp_dir())?;
-        debug!(path = %path.display(), events = fresh.len(), "wrote events");
-        self.stats.stored += fresh.len() as u64;
+        write_batches_atomic(EVENT_SCHEMA.clone(), batches, &path, &self.store.temp_dir())?;
+        debug!(path = %path.display(), events = count, "wrote events");
+        self.stats.stored += count as u64;
         self.stats.files += 1;
         Ok(())
     }
@@ -478,6 +488,29 @@ mod tests {
         let stats = writer.finish().unwrap();
         assert_eq!(stats.duplicates, 1);
         assert_eq!(stats.stored, 1 + IDLE_EVENTS + IDLE_CHECK_EVENTS);
+    }
+
+    #[test]
+    fn large_partition_is_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        let mut writer = store.writer("run");
+        let count = 2 * ENCODE_ROWS + 1;
+        for key in 0..count as u128 {
+            writer.push(event(key, "111111111111")).unwrap();
+        }
+        let stats = writer.finish().unwrap();
+        assert_eq!((stats.stored, stats.files), (count as u64, 1));
+
+        let mut keys = HashSet::new();
+        let directory = store
+            .events_dir()
+            .join(partition("111111111111").relative_path());
+        for file in parquet_files(&directory).unwrap() {
+            read_event_keys(&file, &mut keys).unwrap();
+        }
+        assert_eq!(keys.len(), count);
     }
 
     #[test]
