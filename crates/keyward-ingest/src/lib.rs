@@ -41,10 +41,16 @@ const QUEUE_LENGTH: usize = 16;
 /// Events sent to the writer at a time.
 const EVENT_BATCH: usize = 256;
 
+/// Most reader threads started by default. Each reader adds about 6 MB of
+/// buffers. The calling thread and the store writer handle every event, so
+/// beyond a few readers they set the pace.
+pub const MAX_DEFAULT_THREADS: usize = 8;
+
 /// Settings of one ingest run.
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
-    /// Reader threads.
+    /// Reader threads; by default the number of cores, at most
+    /// [`MAX_DEFAULT_THREADS`].
     pub threads: usize,
     /// S3 endpoint that replaces AWS's, for S3-compatible servers.
     pub endpoint_url: Option<String>,
@@ -64,7 +70,9 @@ pub struct IngestOptions {
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_DEFAULT_THREADS),
             endpoint_url: None,
             s3_client: None,
             progress: false,
@@ -446,4 +454,16 @@ fn add_file_summary(summary: &mut IngestSummary, file: &FileSummary) {
     summary.not_cloudtrail += file.not_cloudtrail;
     summary.errors += file.error_count;
     summary.bytes_uncompressed += file.bytes;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_threads_are_capped() {
+        let threads = IngestOptions::default().threads;
+        assert!(threads >= 1);
+        assert!(threads <= MAX_DEFAULT_THREADS);
+    }
 }
