@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use xxhash_rust::xxh3::Xxh3;
@@ -16,6 +17,11 @@ use crate::service::CryptoService;
 use crate::time::parse_event_time;
 
 /// A CloudTrail event of one of the services keyward keeps.
+///
+/// Fields that are short in most CloudTrail records, such as the Region or
+/// the error code, are `CompactString`s, which keep up to 24 bytes without
+/// an allocation. An event is built on a reader thread and freed on the
+/// store writer's, and each allocation freed across threads costs time.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Event {
     /// Identity of the event for de-duplication: a hash of `eventID`, event
@@ -26,38 +32,38 @@ pub struct Event {
     /// `eventID`.
     pub event_id: Option<String>,
     /// `eventVersion`.
-    pub event_version: Option<String>,
+    pub event_version: Option<CompactString>,
     /// `eventSource`, such as `kms.amazonaws.com`.
-    pub service: String,
+    pub service: CompactString,
     /// `eventName`, such as `Decrypt`.
-    pub operation: String,
+    pub operation: CompactString,
     /// `eventType`, such as `AwsApiCall` or `AwsServiceEvent`.
-    pub event_type: Option<String>,
+    pub event_type: Option<CompactString>,
     /// `eventCategory`, such as `Management` or `Data`.
-    pub event_category: Option<String>,
+    pub event_category: Option<CompactString>,
     /// The account the event belongs to: `recipientAccountId`, else the
     /// caller's account.
-    pub account: Option<String>,
+    pub account: Option<CompactString>,
     /// `awsRegion`.
-    pub region: Option<String>,
+    pub region: Option<CompactString>,
     /// `errorCode`; absent for a successful call.
-    pub error_code: Option<String>,
+    pub error_code: Option<CompactString>,
     /// `errorMessage`.
     pub error_message: Option<String>,
     /// `userIdentity.type`.
-    pub actor_type: Option<String>,
+    pub actor_type: Option<CompactString>,
     /// `userIdentity.principalId`.
     pub actor_principal_id: Option<String>,
     /// `userIdentity.arn`.
     pub actor_arn: Option<String>,
     /// `userIdentity.accountId`.
-    pub actor_account: Option<String>,
+    pub actor_account: Option<CompactString>,
     /// `userIdentity.sessionContext.sessionIssuer.arn`.
     pub actor_session_issuer: Option<String>,
     /// `userIdentity.invokedBy`: the AWS service that made the call.
-    pub actor_invoked_by: Option<String>,
+    pub actor_invoked_by: Option<CompactString>,
     /// `sourceIPAddress`; an AWS service name for calls made by a service.
-    pub source_ip: Option<String>,
+    pub source_ip: Option<CompactString>,
     /// `userAgent`.
     pub user_agent: Option<String>,
     /// `readOnly`.
@@ -77,7 +83,7 @@ pub struct Event {
     /// `additionalEventData` as JSON text.
     pub additional_event_data: Option<String>,
     /// `vpcEndpointId`.
-    pub vpc_endpoint_id: Option<String>,
+    pub vpc_endpoint_id: Option<CompactString>,
 }
 
 impl Event {
@@ -447,13 +453,13 @@ fn build_event(raw: RawRecord<'_>, service: CryptoService) -> Result<Event, Reco
         time,
         event_id: owned(&raw.event_id),
         event_version: owned(&raw.event_version),
-        service: source.to_owned(),
-        operation: name.to_owned(),
+        service: source.into(),
+        operation: name.into(),
         event_type: owned(&raw.event_type),
         event_category: owned(&raw.event_category),
         account,
         region,
-        error_code: owned(&raw.error_code).filter(|code| !code.is_empty()),
+        error_code: owned::<CompactString>(&raw.error_code).filter(|code| !code.is_empty()),
         error_message: owned(&raw.error_message),
         actor_type: identity.and_then(|i| owned(&i.kind)),
         actor_principal_id: identity.and_then(|i| owned(&i.principal_id)),
@@ -479,8 +485,8 @@ fn build_event(raw: RawRecord<'_>, service: CryptoService) -> Result<Event, Reco
     Ok(event)
 }
 
-fn owned(value: &Option<Cow<'_, str>>) -> Option<String> {
-    value.as_deref().map(str::to_owned)
+fn owned<T: for<'s> From<&'s str>>(value: &Option<Cow<'_, str>>) -> Option<T> {
+    value.as_deref().map(T::from)
 }
 
 /// Keeps a nested object as JSON text, with secret material redacted; JSON
@@ -759,17 +765,17 @@ fn event_key(event: &Event) -> u128 {
 /// different id-less events at the same time are both kept.
 fn hash_optional_fields(hasher: &mut Xxh3, event: &Event) {
     let fields = [
-        &event.account,
-        &event.region,
-        &event.actor_arn,
-        &event.actor_principal_id,
-        &event.request_parameters,
-        &event.response_elements,
-        &event.error_code,
-        &event.source_ip,
+        event.account.as_deref(),
+        event.region.as_deref(),
+        event.actor_arn.as_deref(),
+        event.actor_principal_id.as_deref(),
+        event.request_parameters.as_deref(),
+        event.response_elements.as_deref(),
+        event.error_code.as_deref(),
+        event.source_ip.as_deref(),
     ];
     for field in fields {
-        hasher.update(field.as_deref().unwrap_or_default().as_bytes());
+        hasher.update(field.unwrap_or_default().as_bytes());
         hasher.update(&[0]);
     }
 }

@@ -18,6 +18,7 @@ mod resource;
 mod service;
 mod time;
 
+pub use compact_str::CompactString;
 pub use event::{Classified, Event, Parsed, REDACTED, RecordError, parse_record, redact_secrets};
 pub use names::{NameBinding, name_bindings};
 pub use ocsf::{API_ACTIVITY_CLASS, RC2_API_ACTIVITY_CLASS, classify_ocsf};

@@ -103,10 +103,10 @@ mod tests {
 
     fn event(service: &str, operation: &str) -> Event {
         Event {
-            service: service.to_owned(),
-            operation: operation.to_owned(),
-            account: Some("111122223333".to_owned()),
-            region: Some("us-east-1".to_owned()),
+            service: service.into(),
+            operation: operation.into(),
+            account: Some("111122223333".into()),
+            region: Some("us-east-1".into()),
             time: 5,
             ..Event::default()
         }
@@ -134,7 +134,7 @@ mod tests {
         let mut create = event("kms.amazonaws.com", "CreateAlias");
         create.request_parameters =
             Some(r#"{"aliasName":"alias/app","targetKeyId":"1234abcd"}"#.to_owned());
-        create.error_code = Some("AccessDenied".to_owned());
+        create.error_code = Some("AccessDenied".into());
         assert!(name_bindings(&create).is_empty());
     }
 

@@ -93,8 +93,8 @@ mod tests {
     fn event_partition_path() {
         let event = Event {
             time: 1_714_557_600_000_000,
-            account: Some("111122223333".to_owned()),
-            region: Some("eu-west-1".to_owned()),
+            account: Some("111122223333".into()),
+            region: Some("eu-west-1".into()),
             ..Event::default()
         };
         let path = Partition::of(&event).relative_path();

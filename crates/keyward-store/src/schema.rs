@@ -8,7 +8,7 @@ use datafusion::arrow::array::{
     TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use keyward_cloudtrail::{Event, NameBinding};
+use keyward_cloudtrail::{CompactString, Event, NameBinding};
 
 use crate::error::Result;
 
@@ -129,37 +129,45 @@ impl StoredEvent {
             additional_event_data,
             vpc_endpoint_id,
         } = &*self.event;
-        let optional = [
+        let long = [
             event_id,
-            event_version,
-            event_type,
-            event_category,
-            account,
-            region,
-            error_code,
             error_message,
-            actor_type,
             actor_principal_id,
             actor_arn,
-            actor_account,
             actor_session_issuer,
-            actor_invoked_by,
-            source_ip,
             user_agent,
             resource,
             request_resource_id,
             request_parameters,
             response_elements,
             additional_event_data,
+        ];
+        let short = [
+            event_version,
+            event_type,
+            event_category,
+            account,
+            region,
+            error_code,
+            actor_type,
+            actor_account,
+            actor_invoked_by,
+            source_ip,
             vpc_endpoint_id,
         ];
-        let texts: usize = optional
+        let long_texts: usize = long
             .iter()
             .filter_map(|field| field.as_ref())
-            .chain([service, operation])
             .chain(resource_arns)
             .map(allocated)
             .sum();
+        let short_texts: usize = short
+            .iter()
+            .filter_map(|field| field.as_ref())
+            .chain([service, operation])
+            .map(allocated_compact)
+            .sum();
+        let texts = long_texts + short_texts;
         let arn_list = match resource_arns.capacity() {
             0 => 0,
             capacity => capacity * size_of::<String>() + ALLOCATION_OVERHEAD,
@@ -177,6 +185,16 @@ fn allocated(text: &String) -> usize {
     match text.capacity() {
         0 => 0,
         capacity => capacity + ALLOCATION_OVERHEAD,
+    }
+}
+
+/// Returns the heap bytes of a compact string, which has none when it is
+/// short enough to be kept inline.
+fn allocated_compact(text: &CompactString) -> usize {
+    if text.is_heap_allocated() {
+        text.capacity() + ALLOCATION_OVERHEAD
+    } else {
+        0
     }
 }
 
@@ -288,19 +306,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn size_counts_every_string() {
+    fn size_counts_heap_strings() {
         let bare = StoredEvent {
             event: Box::default(),
             source_file: Arc::from("f.json"),
         };
         let mut full = bare.clone();
         full.event.request_parameters = Some("x".repeat(10_000));
-        full.event.source_ip = Some("192.0.2.1".to_owned());
         full.event.resource_arns = vec!["arn:aws:kms:us-east-1:1:key/a".to_owned()];
+        full.event.source_ip = Some("secretsmanager.amazonaws.com".into());
+        let mut short = bare.clone();
+        short.event.region = Some("us-east-1".into());
 
         assert!(bare.approximate_size() >= size_of::<Event>());
         let added = full.approximate_size() - bare.approximate_size();
-        assert!(added >= 10_000 + "192.0.2.1".len() + 29, "{added}");
+        assert!(added >= 10_000 + 29 + 28, "{added}");
+        // A compact string this short is kept inline.
+        assert_eq!(short.approximate_size(), bare.approximate_size());
     }
 
     #[test]
@@ -308,10 +330,10 @@ mod tests {
         let event = Event {
             key: 7,
             time: 1,
-            service: "kms.amazonaws.com".to_owned(),
-            operation: "Decrypt".to_owned(),
+            service: "kms.amazonaws.com".into(),
+            operation: "Decrypt".into(),
             resource_arns: vec!["arn:aws:kms:us-east-1:1:key/a".to_owned()],
-            error_code: Some("AccessDenied".to_owned()),
+            error_code: Some("AccessDenied".into()),
             ..Event::default()
         };
         let stored = StoredEvent {

@@ -401,10 +401,10 @@ mod tests {
             event: Box::new(Event {
                 key,
                 time: 1_714_557_600_000_000,
-                service: "kms.amazonaws.com".to_owned(),
-                operation: "Decrypt".to_owned(),
-                account: Some(account.to_owned()),
-                region: Some("us-east-1".to_owned()),
+                service: "kms.amazonaws.com".into(),
+                operation: "Decrypt".into(),
+                account: Some(account.into()),
+                region: Some("us-east-1".into()),
                 ..Event::default()
             }),
             source_file: Arc::from(format!("{account}.json")),
