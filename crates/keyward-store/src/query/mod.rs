@@ -333,11 +333,7 @@ async fn register_table(
         return Ok(());
     }
     std::fs::create_dir_all(directory).map_err(|e| StoreError::io("create", directory, e))?;
-    let mut location = directory.to_string_lossy().into_owned();
-    if !location.ends_with('/') {
-        location.push('/');
-    }
-    let url = ListingTableUrl::parse(&location)?;
+    let url = table_url(directory)?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partitions);
@@ -347,6 +343,29 @@ async fn register_table(
     let table = ListingTable::try_new(config)?;
     context.register_table(name, Arc::new(table))?;
     Ok(())
+}
+
+/// Names of the files that a table reads: Parquet files whose names do not
+/// start with a dot, the same files that the store writer checks for
+/// duplicates.
+const TABLE_FILE_NAMES: &str = "[!.]*.parquet";
+
+/// Returns the listing URL of the Parquet files in `directory` and its
+/// partition folders. The folder's path is taken as it is, so characters
+/// such as `[` or `*` in it are not read as a pattern.
+fn table_url(directory: &std::path::Path) -> Result<ListingTableUrl> {
+    let invalid = |detail: String| {
+        StoreError::Invalid(format!(
+            "failed to list {} as a table: {detail}",
+            directory.display()
+        ))
+    };
+    let absolute =
+        std::path::absolute(directory).map_err(|e| StoreError::io("resolve", directory, e))?;
+    let url = url::Url::from_directory_path(&absolute)
+        .map_err(|()| invalid("not a local folder path".to_owned()))?;
+    let pattern = glob::Pattern::new(TABLE_FILE_NAMES).map_err(|e| invalid(e.to_string()))?;
+    Ok(ListingTableUrl::try_new(url, Some(pattern))?)
 }
 
 /// Builds an empty table with the columns that a listing table of `schema`
@@ -383,7 +402,65 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
 
 #[cfg(test)]
 mod tests {
+    use datafusion::arrow::array::Int64Array;
+    use keyward_cloudtrail::Event;
+
     use super::*;
+    use crate::files::parquet_files;
+    use crate::partition::Partition;
+    use crate::schema::StoredEvent;
+
+    fn event(key: u128) -> StoredEvent {
+        StoredEvent {
+            event: Box::new(Event {
+                key,
+                time: 1_714_557_600_000_000,
+                service: "kms.amazonaws.com".into(),
+                operation: "Decrypt".into(),
+                account: Some("111111111111".into()),
+                region: Some("us-east-1".into()),
+                ..Event::default()
+            }),
+            source_file: Arc::from("a.json"),
+        }
+    }
+
+    async fn count(session: &SessionContext, sql: &str) -> i64 {
+        let batches = run_sql(session, sql).await.unwrap();
+        let column = batches[0].column(0).as_any().downcast_ref::<Int64Array>();
+        column.unwrap().value(0)
+    }
+
+    #[tokio::test]
+    async fn hidden_parquet_files_are_not_read() {
+        // A pattern character in the store's path is taken literally.
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("store[1]");
+        let store = Store::create_or_open(&root).unwrap();
+        {
+            let _lock = store.lock().unwrap();
+            let mut writer = store.writer("run");
+            writer.push(event(1)).unwrap();
+            writer.push(event(2)).unwrap();
+            writer.finish().unwrap();
+        }
+        let partition = Partition::of(&event(1).event);
+        let folder = store.events_dir().join(partition.relative_path());
+        let written = parquet_files(&folder).unwrap();
+        assert_eq!(written.len(), 1);
+        std::fs::copy(&written[0], folder.join(".copy.parquet")).unwrap();
+
+        let session = open_read_only_session(&store).await.unwrap();
+        let all = count(&session, "SELECT count(*) FROM events").await;
+        let in_account = count(
+            &session,
+            "SELECT count(*) FROM events WHERE accountid = '111111111111'",
+        )
+        .await;
+
+        assert_eq!(all, 2);
+        assert_eq!(in_account, 2);
+    }
 
     #[tokio::test]
     async fn read_only_session_creates_nothing() {
