@@ -366,10 +366,29 @@ impl FileWriter {
         Ok(())
     }
 
-    fn write_names(&mut self, names: Vec<NameBinding>) -> Result<()> {
+    fn write_names(&mut self, mut names: Vec<NameBinding>) -> Result<()> {
         if names.is_empty() {
             return Ok(());
         }
+        // Events repeat the same binding many times, and queries use only
+        // its latest time, so one row per binding with that time is enough.
+        names.sort_unstable_by(|a, b| {
+            (&a.account, &a.region, &a.reference, &a.target, b.time).cmp(&(
+                &b.account,
+                &b.region,
+                &b.reference,
+                &b.target,
+                a.time,
+            ))
+        });
+        names.dedup_by(|later, kept| {
+            (
+                &later.account,
+                &later.region,
+                &later.reference,
+                &later.target,
+            ) == (&kept.account, &kept.region, &kept.reference, &kept.target)
+        });
         let batch = names_to_batch(&names)?;
         let path = self.store.names_dir().join(self.next_file_name("names"));
         write_parquet_atomic(&batch, &path, &self.store.temp_dir())
@@ -392,6 +411,8 @@ impl FileWriter {
 mod tests {
     use std::sync::Arc;
 
+    use datafusion::arrow::array::TimestampMicrosecondArray;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use keyward_cloudtrail::Event;
 
     use super::*;
@@ -511,6 +532,41 @@ mod tests {
             read_event_keys(&file, &mut keys).unwrap();
         }
         assert_eq!(keys.len(), count);
+    }
+
+    #[test]
+    fn repeated_name_keeps_latest_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        let mut writer = store.writer("run");
+        let arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:db-AbCdEf";
+        for (key, time) in [(1, 3_000_000), (2, 1_000_000), (3, 2_000_000)] {
+            let mut read = event(key, "111111111111");
+            read.event.service = "secretsmanager.amazonaws.com".into();
+            read.event.operation = "GetSecretValue".into();
+            read.event.time = time;
+            read.event.resource_arns = vec![arn.to_owned()];
+            read.event.request_resource_id = Some("db".to_owned());
+            writer.push(read).unwrap();
+        }
+        writer.finish().unwrap();
+
+        let mut rows = Vec::new();
+        for file in parquet_files(&store.names_dir()).unwrap() {
+            let reader = std::fs::File::open(&file).unwrap();
+            let batches = ParquetRecordBatchReaderBuilder::try_new(reader)
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in batches {
+                let batch = batch.unwrap();
+                let time = batch.column_by_name("time").unwrap();
+                let time = time.as_any().downcast_ref::<TimestampMicrosecondArray>();
+                rows.extend(time.unwrap().values().iter().copied());
+            }
+        }
+        assert_eq!(rows, [3_000_000]);
     }
 
     #[test]
