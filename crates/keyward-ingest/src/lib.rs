@@ -41,15 +41,15 @@ const QUEUE_LENGTH: usize = 16;
 /// Events sent to the writer at a time.
 const EVENT_BATCH: usize = 256;
 
-/// Most reader threads started by default. Each reader adds about 6 MB of
-/// buffers. The calling thread and the store writer handle every event, so
-/// beyond a few readers they set the pace.
+/// Maximum number of reader threads started by default. Each reader added
+/// about 6 MB of peak memory on generated trees. The calling thread and the
+/// store writer handle every event, so beyond a few readers they set the pace.
 pub const MAX_DEFAULT_THREADS: usize = 8;
 
 /// Settings of one ingest run.
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
-    /// Reader threads; by default the number of cores, at most
+    /// Reader threads. The default is the number of cores, at most
     /// [`MAX_DEFAULT_THREADS`].
     pub threads: usize,
     /// S3 endpoint that replaces AWS's, for S3-compatible servers.

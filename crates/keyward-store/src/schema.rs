@@ -95,8 +95,8 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// Approximate heap bytes held, for bounding buffers: the boxed event
-    /// and each of its strings, which are separate allocations.
+    /// Returns the approximate heap bytes of the event, for bounding
+    /// buffers: the boxed event and each string allocated apart from it.
     pub fn approximate_size(&self) -> usize {
         // Every field is named, so that a new one is not left uncounted.
         let Event {
@@ -176,8 +176,8 @@ impl StoredEvent {
     }
 }
 
-/// Average bytes an allocation costs beyond its requested size: rounding to
-/// the allocator's size classes and its bookkeeping.
+/// Estimated average bytes that an allocation costs beyond its requested
+/// size, for rounding to the allocator's size classes and its bookkeeping.
 const ALLOCATION_OVERHEAD: usize = 16;
 
 /// Returns the heap bytes of a string.
@@ -299,6 +299,23 @@ pub fn names_to_batch(bindings: &[NameBinding]) -> Result<RecordBatch> {
         .collect();
     columns.push(Arc::new(time.finish()));
     Ok(RecordBatch::try_new(NAME_SCHEMA.clone(), columns)?)
+}
+
+/// Builds a KMS `Decrypt` event in `account` and `us-east-1`, for tests.
+#[cfg(test)]
+pub(crate) fn decrypt_event(key: u128, account: &str) -> StoredEvent {
+    StoredEvent {
+        event: Box::new(Event {
+            key,
+            time: 1_714_557_600_000_000,
+            service: "kms.amazonaws.com".into(),
+            operation: "Decrypt".into(),
+            account: Some(account.into()),
+            region: Some("us-east-1".into()),
+            ..Event::default()
+        }),
+        source_file: Arc::from(format!("{account}.json")),
+    }
 }
 
 #[cfg(test)]

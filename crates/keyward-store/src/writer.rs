@@ -42,7 +42,7 @@ const IDLE_EVENTS: u64 = 8192;
 /// Events pushed between two checks for finished partitions.
 const IDLE_CHECK_EVENTS: u64 = 1024;
 
-/// Events converted to Arrow at a time while a file is written.
+/// Number of events converted to Arrow at a time while a file is written.
 const ENCODE_ROWS: usize = 4096;
 
 /// Names gathered before they are written without waiting for a full
@@ -409,28 +409,10 @@ impl FileWriter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
+    use super::*;
+    use crate::schema::decrypt_event;
     use datafusion::arrow::array::TimestampMicrosecondArray;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use keyward_cloudtrail::Event;
-
-    use super::*;
-
-    fn event(key: u128, account: &str) -> StoredEvent {
-        StoredEvent {
-            event: Box::new(Event {
-                key,
-                time: 1_714_557_600_000_000,
-                service: "kms.amazonaws.com".into(),
-                operation: "Decrypt".into(),
-                account: Some(account.into()),
-                region: Some("us-east-1".into()),
-                ..Event::default()
-            }),
-            source_file: Arc::from(format!("{account}.json")),
-        }
-    }
 
     fn entry(source: &str) -> ManifestEntry {
         ManifestEntry {
@@ -443,7 +425,7 @@ mod tests {
     }
 
     fn partition(account: &str) -> Partition {
-        Partition::of(&event(0, account).event)
+        Partition::of(&decrypt_event(0, account).event)
     }
 
     /// Pushes enough events into `account` for every other partition to
@@ -451,7 +433,7 @@ mod tests {
     fn push_past_idle(writer: &mut EventWriter<'_>, account: &str, first_key: u128) {
         let count = IDLE_EVENTS + IDLE_CHECK_EVENTS;
         for key in first_key..first_key + u128::from(count) {
-            writer.push(event(key, account)).unwrap();
+            writer.push(decrypt_event(key, account)).unwrap();
         }
     }
 
@@ -462,7 +444,7 @@ mod tests {
         let _lock = store.lock().unwrap();
         let mut writer = store.writer("run");
         for key in 0..10 {
-            writer.push(event(key, "111111111111")).unwrap();
+            writer.push(decrypt_event(key, "111111111111")).unwrap();
         }
         writer.source_done(entry("a.json"));
         push_past_idle(&mut writer, "222222222222", 100);
@@ -482,8 +464,8 @@ mod tests {
         let store = Store::create_or_open(dir.path()).unwrap();
         let _lock = store.lock().unwrap();
         let mut writer = store.writer("run");
-        writer.push(event(1, "111111111111")).unwrap();
-        writer.push(event(2, "222222222222")).unwrap();
+        writer.push(decrypt_event(1, "111111111111")).unwrap();
+        writer.push(decrypt_event(2, "222222222222")).unwrap();
         writer.source_done(entry("a.json"));
         push_past_idle(&mut writer, "222222222222", 100);
 
@@ -502,9 +484,9 @@ mod tests {
         let store = Store::create_or_open(dir.path()).unwrap();
         let _lock = store.lock().unwrap();
         let mut writer = store.writer("run");
-        writer.push(event(1, "111111111111")).unwrap();
+        writer.push(decrypt_event(1, "111111111111")).unwrap();
         push_past_idle(&mut writer, "222222222222", 100);
-        writer.push(event(1, "111111111111")).unwrap();
+        writer.push(decrypt_event(1, "111111111111")).unwrap();
 
         let stats = writer.finish().unwrap();
         assert_eq!(stats.duplicates, 1);
@@ -519,7 +501,7 @@ mod tests {
         let mut writer = store.writer("run");
         let count = 2 * ENCODE_ROWS + 1;
         for key in 0..count as u128 {
-            writer.push(event(key, "111111111111")).unwrap();
+            writer.push(decrypt_event(key, "111111111111")).unwrap();
         }
         let stats = writer.finish().unwrap();
         assert_eq!((stats.stored, stats.files), (count as u64, 1));
@@ -542,7 +524,7 @@ mod tests {
         let mut writer = store.writer("run");
         let arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:db-AbCdEf";
         for (key, time) in [(1, 3_000_000), (2, 1_000_000), (3, 2_000_000)] {
-            let mut read = event(key, "111111111111");
+            let mut read = decrypt_event(key, "111111111111");
             read.event.service = "secretsmanager.amazonaws.com".into();
             read.event.operation = "GetSecretValue".into();
             read.event.time = time;
@@ -575,7 +557,7 @@ mod tests {
         let store = Store::create_or_open(dir.path()).unwrap();
         let _lock = store.lock().unwrap();
         let mut writer = store.writer("run").with_flush_bytes(1);
-        writer.push(event(1, "111111111111")).unwrap();
+        writer.push(decrypt_event(1, "111111111111")).unwrap();
         assert!(writer.buffers.is_empty());
         writer.source_done(entry("a.json"));
         let stats = writer.finish().unwrap();

@@ -402,28 +402,11 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::Int64Array;
-    use keyward_cloudtrail::Event;
-
     use super::*;
     use crate::files::parquet_files;
     use crate::partition::Partition;
-    use crate::schema::StoredEvent;
-
-    fn event(key: u128) -> StoredEvent {
-        StoredEvent {
-            event: Box::new(Event {
-                key,
-                time: 1_714_557_600_000_000,
-                service: "kms.amazonaws.com".into(),
-                operation: "Decrypt".into(),
-                account: Some("111111111111".into()),
-                region: Some("us-east-1".into()),
-                ..Event::default()
-            }),
-            source_file: Arc::from("a.json"),
-        }
-    }
+    use crate::schema::decrypt_event;
+    use datafusion::arrow::array::Int64Array;
 
     async fn count(session: &SessionContext, sql: &str) -> i64 {
         let batches = run_sql(session, sql).await.unwrap();
@@ -440,11 +423,11 @@ mod tests {
         {
             let _lock = store.lock().unwrap();
             let mut writer = store.writer("run");
-            writer.push(event(1)).unwrap();
-            writer.push(event(2)).unwrap();
+            writer.push(decrypt_event(1, "111111111111")).unwrap();
+            writer.push(decrypt_event(2, "111111111111")).unwrap();
             writer.finish().unwrap();
         }
-        let partition = Partition::of(&event(1).event);
+        let partition = Partition::of(&decrypt_event(1, "111111111111").event);
         let folder = store.events_dir().join(partition.relative_path());
         let written = parquet_files(&folder).unwrap();
         assert_eq!(written.len(), 1);
