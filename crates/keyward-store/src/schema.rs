@@ -204,8 +204,13 @@ pub fn events_to_batch(events: &[StoredEvent]) -> Result<RecordBatch> {
     let mut time = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(UTC);
     let mut key = FixedSizeBinaryBuilder::with_capacity(rows, 16);
     let mut read_only = BooleanBuilder::with_capacity(rows);
-    let mut resources = ListBuilder::new(StringBuilder::new());
-    let mut texts: Vec<StringBuilder> = (0..TEXT_COLUMNS).map(|_| StringBuilder::new()).collect();
+    let (arn_count, arn_bytes) = events
+        .iter()
+        .flat_map(|stored| &stored.event.resource_arns)
+        .fold((0, 0), |(count, bytes), arn| (count + 1, bytes + arn.len()));
+    let mut resources =
+        ListBuilder::with_capacity(StringBuilder::with_capacity(arn_count, arn_bytes), rows);
+    let mut texts = sized_builders(events, head_texts);
 
     for stored in events {
         let event = &stored.event;
@@ -216,50 +221,14 @@ pub fn events_to_batch(events: &[StoredEvent]) -> Result<RecordBatch> {
             resources.values().append_value(arn);
         }
         resources.append(true);
-        let status = if event.succeeded() {
-            "Success"
-        } else {
-            "Failure"
-        };
-        let values: [Option<&str>; TEXT_COLUMNS] = [
-            event.event_id.as_deref(),
-            event.event_version.as_deref(),
-            Some(&event.service),
-            Some(&event.operation),
-            event.event_type.as_deref(),
-            event.event_category.as_deref(),
-            Some(status),
-            event.error_code.as_deref(),
-            event.error_message.as_deref(),
-            event.account.as_deref(),
-            event.region.as_deref(),
-            event.actor_type.as_deref(),
-            event.actor_principal_id.as_deref(),
-            event.actor_arn.as_deref(),
-            event.actor_account.as_deref(),
-            event.actor_session_issuer.as_deref(),
-            event.actor_invoked_by.as_deref(),
-            event.source_ip.as_deref(),
-            event.user_agent.as_deref(),
-        ];
-        for (builder, value) in texts.iter_mut().zip(values) {
+        for (builder, value) in texts.iter_mut().zip(head_texts(stored)) {
             builder.append_option(value);
         }
     }
 
-    let mut tail: Vec<StringBuilder> = (0..TAIL_COLUMNS).map(|_| StringBuilder::new()).collect();
+    let mut tail = sized_builders(events, tail_texts);
     for stored in events {
-        let event = &stored.event;
-        let values: [Option<&str>; TAIL_COLUMNS] = [
-            event.resource.as_deref(),
-            event.request_resource_id.as_deref(),
-            event.request_parameters.as_deref(),
-            event.response_elements.as_deref(),
-            event.additional_event_data.as_deref(),
-            event.vpc_endpoint_id.as_deref(),
-            Some(&stored.source_file),
-        ];
-        for (builder, value) in tail.iter_mut().zip(values) {
+        for (builder, value) in tail.iter_mut().zip(tail_texts(stored)) {
             builder.append_option(value);
         }
     }
@@ -270,6 +239,70 @@ pub fn events_to_batch(events: &[StoredEvent]) -> Result<RecordBatch> {
     columns.push(Arc::new(resources.finish()));
     columns.extend(tail.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     Ok(RecordBatch::try_new(EVENT_SCHEMA.clone(), columns)?)
+}
+
+/// Returns one string builder per column that `texts` gives, each sized
+/// for the events' values, so that no builder grows by copying.
+fn sized_builders<'a, const N: usize>(
+    events: &'a [StoredEvent],
+    texts: impl Fn(&'a StoredEvent) -> [Option<&'a str>; N],
+) -> Vec<StringBuilder> {
+    let mut bytes = [0usize; N];
+    for stored in events {
+        for (total, value) in bytes.iter_mut().zip(texts(stored)) {
+            *total += value.map_or(0, str::len);
+        }
+    }
+    bytes
+        .iter()
+        .map(|total| StringBuilder::with_capacity(events.len(), *total))
+        .collect()
+}
+
+/// Returns the values of the text columns between `event_key` and
+/// `read_only`.
+fn head_texts(stored: &StoredEvent) -> [Option<&str>; TEXT_COLUMNS] {
+    let event = &stored.event;
+    let status = if event.succeeded() {
+        "Success"
+    } else {
+        "Failure"
+    };
+    [
+        event.event_id.as_deref(),
+        event.event_version.as_deref(),
+        Some(&event.service),
+        Some(&event.operation),
+        event.event_type.as_deref(),
+        event.event_category.as_deref(),
+        Some(status),
+        event.error_code.as_deref(),
+        event.error_message.as_deref(),
+        event.account.as_deref(),
+        event.region.as_deref(),
+        event.actor_type.as_deref(),
+        event.actor_principal_id.as_deref(),
+        event.actor_arn.as_deref(),
+        event.actor_account.as_deref(),
+        event.actor_session_issuer.as_deref(),
+        event.actor_invoked_by.as_deref(),
+        event.source_ip.as_deref(),
+        event.user_agent.as_deref(),
+    ]
+}
+
+/// Returns the values of the text columns after `resources_uid`.
+fn tail_texts(stored: &StoredEvent) -> [Option<&str>; TAIL_COLUMNS] {
+    let event = &stored.event;
+    [
+        event.resource.as_deref(),
+        event.request_resource_id.as_deref(),
+        event.request_parameters.as_deref(),
+        event.response_elements.as_deref(),
+        event.additional_event_data.as_deref(),
+        event.vpc_endpoint_id.as_deref(),
+        Some(&stored.source_file),
+    ]
 }
 
 /// Text columns between `event_key` and `read_only`.
