@@ -22,6 +22,11 @@ use memchr::memmem;
 use serde_json::value::RawValue;
 use wide::u8x16;
 
+#[cfg(target_arch = "x86_64")]
+use pulp::x86::V3;
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::__m256i;
+
 use crate::event::{Classified, Event, Parsed, parse_record};
 use crate::gzip;
 use crate::service::CRYPTO_EVENT_SOURCES;
@@ -525,8 +530,56 @@ struct ScanState {
 /// braces give the string regions by a prefix XOR over the quotes, and the
 /// brace counts decide whether the depth can reach zero inside the block.
 /// A block with a backslash, or right after one, goes through
-/// [`scan_escaped`], which checks each quote for escapes.
+/// [`scan_escaped`], which checks each quote for escapes. Blocks are
+/// classified with AVX2 where the CPU has it, else with SSE2.
 fn scan_bytes(data: &[u8], index: usize, in_string: bool, depth: usize) -> (usize, ScanState) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = V3::try_new() {
+        return simd.vectorize(WideScan {
+            simd,
+            data,
+            index,
+            in_string,
+            depth,
+        });
+    }
+    scan_blocks(data, index, in_string, depth, BlockMasks::of)
+}
+
+/// A call of [`scan_blocks`] with AVX2 comparisons, run by
+/// [`V3::vectorize`] with the AVX2 instructions enabled.
+#[cfg(target_arch = "x86_64")]
+struct WideScan<'a> {
+    simd: V3,
+    data: &'a [u8],
+    index: usize,
+    in_string: bool,
+    depth: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl pulp::NullaryFnOnce for WideScan<'_> {
+    type Output = (usize, ScanState);
+
+    #[inline(always)]
+    fn call(self) -> Self::Output {
+        let simd = self.simd;
+        scan_blocks(self.data, self.index, self.in_string, self.depth, |block| {
+            masks_avx2(simd, block)
+        })
+    }
+}
+
+/// Does the work of [`scan_bytes`], with `classify` to find the bytes of
+/// each block. Inlined, so that the caller's CPU features apply to it.
+#[inline(always)]
+fn scan_blocks(
+    data: &[u8],
+    index: usize,
+    in_string: bool,
+    depth: usize,
+    classify: impl Fn(&[u8; BLOCK]) -> BlockMasks,
+) -> (usize, ScanState) {
     let mut state = ScanState {
         in_string,
         depth,
@@ -538,7 +591,7 @@ fn scan_bytes(data: &[u8], index: usize, in_string: bool, depth: usize) -> (usiz
         .get(at..at + BLOCK)
         .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
     {
-        let masks = BlockMasks::of(block);
+        let masks = classify(block);
         let after_backslash = at > 0 && data[at - 1] == b'\\';
         let end = if masks.backslashes != 0 || after_backslash {
             scan_escaped(data, at, at + BLOCK, &mut state)
@@ -613,6 +666,54 @@ impl BlockMasks {
         masks
     }
 }
+
+/// Classifies a block with 32-byte AVX2 comparisons. Quotes and each kind
+/// of brace get a mask of their own, so no brace is looked at alone.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn masks_avx2(simd: V3, block: &[u8; BLOCK]) -> BlockMasks {
+    let (avx, avx2) = (simd.avx, simd.avx2);
+    let mut masks = BlockMasks {
+        quotes: 0,
+        backslashes: 0,
+        opens: 0,
+        closes: 0,
+        newlines: 0,
+    };
+    let mut rare = 0u64;
+    for (half, bytes) in block.chunks_exact(WIDE_LANES).enumerate() {
+        let Ok(bytes) = <[u8; WIDE_LANES]>::try_from(bytes) else {
+            continue;
+        };
+        let vector: __m256i = pulp::bytemuck::cast(bytes);
+        let shift = half * WIDE_LANES;
+        let quotes = avx2._mm256_cmpeq_epi8(vector, avx._mm256_set1_epi8(b'"' as i8));
+        let opens = avx2._mm256_cmpeq_epi8(vector, avx._mm256_set1_epi8(b'{' as i8));
+        let closes = avx2._mm256_cmpeq_epi8(vector, avx._mm256_set1_epi8(b'}' as i8));
+        let others = avx2._mm256_or_si256(
+            avx2._mm256_cmpeq_epi8(vector, avx._mm256_set1_epi8(b'\\' as i8)),
+            avx2._mm256_cmpeq_epi8(vector, avx._mm256_set1_epi8(b'\n' as i8)),
+        );
+        masks.quotes |= u64::from(avx2._mm256_movemask_epi8(quotes) as u32) << shift;
+        masks.opens |= u64::from(avx2._mm256_movemask_epi8(opens) as u32) << shift;
+        masks.closes |= u64::from(avx2._mm256_movemask_epi8(closes) as u32) << shift;
+        rare |= u64::from(avx2._mm256_movemask_epi8(others) as u32) << shift;
+    }
+    while rare != 0 {
+        let bit = rare.trailing_zeros() as usize;
+        rare &= rare - 1;
+        if block[bit] == b'\\' {
+            masks.backslashes |= 1 << bit;
+        } else {
+            masks.newlines |= 1 << bit;
+        }
+    }
+    masks
+}
+
+/// Bytes compared at once by one AVX2 instruction.
+#[cfg(target_arch = "x86_64")]
+const WIDE_LANES: usize = 32;
 
 /// Bytes compared at once by one vector instruction.
 const LANES: usize = 16;
@@ -1311,6 +1412,24 @@ mod tests {
         None
     }
 
+    /// Scans the object at the start of `data` with each block classifier
+    /// that this machine runs, named.
+    fn scans(data: &[u8]) -> Vec<(&'static str, (usize, ScanState))> {
+        let mut scans = vec![("SSE2", scan_blocks(data, 0, false, 0, BlockMasks::of))];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = V3::try_new() {
+            let scan = simd.vectorize(WideScan {
+                simd,
+                data,
+                index: 0,
+                in_string: false,
+                depth: 0,
+            });
+            scans.push(("AVX2", scan));
+        }
+        scans
+    }
+
     #[test]
     fn block_scanner_agrees_with_bytewise_scan_at_every_offset() {
         let pieces = [
@@ -1320,6 +1439,7 @@ mod tests {
             r#""d":{"e":[{"f":"}}}"}]},"#,
             r#""g":"\\\\\\\\","#,
             r#""h":"{\"i\":\"\\\"}\"}","#,
+            "\n\"j\":\n[1],",
         ];
         for padding in 0..(2 * BLOCK + 3) {
             for rotation in 0..pieces.len() {
@@ -1331,13 +1451,13 @@ mod tests {
                 let data = format!("{object},{{\"next\":\"}}\"}}");
                 let expected = object_end_bytewise(data.as_bytes());
                 assert_eq!(expected, Some(object.len()));
-                let (end, state) = scan_bytes(data.as_bytes(), 0, false, 0);
-                assert!(state.closed, "padding {padding}, rotation {rotation}");
-                assert_eq!(
-                    Some(end),
-                    expected,
-                    "padding {padding}, rotation {rotation}"
-                );
+                for (classifier, (end, state)) in scans(data.as_bytes()) {
+                    let case = format!("{classifier}, padding {padding}, rotation {rotation}");
+                    assert!(state.closed, "{case}");
+                    assert_eq!(Some(end), expected, "{case}");
+                    let newlines = object.bytes().filter(|byte| *byte == b'\n').count();
+                    assert_eq!(state.newlines, newlines as u64, "{case}");
+                }
             }
         }
     }
