@@ -84,9 +84,10 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
     if compressed.len() > MAX_WHOLE_COMPRESSED {
         return None;
     }
-    // Byte 3 is the header's flags for a file name, a comment, extra fields
-    // and a header checksum.
-    if compressed.get(3) != Some(&0) {
+    // The magic bytes and the deflate method, then flags for a file name, a
+    // comment, extra fields and a header checksum. Without flags the header
+    // is ten bytes long.
+    if compressed.get(..4) != Some(&[0x1f, 0x8b, 8, 0]) {
         return None;
     }
     // The trailer's last four bytes give the member's size modulo 2^32.
@@ -97,13 +98,17 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
     if size > MAX_WHOLE_SIZE || size > compressed.len().saturating_mul(MAX_DEFLATE_RATIO) {
         return None;
     }
+    let trailer_start = compressed.len().checked_sub(TRAILER_LEN)?;
+    let deflate = compressed.get(HEADER_LEN..trailer_start)?;
     let reservation = Reservation::take(&WHOLE_BYTES, size)?;
 
     if out.len() < size {
         out.resize(size, 0);
     }
+    // The deflate stream is decoded alone and the CRC-32 computed once here,
+    // where libdeflate's gzip call would compute it for its own check too.
     let written = Decompressor::new()
-        .gzip_decompress(compressed, &mut out[..size])
+        .deflate_decompress(deflate, &mut out[..size])
         .ok()?;
 
     // A shorter content means the file's last four bytes are not this
@@ -112,15 +117,15 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
         return None;
     }
 
-    // libdeflate stops after the first member and ignores what follows.
-    // The member's trailer, its content's CRC-32 and length, must therefore
-    // end the file and appear nowhere before. Where anything follows the
-    // first member, its trailer appears earlier. A chance match of the
-    // eight bytes only sends the file to the streaming decoder.
-    let mut trailer = [0u8; 8];
+    // libdeflate stops at the end of the first deflate stream and ignores
+    // what follows. The member's trailer, its content's CRC-32 and length,
+    // must therefore end the file and appear nowhere before. Where another
+    // member follows the first, the first's trailer appears earlier. A
+    // chance match of the eight bytes only sends the file to the streaming
+    // decoder.
+    let mut trailer = [0u8; TRAILER_LEN];
     trailer[..4].copy_from_slice(&libdeflater::crc32(&out[..written]).to_le_bytes());
     trailer[4..].copy_from_slice(&trailer_size.to_le_bytes());
-    let trailer_start = compressed.len().checked_sub(8)?;
     if memmem::find(compressed, &trailer) != Some(trailer_start) {
         return None;
     }
@@ -129,6 +134,12 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
         _reservation: reservation,
     })
 }
+
+/// Length of a gzip header without optional fields.
+const HEADER_LEN: usize = 10;
+
+/// Length of the gzip trailer: CRC-32, then size modulo 2^32.
+const TRAILER_LEN: usize = 8;
 
 /// Reads the size field of the gzip trailer that ends `compressed`.
 fn trailer_size(compressed: &[u8]) -> Option<u32> {
@@ -237,6 +248,25 @@ mod tests {
         corrupt[whole.len() / 2] ^= 0x55;
         assert!(decompress_whole(&corrupt, &mut out).is_none());
         assert!(decompress_whole(&whole[..3], &mut out).is_none());
+    }
+
+    #[test]
+    fn wrong_checksum_or_header_left_to_streaming() {
+        let whole = gzip(&content(1_000));
+        let mut out = Vec::new();
+        let crc_at = whole.len() - 8;
+        for (at, flip) in [
+            (crc_at, 0x01),
+            (crc_at + 3, 0x80),
+            (0, 0x01),
+            (1, 0x01),
+            (2, 0x01),
+        ] {
+            let mut damaged = whole.clone();
+            damaged[at] ^= flip;
+            assert!(decompress_whole(&damaged, &mut out).is_none(), "byte {at}");
+        }
+        assert!(decompress_whole(&whole, &mut out).is_some());
     }
 
     #[test]
