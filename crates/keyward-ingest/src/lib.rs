@@ -25,7 +25,7 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keyward_cloudtrail::{Event, FileSummary, ReadOptions, read_log};
-use keyward_store::{ManifestEntry, Store, StoredEvent};
+use keyward_store::{EventBatch, ManifestEntry, Store, StoreError, StoredEvent};
 use serde::Serialize;
 use tokio::runtime::Handle;
 use tracing::{debug, info};
@@ -151,7 +151,9 @@ impl std::fmt::Display for Problem {
 }
 
 enum Message {
-    Events(Vec<StoredEvent>),
+    /// Events of a file, converted to Arrow by the reader thread, or the
+    /// failure to convert them.
+    Events(Result<Vec<EventBatch>, StoreError>),
     Done(Box<SourceFile>, Box<FileSummary>),
     Failed(Box<SourceFile>, String),
 }
@@ -314,7 +316,8 @@ fn read_files(
             });
             if batch.len() == EVENT_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH));
-                writer_gone |= sender.send(Message::Events(full)).is_err();
+                let message = Message::Events(EventBatch::from_events(full));
+                writer_gone |= sender.send(message).is_err();
             }
         });
         let summary = match summary {
@@ -330,7 +333,8 @@ fn read_files(
             }
         };
         if !batch.is_empty() {
-            writer_gone |= sender.send(Message::Events(batch)).is_err();
+            let message = Message::Events(EventBatch::from_events(batch));
+            writer_gone |= sender.send(message).is_err();
         }
         let done = Message::Done(Box::new(file), Box::new(summary));
         if writer_gone || sender.send(done).is_err() {
@@ -396,9 +400,9 @@ fn write_events(
         .map_or(0, |d| d.as_micros() as i64);
     for message in receiver {
         match message {
-            Message::Events(events) => {
-                for stored in events {
-                    writer.push(stored)?;
+            Message::Events(batches) => {
+                for batch in batches? {
+                    writer.push_batch(batch)?;
                 }
             }
             Message::Done(file, file_summary) => {

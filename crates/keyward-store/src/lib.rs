@@ -18,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+mod batch;
 mod error;
 mod files;
 pub mod findings;
@@ -31,6 +32,7 @@ mod writer;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+pub use batch::EventBatch;
 pub use error::{Result, StoreError};
 pub use manifest::{Manifest, ManifestEntry};
 pub use partition::{Partition, escape_value, is_plain_value};

@@ -1,8 +1,8 @@
 //! Buffered, de-duplicating writes of events into the store.
 //!
-//! Events are grouped by partition in memory. A background thread encodes
-//! and writes them, one Parquet file per partition and hand-off, while the
-//! caller goes on reading.
+//! Events are grouped by partition in memory, mostly as record batches that
+//! reader threads built. A background thread writes them, one Parquet file
+//! per partition and hand-off, while the caller goes on reading.
 //!
 //! A partition is handed off once no event has reached it for a while.
 //! CloudTrail's delivery layout keeps the files of one account, Region and
@@ -21,11 +21,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::thread::JoinHandle;
 
+use datafusion::arrow::array::{BooleanArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
 use keyward_cloudtrail::{NameBinding, name_bindings};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use tracing::debug;
 
 use crate::Store;
+use crate::batch::{EventBatch, event_keys, merge_sorted};
 use crate::error::{Result, StoreError};
 use crate::files::{parquet_files, read_event_keys, write_batches_atomic, write_parquet_atomic};
 use crate::manifest::{ManifestEntry, entries_to_batch};
@@ -42,7 +45,7 @@ const IDLE_EVENTS: u64 = 8192;
 /// Events pushed between two checks for finished partitions.
 const IDLE_CHECK_EVENTS: u64 = 1024;
 
-/// Number of events converted to Arrow at a time while a file is written.
+/// Number of events converted to Arrow, or merged in time order, at a time.
 const ENCODE_ROWS: usize = 4096;
 
 /// Names gathered before they are written without waiting for a full
@@ -71,6 +74,9 @@ pub struct WriteStats {
 /// Events of one partition waiting to be handed off.
 #[derive(Default)]
 struct Buffer {
+    /// Events pushed as record batches, each sorted by time.
+    batches: Vec<RecordBatch>,
+    /// Events pushed one at a time, converted to Arrow at hand-off.
     events: Vec<StoredEvent>,
     bytes: usize,
     /// Sequence number of the first event in the buffer.
@@ -82,7 +88,7 @@ struct Buffer {
 /// Work for the background thread, done in order: events, then names, then
 /// manifest entries.
 struct Job {
-    partitions: Vec<(Partition, Vec<StoredEvent>)>,
+    partitions: Vec<(Partition, Vec<RecordBatch>)>,
     names: Vec<NameBinding>,
     sources: Vec<ManifestEntry>,
     /// Whether this job empties the buffer, after which the names and
@@ -140,20 +146,46 @@ impl<'a> EventWriter<'a> {
         self.pushed += 1;
         self.names.extend(name_bindings(&stored.event));
         let bytes = stored.approximate_size();
-        self.buffered_bytes += bytes;
-        let buffer = self
-            .buffers
-            .entry(Partition::of(&stored.event))
-            .or_insert_with(|| Buffer {
-                first: sequence,
-                ..Buffer::default()
-            });
+        let buffer = self.buffer(Partition::of(&stored.event), sequence, bytes);
         buffer.events.push(stored);
+        self.after_push(sequence)
+    }
+
+    /// Adds a batch of events, handing off buffered events when the buffer
+    /// is full or a partition has been left behind.
+    pub fn push_batch(&mut self, batch: EventBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let first = self.pushed;
+        self.pushed += batch.len() as u64;
+        self.names.extend(batch.names);
+        let bytes = batch.batch.get_array_memory_size();
+        let buffer = self.buffer(batch.partition, first, bytes);
+        buffer.batches.push(batch.batch);
+        self.after_push(first)
+    }
+
+    /// Returns a partition's buffer, counting `bytes` more in it and the
+    /// events up to the last one pushed, which started at `first`.
+    fn buffer(&mut self, partition: Partition, first: u64, bytes: usize) -> &mut Buffer {
+        self.buffered_bytes += bytes;
+        let buffer = self.buffers.entry(partition).or_insert_with(|| Buffer {
+            first,
+            ..Buffer::default()
+        });
         buffer.bytes += bytes;
-        buffer.last = sequence;
+        buffer.last = self.pushed - 1;
+        buffer
+    }
+
+    /// Hands off buffered events when the buffer is full, or when the push
+    /// that started at sequence number `first` passed a check for
+    /// partitions left behind.
+    fn after_push(&mut self, first: u64) -> Result<()> {
         if self.buffered_bytes >= self.flush_bytes {
             self.hand_off(true, |_| true)?;
-        } else if self.pushed.is_multiple_of(IDLE_CHECK_EVENTS) {
+        } else if first / IDLE_CHECK_EVENTS != self.pushed / IDLE_CHECK_EVENTS {
             let now = self.pushed;
             self.hand_off(false, |buffer| buffer.last + IDLE_EVENTS < now)?;
         }
@@ -193,7 +225,9 @@ impl<'a> EventWriter<'a> {
         for partition in chosen {
             if let Some(buffer) = self.buffers.remove(&partition) {
                 self.buffered_bytes -= buffer.bytes;
-                partitions.push((partition, buffer.events));
+                let mut batches = buffer.batches;
+                append_events(&mut batches, buffer.events)?;
+                partitions.push((partition, batches));
             }
         }
         let oldest_buffered = self
@@ -272,6 +306,21 @@ impl<'a> EventWriter<'a> {
     }
 }
 
+/// Converts events to record batches sorted by time and appends them to
+/// `batches`. Events are freed as they are converted, so that they and
+/// their Arrow copy are not both held whole.
+fn append_events(batches: &mut Vec<RecordBatch>, mut events: Vec<StoredEvent>) -> Result<()> {
+    events.sort_by_key(|stored| stored.event.time);
+    let mut rest = events.into_iter();
+    loop {
+        let chunk: Vec<StoredEvent> = rest.by_ref().take(ENCODE_ROWS).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        batches.push(events_to_batch(&chunk)?);
+    }
+}
+
 fn join(thread: JoinHandle<Result<WriteStats>>) -> Result<WriteStats> {
     thread.join().unwrap_or_else(|_| {
         Err(StoreError::Invalid(
@@ -328,7 +377,7 @@ impl FileWriter {
         format!("{prefix}-{}-{:05}.parquet", self.run_id, self.sequence)
     }
 
-    fn write_partition(&mut self, partition: &Partition, events: Vec<StoredEvent>) -> Result<()> {
+    fn write_partition(&mut self, partition: &Partition, batches: Vec<RecordBatch>) -> Result<()> {
         let directory = self.store.events_dir().join(partition.relative_path());
         if !self.known.contains_key(partition) {
             let mut keys = HashSet::new();
@@ -339,25 +388,28 @@ impl FileWriter {
             self.known.insert(partition.clone(), keys);
         }
         let known = self.known.entry(partition.clone()).or_default();
-        let before = events.len();
-        let mut fresh: Vec<StoredEvent> = events
-            .into_iter()
-            .filter(|stored| known.insert(stored.event.key))
-            .collect();
-        self.known_count += fresh.len();
-        self.stats.duplicates += (before - fresh.len()) as u64;
-        if fresh.is_empty() {
+        let mut fresh = Vec::with_capacity(batches.len());
+        let (mut before, mut count) = (0, 0);
+        for batch in batches {
+            let keep: Vec<bool> = event_keys(&batch)?
+                .into_iter()
+                .map(|key| known.insert(key))
+                .collect();
+            let kept = keep.iter().filter(|kept| **kept).count();
+            before += keep.len();
+            count += kept;
+            if kept == keep.len() {
+                fresh.push(batch);
+            } else if kept > 0 {
+                fresh.push(filter_record_batch(&batch, &BooleanArray::from(keep))?);
+            }
+        }
+        self.known_count += count;
+        self.stats.duplicates += (before - count) as u64;
+        if count == 0 {
             return Ok(());
         }
-        fresh.sort_by_key(|stored| stored.event.time);
-        let count = fresh.len();
-        // Events are freed as they are encoded, so that a hand-off and its
-        // Arrow copy are not both held whole.
-        let mut rest = fresh.into_iter();
-        let batches = std::iter::from_fn(|| {
-            let chunk: Vec<StoredEvent> = rest.by_ref().take(ENCODE_ROWS).collect();
-            (!chunk.is_empty()).then(|| events_to_batch(&chunk))
-        });
+        let batches = merge_sorted(fresh, ENCODE_ROWS)?;
         let path = directory.join(self.next_file_name("part"));
         write_batches_atomic(EVENT_SCHEMA.clone(), batches, &path, &self.store.temp_dir())?;
         debug!(path = %path.display(), events = count, "wrote events");
