@@ -374,7 +374,9 @@ pub(crate) fn classify(raw: RawRecord<'_>) -> Result<Parsed<'_>, RecordError> {
     if raw.digest_fingerprint.is_some() || raw.digest_end_time.is_some() {
         return Ok(Parsed::One(Classified::Digest));
     }
-    if let (Some(_), Some(detail)) = (&raw.detail_type, raw.detail) {
+    // An EventBridge envelope has no `eventSource` of its own. Where a record
+    // has one, it decides, as it does for the reader's filter.
+    if let (None, Some(_), Some(detail)) = (&raw.event_source, &raw.detail_type, raw.detail) {
         let inner: RawRecord<'_> = serde_json::from_str(detail.get())?;
         return match classify(inner)? {
             Parsed::One(classified) => Ok(Parsed::One(classified)),

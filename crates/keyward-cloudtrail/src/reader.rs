@@ -280,6 +280,8 @@ struct Span {
     end: usize,
     /// Line feeds in the value.
     newlines: u64,
+    /// Position of the value's top-level `eventSource` key.
+    source_key: SourceKey,
 }
 
 /// Outcome of scanning one value.
@@ -452,6 +454,7 @@ impl<R: Read> Buffer<R> {
         let mut index = self.pos;
         let mut depth = 0usize;
         let mut in_string = false;
+        let mut source_key = SourceKey::NotFound;
         let mut retained = true;
         let mut skipped = 0u64;
         let mut newlines = 0u64;
@@ -478,6 +481,9 @@ impl<R: Read> Buffer<R> {
                     Ok(Some(shift)) => {
                         start -= shift;
                         index -= shift;
+                        if let SourceKey::At(quote) = &mut source_key {
+                            *quote -= shift;
+                        }
                         self.pos = start;
                     }
                     Ok(None) => return Scanned::Truncated,
@@ -485,10 +491,12 @@ impl<R: Read> Buffer<R> {
                 }
                 continue;
             }
-            let (next, state) = scan_bytes(&self.data[..self.len], index, in_string, depth);
+            let data = &self.data[..self.len];
+            let (next, state) = scan_bytes(data, index, in_string, depth, source_key);
             index = next;
             in_string = state.in_string;
             depth = state.depth;
+            source_key = state.source_key;
             newlines += state.newlines;
             if state.closed {
                 if retained && index - start <= max_bytes {
@@ -496,6 +504,7 @@ impl<R: Read> Buffer<R> {
                         start,
                         end: index,
                         newlines,
+                        source_key,
                     });
                 }
                 self.advance_counted(index, newlines);
@@ -517,11 +526,31 @@ impl<R> Drop for Buffer<R> {
 struct ScanState {
     in_string: bool,
     depth: usize,
+    source_key: SourceKey,
     /// Whether the object's closing brace was reached.
     closed: bool,
     /// Line feeds in the bytes examined.
     newlines: u64,
 }
+
+/// Position of the `eventSource` key at the top level of a scanned object:
+/// at depth one, the depth of an object's own keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SourceKey {
+    /// Absent from every byte scanned so far.
+    NotFound,
+    /// At this index, that of the key's opening quote.
+    At(usize),
+    /// Unknown, because some bytes were scanned without looking for it.
+    Unchecked,
+}
+
+/// The `eventSource` key with its quotes.
+const SOURCE_KEY: &[u8] = b"\"eventSource\"";
+
+/// Offset in [`SOURCE_KEY`] of its capital `S`, the byte that the block
+/// scanner looks for.
+const SOURCE_KEY_CAPITAL: usize = 6;
 
 /// Scans `data` from `index` until the brace depth returns to zero or the
 /// data ends. Returns the index after the last byte examined.
@@ -532,18 +561,30 @@ struct ScanState {
 /// A block with a backslash, or right after one, goes through
 /// [`scan_escaped`], which checks each quote for escapes. Blocks are
 /// classified with AVX2 where the CPU has it, else with SSE2.
-fn scan_bytes(data: &[u8], index: usize, in_string: bool, depth: usize) -> (usize, ScanState) {
+fn scan_bytes(
+    data: &[u8],
+    index: usize,
+    in_string: bool,
+    depth: usize,
+    source_key: SourceKey,
+) -> (usize, ScanState) {
+    let start = ScanState {
+        in_string,
+        depth,
+        source_key,
+        closed: false,
+        newlines: 0,
+    };
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = V3::try_new() {
         return simd.vectorize(WideScan {
             simd,
             data,
             index,
-            in_string,
-            depth,
+            start,
         });
     }
-    scan_blocks(data, index, in_string, depth, BlockMasks::of)
+    scan_blocks(data, index, start, BlockMasks::of)
 }
 
 /// A call of [`scan_blocks`] with AVX2 comparisons, run by
@@ -553,8 +594,7 @@ struct WideScan<'a> {
     simd: V3,
     data: &'a [u8],
     index: usize,
-    in_string: bool,
-    depth: usize,
+    start: ScanState,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -564,7 +604,7 @@ impl pulp::NullaryFnOnce for WideScan<'_> {
     #[inline(always)]
     fn call(self) -> Self::Output {
         let simd = self.simd;
-        scan_blocks(self.data, self.index, self.in_string, self.depth, |block| {
+        scan_blocks(self.data, self.index, self.start, |block| {
             masks_avx2(simd, block)
         })
     }
@@ -576,16 +616,9 @@ impl pulp::NullaryFnOnce for WideScan<'_> {
 fn scan_blocks(
     data: &[u8],
     index: usize,
-    in_string: bool,
-    depth: usize,
+    mut state: ScanState,
     classify: impl Fn(&[u8; BLOCK]) -> BlockMasks,
 ) -> (usize, ScanState) {
-    let mut state = ScanState {
-        in_string,
-        depth,
-        closed: false,
-        newlines: 0,
-    };
     let mut at = index;
     while let Some(block) = data
         .get(at..at + BLOCK)
@@ -596,7 +629,7 @@ fn scan_blocks(
         let end = if masks.backslashes != 0 || after_backslash {
             scan_escaped(data, at, at + BLOCK, &mut state)
         } else {
-            scan_block(&masks, &mut state)
+            scan_block(&masks, &mut state, data, at)
         };
         if masks.newlines != 0 {
             let examined = end.map_or(u64::MAX, |offset| {
@@ -625,6 +658,8 @@ struct BlockMasks {
     opens: u64,
     closes: u64,
     newlines: u64,
+    /// Capital `S` bytes, candidates for the `eventSource` key.
+    capitals: u64,
 }
 
 impl BlockMasks {
@@ -633,6 +668,7 @@ impl BlockMasks {
         // Braces, backslashes and line feeds are rare: one combined mask
         // finds them, and each byte it marks is then classified alone.
         let mut quotes = 0u64;
+        let mut capitals = 0u64;
         let mut rare = 0u64;
         for (lane, bytes) in block.chunks_exact(LANES).enumerate() {
             let Ok(bytes) = <[u8; LANES]>::try_from(bytes) else {
@@ -641,6 +677,8 @@ impl BlockMasks {
             let vector = u8x16::new(bytes);
             let shift = lane * LANES;
             quotes |= (vector.cmp_eq(u8x16::splat(b'"')).move_mask() as u64) << shift;
+            let capital = vector.cmp_eq(u8x16::splat(SOURCE_KEY[SOURCE_KEY_CAPITAL]));
+            capitals |= (capital.move_mask() as u64) << shift;
             let braces = vector.cmp_eq(u8x16::splat(b'{')) | vector.cmp_eq(u8x16::splat(b'}'));
             let others = vector.cmp_eq(u8x16::splat(b'\\')) | vector.cmp_eq(u8x16::splat(b'\n'));
             rare |= ((braces | others).move_mask() as u64) << shift;
@@ -651,6 +689,7 @@ impl BlockMasks {
             opens: 0,
             closes: 0,
             newlines: 0,
+            capitals,
         };
         while rare != 0 {
             let bit = rare.trailing_zeros() as usize;
@@ -679,6 +718,7 @@ fn masks_avx2(simd: V3, block: &[u8; BLOCK]) -> BlockMasks {
         opens: 0,
         closes: 0,
         newlines: 0,
+        capitals: 0,
     };
     for (half, bytes) in block.chunks_exact(WIDE_LANES).enumerate() {
         let Ok(bytes) = <[u8; WIDE_LANES]>::try_from(bytes) else {
@@ -695,6 +735,7 @@ fn masks_avx2(simd: V3, block: &[u8; BLOCK]) -> BlockMasks {
         masks.opens |= mask(b'{');
         masks.closes |= mask(b'}');
         masks.newlines |= mask(b'\n');
+        masks.capitals |= mask(SOURCE_KEY[SOURCE_KEY_CAPITAL]);
     }
     masks
 }
@@ -706,11 +747,11 @@ const WIDE_LANES: usize = 32;
 /// Bytes compared at once by one vector instruction.
 const LANES: usize = 16;
 
-/// Scans a block without escapes. Returns the offset after the closing
-/// brace when the depth returns to zero in it. Inlined, so that the
-/// caller's CPU features apply to it.
+/// Scans a block without escapes, the block at `at` in `data`. Returns the
+/// offset after the closing brace when the depth returns to zero in it.
+/// Inlined, so that the caller's CPU features apply to it.
 #[inline(always)]
-fn scan_block(masks: &BlockMasks, state: &mut ScanState) -> Option<usize> {
+fn scan_block(masks: &BlockMasks, state: &mut ScanState, data: &[u8], at: usize) -> Option<usize> {
     // Bit i of `inside` is set when byte i is inside a string; an opening
     // quote counts as inside and a closing quote as outside.
     let mut inside = prefix_xor(masks.quotes);
@@ -720,6 +761,23 @@ fn scan_block(masks: &BlockMasks, state: &mut ScanState) -> Option<usize> {
     state.in_string = inside >> (BLOCK - 1) & 1 == 1;
     let opens = masks.opens & !inside;
     let closes = masks.closes & !inside;
+    let depth = state.depth;
+    let end = walk_braces(opens, closes, state);
+    if state.source_key == SourceKey::NotFound && masks.capitals & inside != 0 {
+        let examined = end.map_or(u64::MAX, |offset| {
+            (1u64 << (offset - 1) << 1).wrapping_sub(1)
+        });
+        let braces = (opens, closes);
+        state.source_key =
+            find_source_key(masks.capitals & inside & examined, braces, depth, data, at);
+    }
+    end
+}
+
+/// Applies a block's braces outside strings to the depth. Returns the
+/// offset after the brace that brings the depth to zero.
+#[inline(always)]
+fn walk_braces(opens: u64, closes: u64, state: &mut ScanState) -> Option<usize> {
     // Each closing brace lowers the depth by one at most, so with fewer
     // closing braces than the depth the object cannot end in this block.
     // Blocks inside an object's nested values thus skip the walk.
@@ -747,6 +805,53 @@ fn scan_block(masks: &BlockMasks, state: &mut ScanState) -> Option<usize> {
     None
 }
 
+/// Looks for the `eventSource` key at depth one among `candidates`, the
+/// capital `S` bytes inside strings of the block at `at`. `braces` are the
+/// block's opening and closing braces outside strings, and `depth` the depth
+/// at its start.
+#[inline(always)]
+fn find_source_key(
+    mut candidates: u64,
+    (opens, closes): (u64, u64),
+    depth: usize,
+    data: &[u8],
+    at: usize,
+) -> SourceKey {
+    while candidates != 0 {
+        let bit = candidates.trailing_zeros();
+        candidates &= candidates - 1;
+        let before = (1u64 << bit) - 1;
+        let opened = depth + (opens & before).count_ones() as usize;
+        if opened != (closes & before).count_ones() as usize + 1 {
+            continue;
+        }
+        match source_key_at(data, at + bit as usize) {
+            Some(true) => return SourceKey::At(at + bit as usize - SOURCE_KEY_CAPITAL),
+            Some(false) => {}
+            None => return SourceKey::Unchecked,
+        }
+    }
+    SourceKey::NotFound
+}
+
+/// Reports whether the capital `S` at `capital`, inside a string, belongs
+/// to an `eventSource` key: the string is exactly that name and a colon
+/// follows it. Returns `None` when the bytes needed to tell are not in
+/// `data`, or an escaped quote could start the string.
+fn source_key_at(data: &[u8], capital: usize) -> Option<bool> {
+    let quote = capital.checked_sub(SOURCE_KEY_CAPITAL)?;
+    let key = data.get(quote..quote + SOURCE_KEY.len())?;
+    if key != SOURCE_KEY {
+        return Some(false);
+    }
+    if quote > 0 && data[quote - 1] == b'\\' {
+        return None;
+    }
+    let after = &data[quote + SOURCE_KEY.len()..];
+    let next = after.iter().find(|byte| !byte.is_ascii_whitespace())?;
+    Some(*next == b':')
+}
+
 /// XOR of every bit at or below each position.
 #[inline(always)]
 fn prefix_xor(mut bits: u64) -> u64 {
@@ -761,8 +866,12 @@ fn prefix_xor(mut bits: u64) -> u64 {
 /// Scans `data[from..to]` one quote or brace at a time. A quote inside a
 /// string closes it unless an odd number of backslashes precedes it, which
 /// is checked by looking back. Returns the offset from `from` after the
-/// closing brace when the depth returns to zero.
+/// closing brace when the depth returns to zero. The `eventSource` key is
+/// not looked for.
 fn scan_escaped(data: &[u8], from: usize, to: usize, state: &mut ScanState) -> Option<usize> {
+    if state.source_key == SourceKey::NotFound {
+        state.source_key = SourceKey::Unchecked;
+    }
     for found in memchr::memchr3_iter(b'"', b'{', b'}', &data[from..to]) {
         let at = from + found;
         match data[at] {
@@ -836,7 +945,7 @@ impl<'a, R: Read> FileReader<'a, R> {
             options,
             sink,
             summary,
-            source_finder: memmem::Finder::new(b"\"eventSource\""),
+            source_finder: memmem::Finder::new(SOURCE_KEY),
             insight_file: false,
             records_seen: false,
         }
@@ -1061,14 +1170,23 @@ impl<'a, R: Read> FileReader<'a, R> {
             Scanned::Failed(error) => return Err(error),
         };
         let bytes = &self.buffer.data[span.start..span.end];
+        // The top-level `eventSource` key that the scanner found decides.
+        // Without one, any key of that name may, such as that of an
+        // EventBridge envelope's `detail`.
+        let crypto = || match span.source_key {
+            SourceKey::At(quote) => {
+                names_crypto_source(&self.buffer.data[quote + SOURCE_KEY.len()..span.end])
+            }
+            SourceKey::NotFound | SourceKey::Unchecked => {
+                mentions_crypto_source(bytes, &self.source_finder)
+            }
+        };
         // An Insights file is counted without parsing, except for records
         // that name a kept service, which are stored if they are events.
         let must_parse = if self.insight_file {
-            mentions_crypto_source(bytes, &self.source_finder)
+            crypto()
         } else {
-            kind == ArrayKind::TopLevel
-                || !self.records_seen
-                || mentions_crypto_source(bytes, &self.source_finder)
+            kind == ArrayKind::TopLevel || !self.records_seen || crypto()
         };
         if must_parse {
             let outcome = parse_record(bytes);
@@ -1275,19 +1393,25 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
 /// Reports whether a record's `eventSource` may be a kept service. A `true`
 /// can be wrong (a nested key of that name); parsing then decides.
 fn mentions_crypto_source(record: &[u8], finder: &memmem::Finder<'_>) -> bool {
-    finder.find_iter(record).any(|found| {
-        let rest = trim_start(&record[found + b"\"eventSource\"".len()..]);
-        let Some(rest) = rest.strip_prefix(b":") else {
-            return false;
-        };
-        let Some(rest) = trim_start(rest).strip_prefix(b"\"") else {
-            return false;
-        };
-        let value = memchr::memchr(b'"', rest).map_or(rest, |end| &rest[..end]);
-        CRYPTO_EVENT_SOURCES
-            .iter()
-            .any(|source| source.as_bytes() == value)
-    })
+    finder
+        .find_iter(record)
+        .any(|found| names_crypto_source(&record[found + SOURCE_KEY.len()..]))
+}
+
+/// Reports whether the value after an `eventSource` key, at the start of
+/// `after_key`, is a kept service.
+fn names_crypto_source(after_key: &[u8]) -> bool {
+    let rest = trim_start(after_key);
+    let Some(rest) = rest.strip_prefix(b":") else {
+        return false;
+    };
+    let Some(rest) = trim_start(rest).strip_prefix(b"\"") else {
+        return false;
+    };
+    let value = memchr::memchr(b'"', rest).map_or(rest, |end| &rest[..end]);
+    CRYPTO_EVENT_SOURCES
+        .iter()
+        .any(|source| source.as_bytes() == value)
 }
 
 #[cfg(test)]
@@ -1411,15 +1535,67 @@ mod tests {
         None
     }
 
+    /// Index of the top-level `eventSource` key of the object at the start
+    /// of `data`, one byte at a time.
+    fn source_key_bytewise(data: &[u8]) -> Option<usize> {
+        let end = object_end_bytewise(data)?;
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for (at, byte) in data[..end].iter().enumerate() {
+            match (in_string, escaped, *byte) {
+                (true, true, _) => escaped = false,
+                (true, false, b'\\') => escaped = true,
+                (true, false, b'"') => in_string = false,
+                (true, false, _) => {}
+                (false, _, b'"') => {
+                    in_string = true;
+                    let rest = &data[at..];
+                    if depth == 1 && rest.starts_with(SOURCE_KEY) {
+                        let after = trim_start(&rest[SOURCE_KEY.len()..]);
+                        if after.starts_with(b":") {
+                            return Some(at);
+                        }
+                    }
+                }
+                (false, _, b'{') => depth += 1,
+                (false, _, b'}') => depth -= 1,
+                _ => {}
+            }
+        }
+        None
+    }
+
     /// Scans the object at the start of `data` with each block classifier
     /// that this machine runs, named.
     fn scans(data: &[u8]) -> Vec<(&'static str, (usize, ScanState))> {
-        let mut scans = vec![("SSE2", scan_blocks(data, 0, false, 0, BlockMasks::of))];
+        let start = ScanState {
+            in_string: false,
+            depth: 0,
+            source_key: SourceKey::NotFound,
+            closed: false,
+            newlines: 0,
+        };
+        let mut scans = vec![("SSE2", scan_blocks(data, 0, start, BlockMasks::of))];
         #[cfg(target_arch = "x86_64")]
         if V3::is_available() {
-            scans.push(("AVX2", scan_bytes(data, 0, false, 0)));
+            let wide = scan_bytes(data, 0, false, 0, SourceKey::NotFound);
+            scans.push(("AVX2", wide));
         }
         scans
+    }
+
+    /// Checks a scan's `eventSource` key against the expected index. An
+    /// unchecked key is allowed only where `may_be_unchecked`.
+    fn check_source_key(
+        found: SourceKey,
+        expected: Option<usize>,
+        may_be_unchecked: bool,
+        case: &str,
+    ) {
+        match found {
+            SourceKey::At(quote) => assert_eq!(Some(quote), expected, "{case}"),
+            SourceKey::NotFound => assert_eq!(expected, None, "{case}"),
+            SourceKey::Unchecked => assert!(may_be_unchecked, "{case}"),
+        }
     }
 
     #[test]
@@ -1432,6 +1608,10 @@ mod tests {
             r#""g":"\\\\\\\\","#,
             r#""h":"{\"i\":\"\\\"}\"}","#,
             "\n\"j\":\n[1],",
+            // The key at the top level, nested, as a value and in a string.
+            r#""eventSource":"kms.amazonaws.com","#,
+            r#""x":{"eventSource":"s3.amazonaws.com"},"y":"eventSource","#,
+            r#""z":"\"eventSource\":1","eventSource" : "acm.amazonaws.com","#,
             // Deep nesting and braces in strings, with no backslash, so that
             // whole blocks skip the brace walk.
             r#""k":{"l":{"m":[{"n":{}},{"o":"}"}],"p":{"q":{"r":"{{{{{{{{{{{{{{{{{{{{{{{{{{"}}}},"#,
@@ -1449,14 +1629,58 @@ mod tests {
                 assert_eq!(expected, Some(object.len()));
                 let newlines = object.bytes().filter(|byte| *byte == b'\n').count() as u64;
 
+                let source_key = source_key_bytewise(data.as_bytes());
+                assert!(source_key.is_some());
+
                 for (classifier, (end, state)) in scans(data.as_bytes()) {
                     let case = format!("{classifier}, padding {padding}, rotation {rotation}");
                     assert!(state.closed, "{case}");
                     assert_eq!(Some(end), expected, "{case}");
                     assert_eq!(state.newlines, newlines, "{case}");
+                    check_source_key(state.source_key, source_key, true, &case);
                 }
             }
         }
+    }
+
+    #[test]
+    fn top_level_source_key_found_at_every_offset() {
+        let fields = [
+            r#""userIdentity":{"type":"AWSService","invokedBy":"eventSource"},"#,
+            r#""eventSourceArn":"a","requestParameters":{"eventSource":"s3.amazonaws.com"},"#,
+            r#""sourceIPAddress":"eventSource","eventSource":"#,
+            r#""kms.amazonaws.com","eventName":"Decrypt","#,
+        ];
+        for padding in 0..(2 * BLOCK + 3) {
+            let mut object = format!("{{\"pad\":\"{}\",", "p".repeat(padding));
+            object.extend(fields);
+            object.push_str(r#""end":{"eventSource":"S"}}"#);
+            // Bytes after the object, so that it ends in a whole block.
+            let data = format!("{object},{}", " ".repeat(2 * BLOCK));
+            let expected = source_key_bytewise(data.as_bytes());
+            assert!(expected.is_some());
+
+            for (classifier, (end, state)) in scans(data.as_bytes()) {
+                let case = format!("{classifier}, padding {padding}");
+                assert_eq!(end, object.len(), "{case}");
+                check_source_key(state.source_key, expected, false, &case);
+            }
+        }
+    }
+
+    #[test]
+    fn records_without_top_level_source_key_searched_whole() {
+        // An EventBridge envelope names the service only in `detail`.
+        let detail = record("kms.amazonaws.com", "Decrypt", "e-1");
+        let envelope = format!(
+            r#"{{"detail-type":"AWS API Call via CloudTrail","source":"aws.kms","detail":{detail}}}"#
+        );
+        let other = record("s3.amazonaws.com", "GetObject", "e-2");
+        let file = format!(r#"{{"Records":[{other},{envelope}]}}"#);
+        let (summary, events) = read_all(file.as_bytes());
+        assert_eq!(summary.records, 2);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].event_id.as_deref(), Some("e-1"));
     }
 
     #[test]
