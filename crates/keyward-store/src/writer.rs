@@ -60,6 +60,13 @@ const MAX_PENDING_SOURCES: usize = 1000;
 /// about 32 bytes.
 const MAX_CACHED_KEYS: usize = 1_500_000;
 
+/// Name bindings remembered across writes before they are forgotten; each
+/// costs a few hundred bytes.
+const MAX_CACHED_NAMES: usize = 100_000;
+
+/// A name binding without its time: account, Region, reference, target.
+type NameKey = (String, String, String, String);
+
 /// Counts of one writer's work.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteStats {
@@ -289,6 +296,7 @@ impl<'a> EventWriter<'a> {
             sources: Vec::new(),
             known: HashMap::new(),
             known_count: 0,
+            written_names: HashMap::new(),
             stats: WriteStats::default(),
         };
         let thread = std::thread::Builder::new()
@@ -340,6 +348,8 @@ struct FileWriter {
     sources: Vec<ManifestEntry>,
     known: HashMap<Partition, HashSet<u128>>,
     known_count: usize,
+    /// Latest time of each name binding that this run wrote.
+    written_names: HashMap<NameKey, i64>,
     stats: WriteStats,
 }
 
@@ -441,6 +451,33 @@ impl FileWriter {
                 &later.target,
             ) == (&kept.account, &kept.region, &kept.reference, &kept.target)
         });
+        // A binding that an earlier write of this run has with the same or a
+        // later time is not written again.
+        if self.written_names.len() > MAX_CACHED_NAMES {
+            self.written_names.clear();
+        }
+        names.retain(|name| {
+            let key = (
+                name.account.clone(),
+                name.region.clone(),
+                name.reference.clone(),
+                name.target.clone(),
+            );
+            match self.written_names.get_mut(&key) {
+                Some(time) if *time >= name.time => false,
+                Some(time) => {
+                    *time = name.time;
+                    true
+                }
+                None => {
+                    self.written_names.insert(key, name.time);
+                    true
+                }
+            }
+        });
+        if names.is_empty() {
+            return Ok(());
+        }
         let batch = names_to_batch(&names)?;
         let path = self.store.names_dir().join(self.next_file_name("names"));
         write_parquet_atomic(&batch, &path, &self.store.temp_dir())
@@ -474,6 +511,26 @@ mod tests {
             records: 1,
             events: 1,
         }
+    }
+
+    /// Returns the times of every row of the store's names table, sorted.
+    fn name_times(store: &Store) -> Vec<i64> {
+        let mut rows = Vec::new();
+        for file in parquet_files(&store.names_dir()).unwrap() {
+            let reader = std::fs::File::open(&file).unwrap();
+            let batches = ParquetRecordBatchReaderBuilder::try_new(reader)
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in batches {
+                let batch = batch.unwrap();
+                let time = batch.column_by_name("time").unwrap();
+                let time = time.as_any().downcast_ref::<TimestampMicrosecondArray>();
+                rows.extend(time.unwrap().values().iter().copied());
+            }
+        }
+        rows.sort_unstable();
+        rows
     }
 
     fn partition(account: &str) -> Partition {
@@ -586,21 +643,34 @@ mod tests {
         }
         writer.finish().unwrap();
 
-        let mut rows = Vec::new();
-        for file in parquet_files(&store.names_dir()).unwrap() {
-            let reader = std::fs::File::open(&file).unwrap();
-            let batches = ParquetRecordBatchReaderBuilder::try_new(reader)
-                .unwrap()
-                .build()
-                .unwrap();
-            for batch in batches {
-                let batch = batch.unwrap();
-                let time = batch.column_by_name("time").unwrap();
-                let time = time.as_any().downcast_ref::<TimestampMicrosecondArray>();
-                rows.extend(time.unwrap().values().iter().copied());
-            }
+        assert_eq!(name_times(&store), [3_000_000]);
+    }
+
+    #[test]
+    fn name_seen_again_written_only_when_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        // A one-byte buffer hands off, names included, after every event.
+        let mut writer = store.writer("run").with_flush_bytes(1);
+        let arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:db-AbCdEf";
+        for (key, time) in [
+            (1, 2_000_000),
+            (2, 1_000_000),
+            (3, 2_000_000),
+            (4, 3_000_000),
+        ] {
+            let mut read = decrypt_event(key, "111111111111");
+            read.event.service = "secretsmanager.amazonaws.com".into();
+            read.event.operation = "GetSecretValue".into();
+            read.event.time = time;
+            read.event.resource_arns = vec![arn.to_owned()];
+            read.event.request_resource_id = Some("db".to_owned());
+            writer.push(read).unwrap();
         }
-        assert_eq!(rows, [3_000_000]);
+        writer.finish().unwrap();
+
+        assert_eq!(name_times(&store), [2_000_000, 3_000_000]);
     }
 
     #[test]
