@@ -312,7 +312,8 @@ ORDER BY count DESC, operation NULLS FIRST, account NULLS FIRST, region NULLS FI
     Question {
         name: "kms-key-usage",
         description: "Per KMS key: last successful cryptographic use (time, operation, event \
-                      id, principal), number of uses and principals, last denied call",
+                      id, principal), number of uses and principals, last call refused \
+                      with any error",
         default_days: None,
         sql: "
 WITH uses AS (
