@@ -290,8 +290,9 @@ enum Scanned {
     Complete(Span),
     /// The value exceeded the size limit and was skipped; its length.
     Oversize(u64),
-    /// The input ended inside the value.
-    Truncated,
+    /// The input ended inside the value. `from_start` tells whether the
+    /// buffer still holds the value from its first byte.
+    Truncated { from_start: bool },
     /// Reading the input failed.
     Failed(io::Error),
 }
@@ -486,7 +487,11 @@ impl<R: Read> Buffer<R> {
                         }
                         self.pos = start;
                     }
-                    Ok(None) => return Scanned::Truncated,
+                    Ok(None) => {
+                        return Scanned::Truncated {
+                            from_start: retained,
+                        };
+                    }
                     Err(error) => return Scanned::Failed(error),
                 }
                 continue;
@@ -1149,6 +1154,27 @@ impl<'a, R: Read> FileReader<'a, R> {
             .push_error(position, "unexpected end of file: the file is truncated");
     }
 
+    /// Returns the first syntax error of a value that the input ends inside,
+    /// with its position, when the error comes before the end. Braces
+    /// alone cannot tell a missing comma from a cut-off file, and the JSON
+    /// parser can. `position` is that of the value's first byte, which the
+    /// buffer must still hold (`from_start`).
+    fn syntax_error(&self, from_start: bool, position: Position) -> Option<(Position, String)> {
+        if !from_start {
+            return None;
+        }
+        let bytes = &self.buffer.data[self.buffer.pos..self.buffer.len];
+        let mut parser = serde_json::Deserializer::from_slice(bytes);
+        // Only the value is parsed: what follows it is not its error.
+        let error = serde::Deserialize::deserialize(&mut parser)
+            .map(|_: serde::de::IgnoredAny| ())
+            .err()?;
+        if error.is_eof() {
+            return None;
+        }
+        Some(locate_error(&error.into(), position))
+    }
+
     /// Reads one array element. Returns `false` when reading must stop.
     fn read_element(&mut self, kind: ArrayKind, index: u64) -> io::Result<bool> {
         let position = self.element_position(index);
@@ -1162,9 +1188,12 @@ impl<'a, R: Read> FileReader<'a, R> {
                 self.summary.push_error(position, message);
                 return Ok(true);
             }
-            Scanned::Truncated => {
-                self.summary
-                    .push_error(position, "unexpected end of file inside a record");
+            Scanned::Truncated { from_start } => {
+                let (position, message) = self.syntax_error(from_start, position).unwrap_or((
+                    position,
+                    "unexpected end of file inside a record".to_owned(),
+                ));
+                self.summary.push_error(position, message);
                 return Ok(false);
             }
             Scanned::Failed(error) => return Err(error),
@@ -1266,14 +1295,17 @@ impl<'a, R: Read> FileReader<'a, R> {
                 self.summary.push_error(position, message);
                 return Ok(true);
             }
-            Scanned::Truncated => {
+            Scanned::Truncated { from_start } => {
                 if let Some(next_line) = self.next_line_starting_a_value(self.buffer.len) {
                     self.summary.push_error(position, INCOMPLETE_LINE);
                     self.buffer.advance(next_line);
                     return Ok(true);
                 }
-                self.summary
-                    .push_error(position, "unexpected end of file inside a JSON value");
+                let (position, message) = self.syntax_error(from_start, position).unwrap_or((
+                    position,
+                    "unexpected end of file inside a JSON value".to_owned(),
+                ));
+                self.summary.push_error(position, message);
                 return Ok(false);
             }
             Scanned::Failed(error) => return Err(error),
@@ -1790,6 +1822,33 @@ mod tests {
             "kept {} of {whole_lines} records before the damage",
             events.len()
         );
+    }
+
+    #[test]
+    fn unbalanced_value_reports_its_syntax_error() {
+        // A missing opening quote swaps strings and the rest of the file, so
+        // braces never balance. The parser finds the fault on line 3.
+        let record = "{\n  \"eventVersion\": \"1.08\",\n  \"arn\": arn:aws:sts::1:x\",\n  \
+                      \"eventSource\": \"kms.amazonaws.com\"\n}\n";
+        let in_records = format!("{{\"Records\": [\n{record}]}}\n");
+        for (text, first_line) in [(record.to_owned(), 1), (in_records, 2)] {
+            let (summary, events) = read_all(text.as_bytes());
+            assert!(events.is_empty());
+            assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+            let error = &summary.errors[0];
+            assert_eq!(error.position.line, Some(first_line + 2), "{error}");
+            assert!(error.message.starts_with("invalid JSON: "), "{error}");
+        }
+    }
+
+    #[test]
+    fn cut_off_value_reports_end_of_file() {
+        let record = record("kms.amazonaws.com", "Encrypt", "1");
+        let cut = format!("{{\"Records\":[{}", &record[..record.len() / 2]);
+        let (summary, _) = read_all(cut.as_bytes());
+        assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+        let error = &summary.errors[0];
+        assert_eq!(error.message, "unexpected end of file inside a record");
     }
 
     #[test]
