@@ -103,11 +103,8 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
     if out.len() < size {
         out.resize(size, 0);
     }
-    // libdeflate checks the trailer that follows the deflate stream. Its
-    // CRC-32 is computed again below to find where that trailer is.
-    // NOTE: that second CRC-32 costs about 2% of a run's CPU time. Only the
-    // length of input that libdeflate read would make it unnecessary, and
-    // the libdeflater crate does not return it.
+    // libdeflate checks the trailer that follows the deflate stream, but
+    // does not say where the stream ended.
     let written = Decompressor::new()
         .gzip_decompress(compressed, &mut out[..size])
         .ok()?;
@@ -118,16 +115,23 @@ pub fn decompress_whole(compressed: &[u8], out: &mut Vec<u8>) -> Option<Decompre
         return None;
     }
 
-    // libdeflate stops after the first member and ignores what follows.
-    // The member's trailer, its content's CRC-32 and length, must therefore
-    // end the file and appear nowhere before. Where anything follows the
-    // first member, its trailer appears earlier. A chance match of the
-    // eight bytes only sends the file to the streaming decoder.
-    let mut trailer = [0u8; TRAILER_LEN];
-    trailer[..4].copy_from_slice(&libdeflater::crc32(&out[..written]).to_le_bytes());
-    trailer[4..].copy_from_slice(&trailer_size.to_le_bytes());
-    if memmem::find(compressed, &trailer) != Some(trailer_start) {
-        return None;
+    // libdeflate stops after the first member and ignores what follows, so
+    // the member's trailer must end the file. That trailer ends with the
+    // size field, equal to the file's last four bytes. When those four
+    // bytes appear nowhere earlier in the file, the trailer can only be
+    // the file's last eight bytes.
+    let size_start = compressed.len() - 4;
+    if memmem::find(compressed, &trailer_size.to_le_bytes()) != Some(size_start) {
+        // Otherwise the whole trailer, CRC-32 included, must appear nowhere
+        // before the end. Where anything follows the first member, its
+        // trailer appears earlier. A chance match of the eight bytes only
+        // sends the file to the streaming decoder.
+        let mut trailer = [0u8; TRAILER_LEN];
+        trailer[..4].copy_from_slice(&libdeflater::crc32(&out[..written]).to_le_bytes());
+        trailer[4..].copy_from_slice(&trailer_size.to_le_bytes());
+        if memmem::find(compressed, &trailer) != Some(trailer_start) {
+            return None;
+        }
     }
     Some(Decompressed {
         len: written,
