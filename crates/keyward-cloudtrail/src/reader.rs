@@ -27,7 +27,7 @@ use pulp::x86::V3;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::__m256i;
 
-use crate::event::{Classified, Event, Parsed, parse_record};
+use crate::event::{Classified, Event, Parsed, RecordError, parse_record};
 use crate::gzip;
 use crate::service::CRYPTO_EVENT_SOURCES;
 
@@ -927,6 +927,9 @@ struct FileReader<'a, R> {
     /// of the file is then counted without parsing.
     insight_file: bool,
     records_seen: bool,
+    /// Whether the last array element read was invalid JSON, which leaves
+    /// its end, and so what follows it, in doubt.
+    element_syntax_error: bool,
 }
 
 impl<'a, R: Read> FileReader<'a, R> {
@@ -953,6 +956,7 @@ impl<'a, R: Read> FileReader<'a, R> {
             source_finder: memmem::Finder::new(SOURCE_KEY),
             insight_file: false,
             records_seen: false,
+            element_syntax_error: false,
         }
     }
 
@@ -1113,6 +1117,7 @@ impl<'a, R: Read> FileReader<'a, R> {
                 self.summary.push_error(position, message);
                 return Ok(false);
             }
+            self.element_syntax_error = false;
             if !self.read_element(kind, index)? {
                 return Ok(false);
             }
@@ -1134,7 +1139,12 @@ impl<'a, R: Read> FileReader<'a, R> {
                     return Ok(false);
                 }
                 None => {
-                    self.push_truncated(index);
+                    // A record with a missing brace can take the array's
+                    // closing bracket as its own, and its error says so
+                    // already.
+                    if !self.element_syntax_error {
+                        self.push_truncated(index);
+                    }
                     return Ok(false);
                 }
             }
@@ -1228,6 +1238,10 @@ impl<'a, R: Read> FileReader<'a, R> {
                     self.read_nested_records(&records, position);
                 }
                 Err(error) => {
+                    self.element_syntax_error = matches!(
+                        &error,
+                        RecordError::Json(json) if json.is_syntax() || json.is_eof()
+                    );
                     let (position, message) = locate_error(&error, position);
                     self.summary.push_error(position, message);
                 }
@@ -1378,8 +1392,7 @@ impl<'a, R: Read> FileReader<'a, R> {
 
 /// Places a parse error of a value that starts at `start` in the file, and
 /// describes it.
-fn locate_error(error: &crate::event::RecordError, start: Position) -> (Position, String) {
-    use crate::event::RecordError;
+fn locate_error(error: &RecordError, start: Position) -> (Position, String) {
     let RecordError::Json(json) = error else {
         return (start, error.to_string());
     };
@@ -1839,6 +1852,17 @@ mod tests {
             assert_eq!(error.position.line, Some(first_line + 2), "{error}");
             assert!(error.message.starts_with("invalid JSON: "), "{error}");
         }
+    }
+
+    #[test]
+    fn record_missing_brace_reports_one_error() {
+        // The record lacks the brace that closes `responseElements`, so it
+        // takes the brace that closes the file as its own.
+        let text = "{\"Records\": [\n{\"eventVersion\": \"1.02\",\n\"responseElements\": {\n\
+                    \"keyId\": \"k\"\n,\n\"eventID\": \"e\"\n}\n]\n}\n";
+        let (summary, _) = read_all(text.as_bytes());
+        assert_eq!(summary.error_count, 1, "{:?}", summary.errors);
+        assert!(summary.errors[0].message.starts_with("invalid JSON: "));
     }
 
     #[test]
