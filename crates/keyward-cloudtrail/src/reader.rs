@@ -290,8 +290,8 @@ enum Scanned {
     Complete(Span),
     /// The value exceeded the size limit and was skipped; its length.
     Oversize(u64),
-    /// The input ended inside the value. `from_start` tells whether the
-    /// buffer still holds the value from its first byte.
+    /// The input ended inside the value. `from_start` is whether the buffer
+    /// still contains the value from its first byte.
     Truncated { from_start: bool },
     /// Reading the input failed.
     Failed(io::Error),
@@ -1139,9 +1139,9 @@ impl<'a, R: Read> FileReader<'a, R> {
                     return Ok(false);
                 }
                 None => {
-                    // A record with a missing brace can take the array's
-                    // closing bracket as its own, and its error says so
-                    // already.
+                    // A record with a missing brace can take the file's last
+                    // brace as its own, and its syntax error already reports
+                    // the damage.
                     if !self.element_syntax_error {
                         self.push_truncated(index);
                     }

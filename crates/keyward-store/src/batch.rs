@@ -94,19 +94,23 @@ impl EventBatch {
 
 /// Returns the event keys of a batch in [`crate::EVENT_SCHEMA`].
 pub(crate) fn event_keys(batch: &RecordBatch) -> Result<Vec<u128>> {
-    let keys = batch
-        .column(KEY_COLUMN)
+    decode_keys(batch.column(KEY_COLUMN).as_ref())
+        .ok_or_else(|| StoreError::Invalid("event_key is not a 16-byte binary column".to_owned()))
+}
+
+/// Decodes an `event_key` column, or returns `None` when the column is not
+/// 16-byte binary.
+pub(crate) fn decode_keys(column: &dyn Array) -> Option<Vec<u128>> {
+    let keys = column
         .as_fixed_size_binary_opt()
-        .filter(|keys| keys.value_length() == 16)
-        .ok_or_else(|| {
-            StoreError::Invalid("event_key is not a 16-byte binary column".to_owned())
-        })?;
-    Ok((0..keys.len())
+        .filter(|keys| keys.value_length() == 16)?;
+    let decoded = (0..keys.len())
         .map(|row| {
             let bytes: [u8; 16] = keys.value(row).try_into().unwrap_or_default();
             u128::from_le_bytes(bytes)
         })
-        .collect())
+        .collect();
+    Some(decoded)
 }
 
 /// Returns the event times of a batch in [`crate::EVENT_SCHEMA`].
@@ -151,20 +155,21 @@ pub(crate) fn merge_sorted(
         );
     }
     order.sort_unstable();
-    let mut chunks = order
-        .chunks(rows.max(1))
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(|(_, index, row)| (*index, *row))
-                .collect::<Vec<_>>()
-        })
-        .collect::<Vec<_>>()
-        .into_iter();
+    let rows_in_order: Vec<(usize, usize)> = order
+        .into_iter()
+        .map(|(_, index, row)| (index, row))
+        .collect();
+    let chunk_rows = rows.max(1);
+    let mut start = 0;
     Ok(Box::new(std::iter::from_fn(move || {
-        let chunk = chunks.next()?;
-        let refs: Vec<&RecordBatch> = batches.iter().collect();
-        Some(interleave_record_batch(&refs, &chunk).map_err(StoreError::from))
+        let end = (start + chunk_rows).min(rows_in_order.len());
+        if start == end {
+            return None;
+        }
+        let chunk = &rows_in_order[start..end];
+        start = end;
+        let sources: Vec<&RecordBatch> = batches.iter().collect();
+        Some(interleave_record_batch(&sources, chunk).map_err(StoreError::from))
     })))
 }
 
@@ -264,11 +269,11 @@ mod tests {
     #[test]
     fn empty_batches_are_in_order() {
         let empty = events_to_batch(&[]).unwrap();
-        let one = events_to_batch(&[event_at(1, "1", 10)]).unwrap();
-        let merged: Vec<RecordBatch> = merge_sorted(vec![one.clone(), empty.clone()], 4)
+        let single = events_to_batch(&[event_at(1, "1", 10)]).unwrap();
+        let merged: Vec<RecordBatch> = merge_sorted(vec![single.clone(), empty.clone()], 4)
             .unwrap()
             .collect::<Result<_>>()
             .unwrap();
-        assert_eq!(merged, [one, empty]);
+        assert_eq!(merged, [single, empty]);
     }
 }

@@ -6,7 +6,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
@@ -156,19 +156,14 @@ pub fn read_all_columns(path: &Path) -> Result<Vec<RecordBatch>> {
 
 /// Reads the `event_key` column of an events file.
 pub fn read_event_keys(path: &Path, into: &mut std::collections::HashSet<u128>) -> Result<()> {
-    use datafusion::arrow::array::FixedSizeBinaryArray;
     for batch in read_columns(path, &["event_key"])? {
-        let column = batch.column(0);
-        let Some(keys) = column.as_any().downcast_ref::<FixedSizeBinaryArray>() else {
+        let Some(keys) = crate::batch::decode_keys(batch.column(0).as_ref()) else {
             return Err(StoreError::Invalid(format!(
                 "{}: event_key is not a 16-byte binary column",
                 path.display()
             )));
         };
-        for index in 0..keys.len() {
-            let bytes: [u8; 16] = keys.value(index).try_into().unwrap_or_default();
-            into.insert(u128::from_le_bytes(bytes));
-        }
+        into.extend(keys);
     }
     Ok(())
 }

@@ -60,8 +60,8 @@ const MAX_PENDING_SOURCES: usize = 1000;
 /// about 32 bytes.
 const MAX_CACHED_KEYS: usize = 1_500_000;
 
-/// Name bindings remembered across writes before they are forgotten; each
-/// costs a few hundred bytes.
+/// Name bindings remembered across writes before they are forgotten. Each
+/// costs an estimated few hundred bytes.
 const MAX_CACHED_NAMES: usize = 100_000;
 
 /// A name binding without its time: account, Region, reference, target.
@@ -405,12 +405,12 @@ impl FileWriter {
                 .into_iter()
                 .map(|key| known.insert(key))
                 .collect();
-            let kept = keep.iter().filter(|kept| **kept).count();
+            let new_events = keep.iter().filter(|new| **new).count();
             before += keep.len();
-            count += kept;
-            if kept == keep.len() {
+            count += new_events;
+            if new_events == keep.len() {
                 fresh.push(batch);
-            } else if kept > 0 {
+            } else if new_events > 0 {
                 fresh.push(filter_record_batch(&batch, &BooleanArray::from(keep))?);
             }
         }
@@ -511,6 +511,19 @@ mod tests {
             records: 1,
             events: 1,
         }
+    }
+
+    /// Builds a `GetSecretValue` event at `time` that names secret `db` by
+    /// name in the request and by ARN in `resources[]`, so it binds the two.
+    fn secret_read(key: u128, time: i64) -> StoredEvent {
+        let mut read = decrypt_event(key, "111111111111");
+        read.event.service = "secretsmanager.amazonaws.com".into();
+        read.event.operation = "GetSecretValue".into();
+        read.event.time = time;
+        read.event.resource_arns =
+            vec!["arn:aws:secretsmanager:us-east-1:111111111111:secret:db-AbCdEf".to_owned()];
+        read.event.request_resource_id = Some("db".to_owned());
+        read
     }
 
     /// Returns the times of every row of the store's names table, sorted.
@@ -631,15 +644,8 @@ mod tests {
         let store = Store::create_or_open(dir.path()).unwrap();
         let _lock = store.lock().unwrap();
         let mut writer = store.writer("run");
-        let arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:db-AbCdEf";
         for (key, time) in [(1, 3_000_000), (2, 1_000_000), (3, 2_000_000)] {
-            let mut read = decrypt_event(key, "111111111111");
-            read.event.service = "secretsmanager.amazonaws.com".into();
-            read.event.operation = "GetSecretValue".into();
-            read.event.time = time;
-            read.event.resource_arns = vec![arn.to_owned()];
-            read.event.request_resource_id = Some("db".to_owned());
-            writer.push(read).unwrap();
+            writer.push(secret_read(key, time)).unwrap();
         }
         writer.finish().unwrap();
 
@@ -653,20 +659,13 @@ mod tests {
         let _lock = store.lock().unwrap();
         // A one-byte buffer hands off, names included, after every event.
         let mut writer = store.writer("run").with_flush_bytes(1);
-        let arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:db-AbCdEf";
         for (key, time) in [
             (1, 2_000_000),
             (2, 1_000_000),
             (3, 2_000_000),
             (4, 3_000_000),
         ] {
-            let mut read = decrypt_event(key, "111111111111");
-            read.event.service = "secretsmanager.amazonaws.com".into();
-            read.event.operation = "GetSecretValue".into();
-            read.event.time = time;
-            read.event.resource_arns = vec![arn.to_owned()];
-            read.event.request_resource_id = Some("db".to_owned());
-            writer.push(read).unwrap();
+            writer.push(secret_read(key, time)).unwrap();
         }
         writer.finish().unwrap();
 
