@@ -95,10 +95,10 @@ impl Event {
 }
 
 /// Classification of one JSON object.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Classified {
-    /// An event of a kept service.
-    Crypto(Box<Event>),
+    /// An event of a kept service, written into the caller's [`Event`].
+    Crypto,
     /// A valid CloudTrail record of another service.
     Other,
     /// A CloudTrail Insights event.
@@ -352,7 +352,9 @@ pub enum Parsed<'a> {
 
 /// Parses and classifies one JSON object from a CloudTrail file: a record,
 /// an EventBridge envelope around one, a digest body, or something else.
-pub fn parse_record(bytes: &[u8]) -> Result<Parsed<'_>, RecordError> {
+/// An event of a kept service is written into `event`, reusing its strings.
+/// Otherwise `event` is left in an unspecified state.
+pub fn parse_record<'a>(bytes: &'a [u8], event: &mut Event) -> Result<Parsed<'a>, RecordError> {
     // Validating the whole record at once spares the parser a check of each
     // string. A record with invalid UTF-8 is parsed as bytes, which reports
     // where the invalid bytes are, or accepts them in values it skips.
@@ -361,13 +363,16 @@ pub fn parse_record(bytes: &[u8]) -> Result<Parsed<'_>, RecordError> {
         Err(_) => serde_json::from_slice(bytes)?,
     };
     if raw.event_source.is_none() && raw.class_uid.is_some() {
-        let event: serde_json::Value = serde_json::from_slice(bytes)?;
-        return crate::ocsf::classify_ocsf(&event).map(Parsed::One);
+        let value: serde_json::Value = serde_json::from_slice(bytes)?;
+        return crate::ocsf::classify_ocsf(&value, event).map(Parsed::One);
     }
-    classify(raw)
+    classify(raw, event)
 }
 
-pub(crate) fn classify(raw: RawRecord<'_>) -> Result<Parsed<'_>, RecordError> {
+pub(crate) fn classify<'a>(
+    raw: RawRecord<'a>,
+    event: &mut Event,
+) -> Result<Parsed<'a>, RecordError> {
     if let Some(records) = raw.records {
         return Ok(Parsed::Records(records));
     }
@@ -378,7 +383,7 @@ pub(crate) fn classify(raw: RawRecord<'_>) -> Result<Parsed<'_>, RecordError> {
     // has one, it decides, as it does for the reader's filter.
     if let (None, Some(_), Some(detail)) = (&raw.event_source, &raw.detail_type, raw.detail) {
         let inner: RawRecord<'_> = serde_json::from_str(detail.get())?;
-        return match classify(inner)? {
+        return match classify(inner, event)? {
             Parsed::One(classified) => Ok(Parsed::One(classified)),
             Parsed::Records(_) => Ok(Parsed::One(Classified::NotCloudTrail)),
         };
@@ -395,11 +400,18 @@ pub(crate) fn classify(raw: RawRecord<'_>) -> Result<Parsed<'_>, RecordError> {
     let Some(service) = CryptoService::from_event_source(source) else {
         return Ok(Parsed::One(Classified::Other));
     };
-    let event = build_event(raw, service)?;
-    Ok(Parsed::One(Classified::Crypto(Box::new(event))))
+    build_event(raw, service, event)?;
+    Ok(Parsed::One(Classified::Crypto))
 }
 
-fn build_event(raw: RawRecord<'_>, service: CryptoService) -> Result<Event, RecordError> {
+/// Fills `event` from a record, writing text into the strings that `event`
+/// already has, so a reader that reuses one event allocates only when a
+/// value is longer than any before it.
+fn build_event(
+    raw: RawRecord<'_>,
+    service: CryptoService,
+    event: &mut Event,
+) -> Result<(), RecordError> {
     let time = match raw.time_micros {
         Some(micros) => micros,
         None => {
@@ -422,80 +434,126 @@ fn build_event(raw: RawRecord<'_>, service: CryptoService) -> Result<Event, Reco
         .ok_or(RecordError::Missing("eventName"))?;
     let identity = raw.user_identity.as_ref();
 
-    let resource_arns: Vec<String> = raw
-        .resources
-        .iter()
-        .flatten()
-        .filter_map(|resource| resource.arn.as_deref().map(str::to_owned))
-        .collect();
-    let account =
-        owned(&raw.recipient_account_id).or_else(|| identity.and_then(|i| owned(&i.account_id)));
-    let region = owned(&raw.aws_region);
+    let account = text(&raw.recipient_account_id).or(identity.and_then(|i| text(&i.account_id)));
+    let region = text(&raw.aws_region);
     let request_resource_id = request_identifier(service, raw.request_parameters)
         .or_else(|| request_identifier(service, raw.additional_event_data))
         .or_else(|| response_identifier(service, raw.response_elements));
-    let partition = partition_of(&resource_arns, identity, region.as_deref());
+    let resources: Vec<(Option<&str>, Option<&str>)> = raw
+        .resources
+        .iter()
+        .flatten()
+        .map(|resource| (resource.arn.as_deref(), resource.kind.as_deref()))
+        .collect();
+    let arns = || resources.iter().filter_map(|(arn, _)| *arn);
+    let partition = partition_of(arns(), identity.and_then(|i| text(&i.arn)), region);
     let resource = crate::resource::primary_resource(
         service,
-        &raw.resources
-            .iter()
-            .flatten()
-            .map(|r| (r.arn.as_deref(), r.kind.as_deref()))
-            .collect::<Vec<_>>(),
+        &resources,
         request_resource_id.as_deref(),
         crate::resource::Scope {
-            partition: &partition,
-            region: region.as_deref(),
-            account: account.as_deref(),
+            partition,
+            region,
+            account,
         },
     );
 
-    let mut event = Event {
-        key: 0,
-        time,
-        event_id: owned(&raw.event_id),
-        event_version: owned(&raw.event_version),
-        service: source.into(),
-        operation: name.into(),
-        event_type: owned(&raw.event_type),
-        event_category: owned(&raw.event_category),
-        account,
-        region,
-        error_code: owned::<CompactString>(&raw.error_code).filter(|code| !code.is_empty()),
-        error_message: owned(&raw.error_message),
-        actor_type: identity.and_then(|i| owned(&i.kind)),
-        actor_principal_id: identity.and_then(|i| owned(&i.principal_id)),
-        actor_arn: identity.and_then(|i| owned(&i.arn)),
-        actor_account: identity.and_then(|i| owned(&i.account_id)),
-        actor_session_issuer: identity
-            .and_then(|i| i.session_context.as_ref())
-            .and_then(|c| c.session_issuer.as_ref())
-            .and_then(|s| owned(&s.arn)),
-        actor_invoked_by: identity.and_then(|i| owned(&i.invoked_by)),
-        source_ip: owned(&raw.source_ip),
-        user_agent: owned(&raw.user_agent),
-        read_only: raw.read_only.and_then(lenient_bool),
-        resource_arns,
-        resource,
-        request_resource_id,
-        request_parameters: json_text(raw.request_parameters),
-        response_elements: json_text(raw.response_elements),
-        additional_event_data: json_text(raw.additional_event_data),
-        vpc_endpoint_id: owned(&raw.vpc_endpoint_id),
-    };
-    event.key = event_key(&event);
-    Ok(event)
+    event.time = time;
+    set_text(&mut event.event_id, text(&raw.event_id));
+    event.event_version = text(&raw.event_version).map(CompactString::from);
+    event.service = source.into();
+    event.operation = name.into();
+    event.event_type = text(&raw.event_type).map(CompactString::from);
+    event.event_category = text(&raw.event_category).map(CompactString::from);
+    event.account = account.map(CompactString::from);
+    event.region = region.map(CompactString::from);
+    event.error_code = text(&raw.error_code)
+        .filter(|code| !code.is_empty())
+        .map(CompactString::from);
+    set_text(&mut event.error_message, text(&raw.error_message));
+    event.actor_type = identity
+        .and_then(|i| text(&i.kind))
+        .map(CompactString::from);
+    set_text(
+        &mut event.actor_principal_id,
+        identity.and_then(|i| text(&i.principal_id)),
+    );
+    set_text(&mut event.actor_arn, identity.and_then(|i| text(&i.arn)));
+    event.actor_account = identity
+        .and_then(|i| text(&i.account_id))
+        .map(CompactString::from);
+    let issuer = identity
+        .and_then(|i| i.session_context.as_ref())
+        .and_then(|c| c.session_issuer.as_ref())
+        .and_then(|s| s.arn.as_deref());
+    set_text(&mut event.actor_session_issuer, issuer);
+    event.actor_invoked_by = identity
+        .and_then(|i| text(&i.invoked_by))
+        .map(CompactString::from);
+    event.source_ip = text(&raw.source_ip).map(CompactString::from);
+    set_text(&mut event.user_agent, text(&raw.user_agent));
+    event.read_only = raw.read_only.and_then(lenient_bool);
+    set_texts(&mut event.resource_arns, arns());
+    set_text(&mut event.resource, resource.as_deref());
+    set_text(
+        &mut event.request_resource_id,
+        request_resource_id.as_deref(),
+    );
+    set_text(
+        &mut event.request_parameters,
+        json_text(raw.request_parameters).as_deref(),
+    );
+    set_text(
+        &mut event.response_elements,
+        json_text(raw.response_elements).as_deref(),
+    );
+    set_text(
+        &mut event.additional_event_data,
+        json_text(raw.additional_event_data).as_deref(),
+    );
+    event.vpc_endpoint_id = text(&raw.vpc_endpoint_id).map(CompactString::from);
+    event.key = event_key(event);
+    Ok(())
 }
 
-fn owned<T: for<'s> From<&'s str>>(value: &Option<Cow<'_, str>>) -> Option<T> {
-    value.as_deref().map(T::from)
+/// Returns the text of an optional record field.
+fn text<'a>(value: &'a Option<Cow<'_, str>>) -> Option<&'a str> {
+    value.as_deref()
+}
+
+/// Sets an optional string, reusing its allocation.
+fn set_text(field: &mut Option<String>, value: Option<&str>) {
+    match (field.as_mut(), value) {
+        (Some(text), Some(value)) => {
+            text.clear();
+            text.push_str(value);
+        }
+        (None, Some(value)) => *field = Some(value.to_owned()),
+        (_, None) => *field = None,
+    }
+}
+
+/// Sets a list of strings, reusing their allocations.
+fn set_texts<'a>(field: &mut Vec<String>, values: impl Iterator<Item = &'a str>) {
+    let mut count = 0;
+    for value in values {
+        match field.get_mut(count) {
+            Some(text) => {
+                text.clear();
+                text.push_str(value);
+            }
+            None => field.push(value.to_owned()),
+        }
+        count += 1;
+    }
+    field.truncate(count);
 }
 
 /// Keeps a nested object as JSON text, with secret material redacted; JSON
 /// `null` counts as absent.
-fn json_text(value: Option<&RawValue>) -> Option<String> {
+fn json_text(value: Option<&RawValue>) -> Option<Cow<'_, str>> {
     let text = value.map(RawValue::get).filter(|text| *text != "null")?;
-    Some(redact_secrets(text))
+    Some(redacted(text))
 }
 
 /// Request and response fields that carry secret material. CloudTrail
@@ -526,16 +584,21 @@ pub const REDACTED: &str = "REDACTED_BY_KEYWARD";
 /// limit) is replaced whole by [`REDACTED`] as a JSON string, because its
 /// secrets cannot be found.
 pub fn redact_secrets(text: &str) -> String {
+    redacted(text).into_owned()
+}
+
+/// Does what [`redact_secrets`] does, borrowing text that is unchanged.
+fn redacted(text: &str) -> Cow<'_, str> {
     if !may_name_secret_field(text) {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return format!("\"{REDACTED}\"");
+        return Cow::Owned(format!("\"{REDACTED}\""));
     };
     if redact_value(&mut value) {
-        value.to_string()
+        Cow::Owned(value.to_string())
     } else {
-        text.to_owned()
+        Cow::Borrowed(text)
     }
 }
 
@@ -608,11 +671,15 @@ fn identifier_fields(service: CryptoService) -> &'static [&'static str] {
 
 /// Reader of the named fields of a JSON object: their values in the order of
 /// the names, with other keys skipped uncopied. A repeated key keeps its
-/// last value, as in a map.
+/// last value, as in a map. Names past the first [`MAX_FIELDS`] are not
+/// read.
 struct FieldValues(&'static [&'static str]);
 
+/// Maximum number of field names that a [`FieldValues`] reads.
+const MAX_FIELDS: usize = 4;
+
 impl<'de> serde::de::DeserializeSeed<'de> for FieldValues {
-    type Value = Vec<Option<&'de RawValue>>;
+    type Value = [Option<&'de RawValue>; MAX_FIELDS];
 
     fn deserialize<D: serde::Deserializer<'de>>(
         self,
@@ -623,17 +690,17 @@ impl<'de> serde::de::DeserializeSeed<'de> for FieldValues {
 }
 
 impl<'de> serde::de::Visitor<'de> for FieldValues {
-    type Value = Vec<Option<&'de RawValue>>;
+    type Value = [Option<&'de RawValue>; MAX_FIELDS];
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("a JSON object")
     }
 
     fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        let mut values = vec![None; self.0.len()];
+        let mut values = [None; MAX_FIELDS];
         while let Some(field) = map.next_key_seed(FieldIndex(self.0))? {
-            match field {
-                Some(index) => values[index] = Some(map.next_value::<&'de RawValue>()?),
+            match field.and_then(|index| values.get_mut(index)) {
+                Some(value) => *value = Some(map.next_value::<&'de RawValue>()?),
                 None => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
@@ -671,7 +738,10 @@ impl<'de> serde::de::Visitor<'de> for FieldIndex {
 
 /// Returns the first non-empty string among the request fields that name
 /// the asset of `service`.
-fn request_identifier(service: CryptoService, parameters: Option<&RawValue>) -> Option<String> {
+fn request_identifier(
+    service: CryptoService,
+    parameters: Option<&RawValue>,
+) -> Option<Cow<'_, str>> {
     let text = parameters?.get();
     if !text.starts_with('{') {
         return None;
@@ -684,8 +754,10 @@ fn request_identifier(service: CryptoService, parameters: Option<&RawValue>) -> 
     .ok()?;
     deserializer.end().ok()?;
     values.into_iter().flatten().find_map(|value| {
-        serde_json::from_str::<String>(value.get())
+        let mut deserializer = serde_json::Deserializer::from_str(value.get());
+        borrowed_text(&mut deserializer)
             .ok()
+            .flatten()
             .filter(|id| !id.is_empty())
     })
 }
@@ -693,7 +765,10 @@ fn request_identifier(service: CryptoService, parameters: Option<&RawValue>) -> 
 /// The asset a creating call returns: `CreateKey`, `CreateSecret`,
 /// `RequestCertificate` and `CreateCertificateAuthority` name it only in
 /// the response.
-fn response_identifier(service: CryptoService, response: Option<&RawValue>) -> Option<String> {
+fn response_identifier(
+    service: CryptoService,
+    response: Option<&RawValue>,
+) -> Option<Cow<'_, str>> {
     let text = response?.get();
     if !text.starts_with('{') {
         return None;
@@ -709,32 +784,29 @@ fn response_identifier(service: CryptoService, response: Option<&RawValue>) -> O
     pointers
         .iter()
         .find_map(|pointer| value.pointer(pointer)?.as_str().map(str::to_owned))
+        .map(Cow::Owned)
 }
 
-/// Returns the ARN partition of the event: from any ARN it carries, else
-/// from the Region's name.
-fn partition_of(
-    resource_arns: &[String],
-    identity: Option<&RawIdentity<'_>>,
+/// Returns the ARN partition of the event: from any of its resource ARNs or
+/// the caller's ARN, else from the Region's name.
+fn partition_of<'a>(
+    resource_arns: impl Iterator<Item = &'a str>,
+    actor_arn: Option<&'a str>,
     region: Option<&str>,
-) -> String {
-    let from_arn = resource_arns
-        .iter()
-        .map(String::as_str)
-        .chain(identity.and_then(|i| i.arn.as_deref()))
-        .find_map(|arn| {
-            arn.strip_prefix("arn:")?
-                .split(':')
-                .next()
-                .filter(|p| !p.is_empty())
-        });
+) -> &'a str {
+    let from_arn = resource_arns.chain(actor_arn).find_map(|arn| {
+        arn.strip_prefix("arn:")?
+            .split(':')
+            .next()
+            .filter(|p| !p.is_empty())
+    });
     if let Some(partition) = from_arn {
-        return partition.to_owned();
+        return partition;
     }
     match region {
-        Some(region) if region.starts_with("cn-") => "aws-cn".to_owned(),
-        Some(region) if region.starts_with("us-gov-") => "aws-us-gov".to_owned(),
-        _ => "aws".to_owned(),
+        Some(region) if region.starts_with("cn-") => "aws-cn",
+        Some(region) if region.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
     }
 }
 
@@ -826,7 +898,7 @@ mod tests {
 
     fn identifier(service: CryptoService, parameters: &str) -> Option<String> {
         let raw: Box<RawValue> = serde_json::from_str(parameters).unwrap();
-        request_identifier(service, Some(&raw))
+        request_identifier(service, Some(&raw)).map(Cow::into_owned)
     }
 
     #[test]

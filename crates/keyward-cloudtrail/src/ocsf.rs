@@ -28,8 +28,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::event::{
-    Classified, Parsed, RawIdentity, RawRecord, RawResource, RawSessionContext, RawSessionIssuer,
-    RecordError, classify,
+    Classified, Event, Parsed, RawIdentity, RawRecord, RawResource, RawSessionContext,
+    RawSessionIssuer, RecordError, classify,
 };
 
 /// `class_uid` of API Activity in OCSF 1.0.0 and later.
@@ -40,8 +40,9 @@ pub const API_ACTIVITY_CLASS: i64 = 6003;
 pub const RC2_API_ACTIVITY_CLASS: i64 = 3005;
 
 /// Classifies one OCSF event: an API Activity event of CloudTrail becomes a
-/// CloudTrail record, any other event is not CloudTrail.
-pub fn classify_ocsf(event: &Value) -> Result<Classified, RecordError> {
+/// CloudTrail record, any other event is not CloudTrail. An event of a kept
+/// service is written into `into`.
+pub fn classify_ocsf(event: &Value, into: &mut Event) -> Result<Classified, RecordError> {
     let class = event.get("class_uid").and_then(Value::as_i64);
     let version = text_at(event, "/metadata/version").unwrap_or_default();
     let rc2 = class == Some(RC2_API_ACTIVITY_CLASS) || version.starts_with("1.0.0-rc");
@@ -59,7 +60,7 @@ pub fn classify_ocsf(event: &Value) -> Result<Classified, RecordError> {
     raw.response_elements = payloads.response.as_deref();
     raw.additional_event_data = payloads.additional.as_deref();
     raw.read_only = payloads.read_only.as_deref();
-    match classify(raw)? {
+    match classify(raw, into)? {
         Parsed::One(classified) => Ok(classified),
         Parsed::Records(_) => Ok(Classified::NotCloudTrail),
     }
@@ -290,11 +291,16 @@ mod tests {
 
     const OCSF_1_1: &str = r#"{"class_uid":6003,"time":1777629600000,"metadata":{"uid":"e-1","version":"1.1.0","event_code":"AwsApiCall","product":{"name":"CloudTrail","vendor_name":"AWS","version":"1.08"}},"cloud":{"provider":"AWS","region":"us-east-1"},"api":{"operation":"Decrypt","service":{"name":"kms.amazonaws.com"},"request":{"data":"{\"keyId\":\"alias/app\"}"},"response":{"error":null}},"actor":{"user":{"type":"AssumedRole","uid":"arn:aws:sts::111122223333:assumed-role/App/app","uid_alt":"AROAEXAMPLE:app","account":{"uid":"111122223333"}},"session":{"issuer":"arn:aws:iam::111122223333:role/App"}},"src_endpoint":{"ip":"198.51.100.7"},"http_request":{"user_agent":"aws-cli"},"resources":[{"uid":"arn:aws:kms:us-east-1:111122223333:key/k1","type":"AWS::KMS::Key"}],"unmapped":{"recipientAccountId":"111122223333","readOnly":"true","eventCategory":"Management"}}"#;
 
-    fn crypto(bytes: &str) -> crate::Event {
-        match parse_record(bytes.as_bytes()).unwrap() {
-            Parsed::One(Classified::Crypto(event)) => *event,
+    fn crypto(bytes: &str) -> Event {
+        let mut event = Event::default();
+        match parse_record(bytes.as_bytes(), &mut event).unwrap() {
+            Parsed::One(Classified::Crypto) => event,
             other => panic!("not a crypto event: {other:?}"),
         }
+    }
+
+    fn parse(bytes: &str) -> Result<Parsed<'_>, RecordError> {
+        parse_record(bytes.as_bytes(), &mut Event::default())
     }
 
     #[test]
@@ -324,7 +330,7 @@ mod tests {
     #[test]
     fn other_service_counted_as_other() {
         let event = OCSF_1_1.replace("kms.amazonaws.com", "s3.amazonaws.com");
-        let parsed = parse_record(event.as_bytes()).unwrap();
+        let parsed = parse(&event).unwrap();
         assert!(
             matches!(parsed, Parsed::One(Classified::Other)),
             "{parsed:?}"
@@ -335,26 +341,26 @@ mod tests {
     fn other_classes_not_cloudtrail() {
         let finding =
             r#"{"class_uid":2003,"time":1,"metadata":{"product":{"name":"Security Hub"}}}"#;
-        let parsed = parse_record(finding.as_bytes()).unwrap();
+        let parsed = parse(finding).unwrap();
         assert!(matches!(parsed, Parsed::One(Classified::NotCloudTrail)));
         let eks = OCSF_1_1.replace(r#""name":"CloudTrail""#, r#""name":"Amazon EKS""#);
-        let parsed = parse_record(eks.as_bytes()).unwrap();
+        let parsed = parse(&eks).unwrap();
         assert!(matches!(parsed, Parsed::One(Classified::NotCloudTrail)));
     }
 
     #[test]
     fn event_without_time_rejected() {
         let event = OCSF_1_1.replace(r#""time":1777629600000,"#, "");
-        let error = parse_record(event.as_bytes()).unwrap_err();
+        let error = parse(&event).unwrap_err();
         assert_eq!(error.to_string(), "record has no time");
         let event = OCSF_1_1.replace("1777629600000", r#""yesterday""#);
-        assert!(parse_record(event.as_bytes()).is_err());
+        assert!(parse(&event).is_err());
     }
 
     #[test]
     fn event_without_operation_rejected() {
         let event = OCSF_1_1.replace(r#""operation":"Decrypt","#, "");
-        let error = parse_record(event.as_bytes()).unwrap_err();
+        let error = parse(&event).unwrap_err();
         assert_eq!(error.to_string(), "record has no api.operation");
     }
 }

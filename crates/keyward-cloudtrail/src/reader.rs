@@ -169,7 +169,7 @@ impl FileSummary {
 pub fn read_log<R: Read>(
     input: R,
     options: &ReadOptions,
-    sink: &mut dyn FnMut(Box<Event>),
+    sink: &mut dyn FnMut(&Event),
 ) -> FileSummary {
     let mut input = BufReader::with_capacity(64 << 10, input);
     let mut summary = FileSummary::default();
@@ -228,7 +228,7 @@ pub fn read_log<R: Read>(
 fn read_gzip_stream(
     input: Box<dyn Read + '_>,
     options: &ReadOptions,
-    sink: &mut dyn FnMut(Box<Event>),
+    sink: &mut dyn FnMut(&Event),
     summary: FileSummary,
 ) -> FileSummary {
     let decoder = SmallReads(flate2::read::MultiGzDecoder::new(input));
@@ -920,7 +920,10 @@ enum ArrayKind {
 struct FileReader<'a, R> {
     buffer: Buffer<R>,
     options: &'a ReadOptions,
-    sink: &'a mut dyn FnMut(Box<Event>),
+    sink: &'a mut dyn FnMut(&Event),
+    /// The event that each kept record is read into, reused so that its
+    /// strings are allocated once per file rather than once per record.
+    event: Event,
     summary: FileSummary,
     source_finder: memmem::Finder<'static>,
     /// Set when the first record of the file is an Insights event; the rest
@@ -936,7 +939,7 @@ impl<'a, R: Read> FileReader<'a, R> {
     fn new(
         input: R,
         options: &'a ReadOptions,
-        sink: &'a mut dyn FnMut(Box<Event>),
+        sink: &'a mut dyn FnMut(&Event),
         summary: FileSummary,
     ) -> Self {
         Self::with_buffer(Buffer::new(input), options, sink, summary)
@@ -945,13 +948,14 @@ impl<'a, R: Read> FileReader<'a, R> {
     fn with_buffer(
         buffer: Buffer<R>,
         options: &'a ReadOptions,
-        sink: &'a mut dyn FnMut(Box<Event>),
+        sink: &'a mut dyn FnMut(&Event),
         summary: FileSummary,
     ) -> Self {
         Self {
             buffer,
             options,
             sink,
+            event: Event::default(),
             summary,
             source_finder: memmem::Finder::new(SOURCE_KEY),
             insight_file: false,
@@ -1228,7 +1232,7 @@ impl<'a, R: Read> FileReader<'a, R> {
             kind == ArrayKind::TopLevel || !self.records_seen || crypto()
         };
         if must_parse {
-            let outcome = parse_record(bytes);
+            let outcome = parse_record(bytes, &mut self.event);
             self.records_seen = true;
             let in_records = kind == ArrayKind::Records;
             match outcome {
@@ -1276,10 +1280,10 @@ impl<'a, R: Read> FileReader<'a, R> {
 
     fn tally(&mut self, classified: Classified) {
         match classified {
-            Classified::Crypto(event) => {
+            Classified::Crypto => {
                 self.summary.records += 1;
                 self.summary.crypto_events += 1;
-                (self.sink)(event);
+                (self.sink)(&self.event);
             }
             Classified::Other => {
                 self.summary.records += 1;
@@ -1326,7 +1330,7 @@ impl<'a, R: Read> FileReader<'a, R> {
         };
         let bytes = &self.buffer.data[span.start..span.end];
         let mut resume_at = None;
-        match parse_record(bytes) {
+        match parse_record(bytes, &mut self.event) {
             Ok(Parsed::One(classified)) => self.tally(classified),
             Ok(Parsed::Records(records)) => {
                 let records = records.get().to_owned();
@@ -1379,7 +1383,7 @@ impl<'a, R: Read> FileReader<'a, R> {
                 record: Some(index as u64),
                 ..position
             };
-            match parse_record(element.get().as_bytes()) {
+            match parse_record(element.get().as_bytes(), &mut self.event) {
                 Ok(Parsed::One(classified)) => self.tally_element(classified, true, position),
                 Ok(Parsed::Records(_)) => self
                     .summary
@@ -1477,7 +1481,7 @@ mod tests {
 
     fn read_with(bytes: &[u8], options: &ReadOptions) -> (FileSummary, Vec<Event>) {
         let mut events = Vec::new();
-        let summary = read_log(bytes, options, &mut |event| events.push(*event));
+        let summary = read_log(bytes, options, &mut |event| events.push(event.clone()));
         (summary, events)
     }
 
@@ -1524,7 +1528,7 @@ mod tests {
         let summary = read_log(
             Trickle(file.as_bytes()),
             &ReadOptions::default(),
-            &mut |e| events.push(e),
+            &mut |e| events.push(e.clone()),
         );
         assert_eq!(summary, read_all(file.as_bytes()).0);
         assert_eq!(events.len(), 2);
@@ -1544,7 +1548,7 @@ mod tests {
             read_log(
                 Trickle(file.as_bytes()),
                 &ReadOptions::default(),
-                &mut |e| events.push(*e),
+                &mut |e| events.push(e.clone()),
             );
             events
         }] {

@@ -18,14 +18,13 @@ mod source;
 
 use std::fs::File;
 use std::io::Read;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keyward_cloudtrail::{Event, FileSummary, ReadOptions, read_log};
-use keyward_store::{EventBatch, ManifestEntry, Store, StoreError, StoredEvent};
+use keyward_store::{EventBatch, EventBatchBuilder, ManifestEntry, Store, StoreError};
 use serde::Serialize;
 use tokio::runtime::Handle;
 use tracing::{debug, info};
@@ -305,18 +304,13 @@ fn read_files(
     s3: Option<&S3Reader>,
     options: &ReadOptions,
 ) {
+    let mut events = EventBatchBuilder::new(EVENT_BATCH);
     for file in work {
-        let source_file: Arc<str> = Arc::from(file.id.as_str());
         let mut writer_gone = false;
-        let mut batch = Vec::with_capacity(EVENT_BATCH);
         let summary = read_file(&file, s3, options, &mut |event| {
-            batch.push(StoredEvent {
-                event,
-                source_file: source_file.clone(),
-            });
-            if batch.len() == EVENT_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH));
-                let message = Message::Events(EventBatch::from_events(full));
+            events.push(event, &file.id);
+            if events.len() == EVENT_BATCH {
+                let message = Message::Events(events.finish());
                 writer_gone |= sender.send(message).is_err();
             }
         });
@@ -332,8 +326,8 @@ fn read_files(
                 continue;
             }
         };
-        if !batch.is_empty() {
-            let message = Message::Events(EventBatch::from_events(batch));
+        if !events.is_empty() {
+            let message = Message::Events(events.finish());
             writer_gone |= sender.send(message).is_err();
         }
         let done = Message::Done(Box::new(file), Box::new(summary));
@@ -349,7 +343,7 @@ fn read_file(
     file: &SourceFile,
     s3: Option<&S3Reader>,
     options: &ReadOptions,
-    sink: &mut dyn FnMut(Box<Event>),
+    sink: &mut dyn FnMut(&Event),
 ) -> Result<FileSummary, String> {
     if !is_parquet(&file.id) {
         let input = open_stream(file, s3)?;

@@ -26,7 +26,7 @@ pub fn is_parquet(name: &str) -> bool {
 pub fn read_ocsf_parquet<R: ChunkReader + 'static>(
     input: R,
     size: u64,
-    sink: &mut dyn FnMut(Box<Event>),
+    sink: &mut dyn FnMut(&Event),
 ) -> FileSummary {
     let mut summary = FileSummary {
         bytes: size,
@@ -49,6 +49,7 @@ pub fn read_ocsf_parquet<R: ChunkReader + 'static>(
             return summary;
         }
     };
+    let mut event = Event::default();
     for (index, row) in rows.enumerate() {
         let row = match row {
             Ok(row) => row,
@@ -59,8 +60,8 @@ pub fn read_ocsf_parquet<R: ChunkReader + 'static>(
                 break;
             }
         };
-        match classify_ocsf(&row_to_json(&row)) {
-            Ok(classified) => tally(&mut summary, classified, sink),
+        match classify_ocsf(&row_to_json(&row), &mut event) {
+            Ok(classified) => tally(&mut summary, classified, &event, sink),
             Err(error) => push_error(&mut summary, Some(index as u64), error.to_string()),
         }
     }
@@ -114,9 +115,16 @@ fn field_to_json(field: &Field) -> Value {
     }
 }
 
-fn tally(summary: &mut FileSummary, classified: Classified, sink: &mut dyn FnMut(Box<Event>)) {
+/// Counts a classified row, passing `event` to `sink` when the row is an
+/// event of a kept service.
+fn tally(
+    summary: &mut FileSummary,
+    classified: Classified,
+    event: &Event,
+    sink: &mut dyn FnMut(&Event),
+) {
     match classified {
-        Classified::Crypto(event) => {
+        Classified::Crypto => {
             summary.records += 1;
             summary.crypto_events += 1;
             sink(event);

@@ -1,17 +1,16 @@
 //! Events converted to Arrow on the thread that read them.
 //!
-//! An event is many small allocations. When a reader thread builds events
-//! and the store writer's thread copies and frees them, every allocation
-//! crosses between cores. A reader thread therefore turns its events into
-//! record batches, whole column buffers that the writer takes as they are.
+//! A reader thread copies each event's values into Arrow builders as it
+//! reads them, so events never cross threads as many small allocations: the
+//! store writer takes whole column buffers as they are.
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::interleave_record_batch;
-use keyward_cloudtrail::{CompactString, NameBinding, name_bindings};
+use keyward_cloudtrail::{CompactString, Event, NameBinding, name_bindings};
 
 use crate::error::{Result, StoreError};
 use crate::partition::Partition;
-use crate::schema::{StoredEvent, events_to_batch};
+use crate::schema::{ColumnSizes, EventColumns};
 
 /// Index of the `time` column in [`crate::EVENT_SCHEMA`].
 const TIME_COLUMN: usize = 0;
@@ -23,7 +22,7 @@ const KEY_COLUMN: usize = 1;
 const DAY_MICROS: i64 = 86_400_000_000;
 
 /// Events of one partition as a record batch in [`crate::EVENT_SCHEMA`],
-/// sorted by time, with the names that the events bind.
+/// in the order they were read, with the names that the events bind.
 #[derive(Debug)]
 pub struct EventBatch {
     pub(crate) partition: Partition,
@@ -32,55 +31,6 @@ pub struct EventBatch {
 }
 
 impl EventBatch {
-    /// Groups events by partition and converts each group, sorted by time.
-    /// Events of equal time keep their order.
-    pub fn from_events(events: Vec<StoredEvent>) -> Result<Vec<EventBatch>> {
-        let mut groups: Vec<(Partition, Vec<StoredEvent>)> = Vec::new();
-        // Consecutive events usually share a partition, so its path values
-        // are computed only when the day, account or Region changes.
-        let mut last: Option<(i64, Option<CompactString>, Option<CompactString>, usize)> = None;
-        for stored in events {
-            let event = &stored.event;
-            let day = event.time.div_euclid(DAY_MICROS);
-            let group = match &last {
-                Some((last_day, account, region, group))
-                    if *last_day == day && *account == event.account && *region == event.region =>
-                {
-                    *group
-                }
-                _ => {
-                    let partition = Partition::of(event);
-                    let group = match groups.iter().position(|(known, _)| *known == partition) {
-                        Some(group) => group,
-                        None => {
-                            groups.push((partition, Vec::new()));
-                            groups.len() - 1
-                        }
-                    };
-                    last = Some((day, event.account.clone(), event.region.clone(), group));
-                    group
-                }
-            };
-            groups[group].1.push(stored);
-        }
-
-        let mut batches = Vec::with_capacity(groups.len());
-        for (partition, mut events) in groups {
-            events.sort_by_key(|stored| stored.event.time);
-            let names = events
-                .iter()
-                .flat_map(|stored| name_bindings(&stored.event))
-                .collect();
-            let batch = events_to_batch(&events)?;
-            batches.push(EventBatch {
-                partition,
-                batch,
-                names,
-            });
-        }
-        Ok(batches)
-    }
-
     /// Returns the number of events.
     pub fn len(&self) -> usize {
         self.batch.num_rows()
@@ -89,6 +39,108 @@ impl EventBatch {
     /// Reports whether the batch has no events.
     pub fn is_empty(&self) -> bool {
         self.batch.num_rows() == 0
+    }
+}
+
+/// Gathers events into one [`EventBatch`] per partition, copying each
+/// event's values into Arrow builders as it is added.
+pub struct EventBatchBuilder {
+    groups: Vec<Group>,
+    /// The day, account and Region of the last event added, with the index
+    /// of its group. Consecutive events usually share a partition, so its
+    /// path values are computed only when one of these changes.
+    last: Option<(i64, Option<CompactString>, Option<CompactString>, usize)>,
+    /// Events expected per batch, for sizing builders.
+    rows: usize,
+    /// Value sizes of the last group finished, with its number of events.
+    sizes: (ColumnSizes, usize),
+    len: usize,
+}
+
+/// Events of one partition being gathered.
+struct Group {
+    partition: Partition,
+    columns: EventColumns,
+    names: Vec<NameBinding>,
+}
+
+impl EventBatchBuilder {
+    /// Returns a builder for batches of about `rows` events.
+    pub fn new(rows: usize) -> Self {
+        Self {
+            groups: Vec::new(),
+            last: None,
+            rows: rows.max(1),
+            sizes: (ColumnSizes::default(), 0),
+            len: 0,
+        }
+    }
+
+    /// Returns the number of events added since the last [`Self::finish`].
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Reports whether no event was added since the last [`Self::finish`].
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds an event read from `source_file`.
+    pub fn push(&mut self, event: &Event, source_file: &str) {
+        let day = event.time.div_euclid(DAY_MICROS);
+        let group = match &self.last {
+            Some((last_day, account, region, group))
+                if *last_day == day && *account == event.account && *region == event.region =>
+            {
+                *group
+            }
+            _ => {
+                let group = self.group_of(Partition::of(event));
+                self.last = Some((day, event.account.clone(), event.region.clone(), group));
+                group
+            }
+        };
+        let group = &mut self.groups[group];
+        group.columns.append(event, source_file);
+        group.names.extend(name_bindings(event));
+        self.len += 1;
+    }
+
+    /// Returns the index of a partition's group, adding it if it is new.
+    fn group_of(&mut self, partition: Partition) -> usize {
+        if let Some(group) = self.groups.iter().position(|g| g.partition == partition) {
+            return group;
+        }
+        let (sizes, events) = &self.sizes;
+        let sizes = sizes.scaled(*events, self.rows);
+        self.groups.push(Group {
+            partition,
+            columns: EventColumns::with_capacity(self.rows, &sizes),
+            names: Vec::new(),
+        });
+        self.groups.len() - 1
+    }
+
+    /// Returns the events added since the last call, one batch per
+    /// partition. The store writer sorts them by time.
+    pub fn finish(&mut self) -> Result<Vec<EventBatch>> {
+        self.last = None;
+        self.len = 0;
+        let groups = std::mem::take(&mut self.groups);
+        let mut batches = Vec::with_capacity(groups.len());
+        for group in groups {
+            let events = group.columns.len();
+            if events >= self.sizes.1 {
+                self.sizes = (group.columns.sizes(), events);
+            }
+            batches.push(EventBatch {
+                partition: group.partition,
+                batch: group.columns.finish()?,
+                names: group.names,
+            });
+        }
+        Ok(batches)
     }
 }
 
@@ -123,35 +175,41 @@ fn event_times(batch: &RecordBatch) -> Result<&[i64]> {
         .ok_or_else(|| StoreError::Invalid("time is not a timestamp column".to_owned()))
 }
 
-/// Merges batches that are each sorted by time into batches of at most
-/// `rows` events sorted across all of them. Events of equal time keep the
-/// order of their batches. Batches already in order are returned as they
-/// are, without a copy.
-pub(crate) fn merge_sorted(
-    batches: Vec<RecordBatch>,
+/// A record batch in [`crate::EVENT_SCHEMA`] with the rows of it to write:
+/// those marked `true`, or all when there is no mask.
+pub(crate) type Selected = (RecordBatch, Option<Vec<bool>>);
+
+/// Merges the selected rows of batches into batches of at most `rows`
+/// events sorted by time. Events of equal time keep the order in which the
+/// batches hold them. Batches that are wholly selected, each sorted, and in
+/// order one after another are returned as they are, without a copy.
+pub(crate) fn merge_by_time(
+    batches: Vec<Selected>,
     rows: usize,
 ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>>>> {
     let mut in_order = true;
-    let mut previous_last = i64::MIN;
-    for batch in &batches {
+    let mut previous = i64::MIN;
+    for (batch, keep) in &batches {
         let times = event_times(batch)?;
-        if let (Some(first), Some(last)) = (times.first(), times.last()) {
-            in_order &= previous_last <= *first;
-            previous_last = *last;
-        }
+        in_order &= keep.is_none()
+            && times.iter().all(|time| {
+                let later = previous <= *time;
+                previous = *time;
+                later
+            });
     }
     if in_order {
-        return Ok(Box::new(batches.into_iter().map(Ok)));
+        return Ok(Box::new(batches.into_iter().map(|(batch, _)| Ok(batch))));
     }
 
     let mut order: Vec<(i64, usize, usize)> = Vec::new();
-    for (index, batch) in batches.iter().enumerate() {
+    for (index, (batch, keep)) in batches.iter().enumerate() {
         let times = event_times(batch)?;
+        let kept = |row: &usize| keep.as_ref().is_none_or(|keep| keep[*row]);
         order.extend(
-            times
-                .iter()
-                .enumerate()
-                .map(|(row, time)| (*time, index, row)),
+            (0..times.len())
+                .filter(kept)
+                .map(|row| (times[row], index, row)),
         );
     }
     order.sort_unstable();
@@ -159,6 +217,7 @@ pub(crate) fn merge_sorted(
         .into_iter()
         .map(|(_, index, row)| (index, row))
         .collect();
+    let batches: Vec<RecordBatch> = batches.into_iter().map(|(batch, _)| batch).collect();
     let chunk_rows = rows.max(1);
     let mut start = 0;
     Ok(Box::new(std::iter::from_fn(move || {
@@ -176,7 +235,7 @@ pub(crate) fn merge_sorted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::decrypt_event;
+    use crate::schema::{StoredEvent, decrypt_event, events_to_batch};
 
     fn event_at(key: u128, account: &str, time: i64) -> StoredEvent {
         let mut stored = decrypt_event(key, account);
@@ -184,12 +243,19 @@ mod tests {
         stored
     }
 
+    fn batches_of(builder: &mut EventBatchBuilder, events: &[StoredEvent]) -> Vec<EventBatch> {
+        for stored in events {
+            builder.push(&stored.event, &stored.source_file);
+        }
+        builder.finish().unwrap()
+    }
+
     fn times(batch: &RecordBatch) -> Vec<i64> {
         event_times(batch).unwrap().to_vec()
     }
 
     #[test]
-    fn events_grouped_by_partition_and_sorted() {
+    fn events_grouped_by_partition_in_read_order() {
         let day = 1_714_521_600_000_000;
         let events = vec![
             event_at(1, "111111111111", day + 30),
@@ -198,7 +264,8 @@ mod tests {
             event_at(4, "111111111111", day + DAY_MICROS + 5),
             event_at(5, "111111111111", day + 20),
         ];
-        let batches = EventBatch::from_events(events).unwrap();
+        let mut builder = EventBatchBuilder::new(4);
+        let batches = batches_of(&mut builder, &events);
 
         let paths: Vec<String> = batches
             .iter()
@@ -212,10 +279,29 @@ mod tests {
                 "eventday=20240502/accountid=111111111111/region=us-east-1",
             ]
         );
-        assert_eq!(times(&batches[0].batch), [day + 20, day + 20, day + 30]);
-        assert_eq!(event_keys(&batches[0].batch).unwrap(), [3, 5, 1]);
+        assert_eq!(times(&batches[0].batch), [day + 30, day + 20, day + 20]);
+        assert_eq!(event_keys(&batches[0].batch).unwrap(), [1, 3, 5]);
         assert_eq!(batches[1].len(), 1);
         assert_eq!(batches[2].len(), 1);
+    }
+
+    #[test]
+    fn builder_starts_over_after_finish() {
+        let mut builder = EventBatchBuilder::new(2);
+        let first = [event_at(1, "1", 10), event_at(2, "1", 20)];
+        let mut stored = event_at(3, "1", 30);
+        stored.event.request_parameters = Some(format!(r#"{{"keyId":"{}"}}"#, "k".repeat(500)));
+        stored.event.resource_arns = vec!["arn:aws:kms:us-east-1:1:key/a".to_owned(); 3];
+        let second = [stored, event_at(4, "1", 25)];
+
+        let batches = batches_of(&mut builder, &first);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].batch, events_to_batch(&first).unwrap());
+        assert!(builder.is_empty());
+
+        let batches = batches_of(&mut builder, &second);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].batch, events_to_batch(&second).unwrap());
     }
 
     #[test]
@@ -224,20 +310,31 @@ mod tests {
         stored.event.operation = "CreateAlias".into();
         stored.event.request_parameters =
             Some(r#"{"aliasName":"alias/app","targetKeyId":"1234abcd"}"#.to_owned());
-        let batches = EventBatch::from_events(vec![stored.clone()]).unwrap();
+        let batches = batches_of(&mut EventBatchBuilder::new(1), &[stored.clone()]);
         let expected = name_bindings(&stored.event);
         assert!(!expected.is_empty());
         assert_eq!(batches[0].names, expected);
+    }
+
+    fn merge(batches: Vec<Selected>, rows: usize) -> Vec<RecordBatch> {
+        merge_by_time(batches, rows)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap()
+    }
+
+    fn all_keys(batches: &[RecordBatch]) -> Vec<u128> {
+        batches
+            .iter()
+            .flat_map(|batch| event_keys(batch).unwrap())
+            .collect()
     }
 
     #[test]
     fn ordered_batches_merge_without_copy() {
         let first = events_to_batch(&[event_at(1, "1", 10), event_at(2, "1", 20)]).unwrap();
         let second = events_to_batch(&[event_at(3, "1", 20), event_at(4, "1", 30)]).unwrap();
-        let merged: Vec<RecordBatch> = merge_sorted(vec![first.clone(), second.clone()], 1)
-            .unwrap()
-            .collect::<Result<_>>()
-            .unwrap();
+        let merged = merge(vec![(first.clone(), None), (second.clone(), None)], 1);
         assert_eq!(merged, [first, second]);
     }
 
@@ -250,30 +347,45 @@ mod tests {
             event_at(5, "1", 40),
         ])
         .unwrap();
-        let merged: Vec<RecordBatch> = merge_sorted(vec![first, second], 2)
-            .unwrap()
-            .collect::<Result<_>>()
-            .unwrap();
+        let merged = merge(vec![(first, None), (second, None)], 2);
 
         let sizes: Vec<usize> = merged.iter().map(RecordBatch::num_rows).collect();
         assert_eq!(sizes, [2, 2, 1]);
         let all_times: Vec<i64> = merged.iter().flat_map(times).collect();
         assert_eq!(all_times, [5, 10, 30, 30, 40]);
-        let all_keys: Vec<u128> = merged
-            .iter()
-            .flat_map(|batch| event_keys(batch).unwrap())
-            .collect();
-        assert_eq!(all_keys, [3, 1, 2, 4, 5]);
+        assert_eq!(all_keys(&merged), [3, 1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn unsorted_batch_sorted_keeping_order_of_equal_times() {
+        let batch = events_to_batch(&[
+            event_at(1, "1", 30),
+            event_at(2, "1", 10),
+            event_at(3, "1", 30),
+            event_at(4, "1", 20),
+        ])
+        .unwrap();
+        let merged = merge(vec![(batch, None)], 10);
+        assert_eq!(
+            merged.iter().flat_map(times).collect::<Vec<_>>(),
+            [10, 20, 30, 30]
+        );
+        assert_eq!(all_keys(&merged), [2, 4, 1, 3]);
+    }
+
+    #[test]
+    fn unselected_rows_left_out() {
+        let first = events_to_batch(&[event_at(1, "1", 10), event_at(2, "1", 20)]).unwrap();
+        let second = events_to_batch(&[event_at(3, "1", 30), event_at(4, "1", 40)]).unwrap();
+        let merged = merge(vec![(first, Some(vec![true, false])), (second, None)], 10);
+        assert_eq!(all_keys(&merged), [1, 3, 4]);
     }
 
     #[test]
     fn empty_batches_are_in_order() {
         let empty = events_to_batch(&[]).unwrap();
         let single = events_to_batch(&[event_at(1, "1", 10)]).unwrap();
-        let merged: Vec<RecordBatch> = merge_sorted(vec![single.clone(), empty.clone()], 4)
-            .unwrap()
-            .collect::<Result<_>>()
-            .unwrap();
+        let merged = merge(vec![(single.clone(), None), (empty.clone(), None)], 4);
         assert_eq!(merged, [single, empty]);
     }
 }

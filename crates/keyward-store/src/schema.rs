@@ -4,8 +4,8 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, ListBuilder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, FixedSizeBinaryArray, ListBuilder, RecordBatch,
+    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use keyward_cloudtrail::{CompactString, Event, NameBinding};
@@ -200,69 +200,134 @@ fn allocated_compact(text: &CompactString) -> usize {
 
 /// Builds a record batch of events, in the given order.
 pub fn events_to_batch(events: &[StoredEvent]) -> Result<RecordBatch> {
-    let rows = events.len();
-    let mut time = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone(UTC);
-    let mut key = FixedSizeBinaryBuilder::with_capacity(rows, 16);
-    let mut read_only = BooleanBuilder::with_capacity(rows);
-    let (arn_count, arn_bytes) = events
-        .iter()
-        .flat_map(|stored| &stored.event.resource_arns)
-        .fold((0, 0), |(count, bytes), arn| (count + 1, bytes + arn.len()));
-    let mut resources =
-        ListBuilder::with_capacity(StringBuilder::with_capacity(arn_count, arn_bytes), rows);
-    let mut texts = sized_builders(events, head_texts);
-
+    let mut sizes = ColumnSizes::default();
     for stored in events {
-        let event = &stored.event;
-        time.append_value(event.time);
-        key.append_value(event.key.to_le_bytes())?;
-        read_only.append_option(event.read_only);
-        for arn in &event.resource_arns {
-            resources.values().append_value(arn);
-        }
-        resources.append(true);
-        for (builder, value) in texts.iter_mut().zip(head_texts(stored)) {
-            builder.append_option(value);
-        }
+        sizes.add(&stored.event, &stored.source_file);
     }
-
-    let mut tail = sized_builders(events, tail_texts);
+    let mut columns = EventColumns::with_capacity(events.len(), &sizes);
     for stored in events {
-        for (builder, value) in tail.iter_mut().zip(tail_texts(stored)) {
-            builder.append_option(value);
-        }
+        columns.append(&stored.event, &stored.source_file);
     }
-
-    let mut columns: Vec<ArrayRef> = vec![Arc::new(time.finish()), Arc::new(key.finish())];
-    columns.extend(texts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    columns.push(Arc::new(read_only.finish()));
-    columns.push(Arc::new(resources.finish()));
-    columns.extend(tail.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    Ok(RecordBatch::try_new(EVENT_SCHEMA.clone(), columns)?)
+    columns.finish()
 }
 
-/// Returns one string builder per column that `texts` gives, each sized
-/// for the events' values, so that no builder grows by copying.
-fn sized_builders<'a, const N: usize>(
-    events: &'a [StoredEvent],
-    texts: impl Fn(&'a StoredEvent) -> [Option<&'a str>; N],
-) -> Vec<StringBuilder> {
-    let mut bytes = [0usize; N];
-    for stored in events {
-        for (total, value) in bytes.iter_mut().zip(texts(stored)) {
+/// Text columns of [`EVENT_SCHEMA`]: those between `event_key` and
+/// `read_only`, then those after `resources_uid`.
+const TEXT_COLUMNS: usize = HEAD_TEXT_COLUMNS + TAIL_TEXT_COLUMNS;
+/// Text columns between `event_key` and `read_only`.
+const HEAD_TEXT_COLUMNS: usize = 19;
+/// Text columns after `resources_uid`.
+const TAIL_TEXT_COLUMNS: usize = 7;
+
+/// Bytes of values in each variable-length column, for sizing builders.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ColumnSizes {
+    texts: [usize; TEXT_COLUMNS],
+    arns: usize,
+    arn_bytes: usize,
+}
+
+impl ColumnSizes {
+    /// Counts the values of one event.
+    fn add(&mut self, event: &Event, source_file: &str) {
+        for (total, value) in self.texts.iter_mut().zip(text_values(event, source_file)) {
             *total += value.map_or(0, str::len);
         }
+        self.arns += event.resource_arns.len();
+        self.arn_bytes += event.resource_arns.iter().map(String::len).sum::<usize>();
     }
-    bytes
-        .iter()
-        .map(|total| StringBuilder::with_capacity(events.len(), *total))
-        .collect()
+
+    /// Returns the sizes scaled from `from` events to `to` events.
+    pub(crate) fn scaled(&self, from: usize, to: usize) -> Self {
+        let scale = |bytes: usize| (bytes * to).div_ceil(from.max(1));
+        Self {
+            texts: self.texts.map(scale),
+            arns: scale(self.arns),
+            arn_bytes: scale(self.arn_bytes),
+        }
+    }
 }
 
-/// Returns the values of the text columns between `event_key` and
-/// `read_only`.
-fn head_texts(stored: &StoredEvent) -> [Option<&str>; TEXT_COLUMNS] {
-    let event = &stored.event;
+/// Builders of the columns of [`EVENT_SCHEMA`], filled one event at a time.
+pub(crate) struct EventColumns {
+    times: Vec<i64>,
+    keys: Vec<u8>,
+    read_only: BooleanBuilder,
+    arns: ListBuilder<StringBuilder>,
+    texts: Vec<StringBuilder>,
+}
+
+impl EventColumns {
+    /// Returns builders with room for `rows` events of the given sizes, so
+    /// that none grows by copying while they fit.
+    pub(crate) fn with_capacity(rows: usize, sizes: &ColumnSizes) -> Self {
+        Self {
+            times: Vec::with_capacity(rows),
+            keys: Vec::with_capacity(rows * 16),
+            read_only: BooleanBuilder::with_capacity(rows),
+            arns: ListBuilder::with_capacity(
+                StringBuilder::with_capacity(sizes.arns, sizes.arn_bytes),
+                rows,
+            ),
+            texts: sizes
+                .texts
+                .iter()
+                .map(|bytes| StringBuilder::with_capacity(rows, *bytes))
+                .collect(),
+        }
+    }
+
+    /// Appends one event.
+    pub(crate) fn append(&mut self, event: &Event, source_file: &str) {
+        self.times.push(event.time);
+        self.keys.extend_from_slice(&event.key.to_le_bytes());
+        self.read_only.append_option(event.read_only);
+        for arn in &event.resource_arns {
+            self.arns.values().append_value(arn);
+        }
+        self.arns.append(true);
+        for (builder, value) in self.texts.iter_mut().zip(text_values(event, source_file)) {
+            builder.append_option(value);
+        }
+    }
+
+    /// Returns the number of events appended.
+    pub(crate) fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Returns the sizes of the values appended so far.
+    pub(crate) fn sizes(&self) -> ColumnSizes {
+        let arn_values = self.arns.values_ref();
+        ColumnSizes {
+            texts: std::array::from_fn(|column| self.texts[column].values_slice().len()),
+            arns: arn_values.len(),
+            arn_bytes: arn_values.values_slice().len(),
+        }
+    }
+
+    /// Builds the record batch of the events appended, in their order.
+    pub(crate) fn finish(mut self) -> Result<RecordBatch> {
+        let time = TimestampMicrosecondArray::new(self.times.into(), None).with_timezone(UTC);
+        let key = FixedSizeBinaryArray::try_new(16, self.keys.into(), None)?;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(EVENT_SCHEMA.fields().len());
+        columns.push(Arc::new(time));
+        columns.push(Arc::new(key));
+        let mut texts = self
+            .texts
+            .iter_mut()
+            .map(|builder| Arc::new(builder.finish()) as ArrayRef);
+        columns.extend(texts.by_ref().take(HEAD_TEXT_COLUMNS));
+        columns.push(Arc::new(self.read_only.finish()));
+        columns.push(Arc::new(self.arns.finish()));
+        columns.extend(texts);
+        Ok(RecordBatch::try_new(EVENT_SCHEMA.clone(), columns)?)
+    }
+}
+
+/// Returns the values of the text columns: those between `event_key` and
+/// `read_only`, then those after `resources_uid`.
+fn text_values<'a>(event: &'a Event, source_file: &'a str) -> [Option<&'a str>; TEXT_COLUMNS] {
     let status = if event.succeeded() {
         "Success"
     } else {
@@ -288,27 +353,15 @@ fn head_texts(stored: &StoredEvent) -> [Option<&str>; TEXT_COLUMNS] {
         event.actor_invoked_by.as_deref(),
         event.source_ip.as_deref(),
         event.user_agent.as_deref(),
-    ]
-}
-
-/// Returns the values of the text columns after `resources_uid`.
-fn tail_texts(stored: &StoredEvent) -> [Option<&str>; TAIL_COLUMNS] {
-    let event = &stored.event;
-    [
         event.resource.as_deref(),
         event.request_resource_id.as_deref(),
         event.request_parameters.as_deref(),
         event.response_elements.as_deref(),
         event.additional_event_data.as_deref(),
         event.vpc_endpoint_id.as_deref(),
-        Some(&stored.source_file),
+        Some(source_file),
     ]
 }
-
-/// Text columns between `event_key` and `read_only`.
-const TEXT_COLUMNS: usize = 19;
-/// Text columns after `resources_uid`.
-const TAIL_COLUMNS: usize = 7;
 
 /// Builds a record batch of name bindings.
 pub fn names_to_batch(bindings: &[NameBinding]) -> Result<RecordBatch> {

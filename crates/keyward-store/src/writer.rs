@@ -21,14 +21,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::thread::JoinHandle;
 
-use datafusion::arrow::array::{BooleanArray, RecordBatch};
-use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::array::RecordBatch;
 use keyward_cloudtrail::{NameBinding, name_bindings};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use tracing::debug;
 
 use crate::Store;
-use crate::batch::{EventBatch, event_keys, merge_sorted};
+use crate::batch::{EventBatch, Selected, event_keys, merge_by_time};
 use crate::error::{Result, StoreError};
 use crate::files::{parquet_files, read_event_keys, write_batches_atomic, write_parquet_atomic};
 use crate::manifest::{ManifestEntry, entries_to_batch};
@@ -81,7 +80,7 @@ pub struct WriteStats {
 /// Events of one partition waiting to be handed off.
 #[derive(Default)]
 struct Buffer {
-    /// Events pushed as record batches, each sorted by time.
+    /// Events pushed as record batches.
     batches: Vec<RecordBatch>,
     /// Events pushed one at a time, converted to Arrow at hand-off.
     events: Vec<StoredEvent>,
@@ -398,7 +397,7 @@ impl FileWriter {
             self.known.insert(partition.clone(), keys);
         }
         let known = self.known.entry(partition.clone()).or_default();
-        let mut fresh = Vec::with_capacity(batches.len());
+        let mut fresh: Vec<Selected> = Vec::with_capacity(batches.len());
         let (mut before, mut count) = (0, 0);
         for batch in batches {
             let keep: Vec<bool> = event_keys(&batch)?
@@ -409,9 +408,9 @@ impl FileWriter {
             before += keep.len();
             count += new_events;
             if new_events == keep.len() {
-                fresh.push(batch);
+                fresh.push((batch, None));
             } else if new_events > 0 {
-                fresh.push(filter_record_batch(&batch, &BooleanArray::from(keep))?);
+                fresh.push((batch, Some(keep)));
             }
         }
         self.known_count += count;
@@ -419,7 +418,7 @@ impl FileWriter {
         if count == 0 {
             return Ok(());
         }
-        let batches = merge_sorted(fresh, ENCODE_ROWS)?;
+        let batches = merge_by_time(fresh, ENCODE_ROWS)?;
         let path = directory.join(self.next_file_name("part"));
         write_batches_atomic(EVENT_SCHEMA.clone(), batches, &path, &self.store.temp_dir())?;
         debug!(path = %path.display(), events = count, "wrote events");
