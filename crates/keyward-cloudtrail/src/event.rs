@@ -458,60 +458,89 @@ fn build_event(
         },
     );
 
-    event.time = time;
-    set_text(&mut event.event_id, text(&raw.event_id));
-    event.event_version = text(&raw.event_version).map(CompactString::from);
-    event.service = source.into();
-    event.operation = name.into();
-    event.event_type = text(&raw.event_type).map(CompactString::from);
-    event.event_category = text(&raw.event_category).map(CompactString::from);
-    event.account = account.map(CompactString::from);
-    event.region = region.map(CompactString::from);
-    event.error_code = text(&raw.error_code)
+    // Every field is named, so that a field added later cannot keep the
+    // value of the record read before.
+    let Event {
+        key: _,
+        time: event_time,
+        event_id,
+        event_version,
+        service,
+        operation,
+        event_type,
+        event_category,
+        account: event_account,
+        region: event_region,
+        error_code,
+        error_message,
+        actor_type,
+        actor_principal_id,
+        actor_arn,
+        actor_account,
+        actor_session_issuer,
+        actor_invoked_by,
+        source_ip,
+        user_agent,
+        read_only,
+        resource_arns,
+        resource: event_resource,
+        request_resource_id: event_request_id,
+        request_parameters,
+        response_elements,
+        additional_event_data,
+        vpc_endpoint_id,
+    } = event;
+    *event_time = time;
+    set_text(event_id, text(&raw.event_id));
+    *event_version = text(&raw.event_version).map(CompactString::from);
+    *service = source.into();
+    *operation = name.into();
+    *event_type = text(&raw.event_type).map(CompactString::from);
+    *event_category = text(&raw.event_category).map(CompactString::from);
+    *event_account = account.map(CompactString::from);
+    *event_region = region.map(CompactString::from);
+    *error_code = text(&raw.error_code)
         .filter(|code| !code.is_empty())
         .map(CompactString::from);
-    set_text(&mut event.error_message, text(&raw.error_message));
-    event.actor_type = identity
+    set_text(error_message, text(&raw.error_message));
+    *actor_type = identity
         .and_then(|i| text(&i.kind))
         .map(CompactString::from);
     set_text(
-        &mut event.actor_principal_id,
+        actor_principal_id,
         identity.and_then(|i| text(&i.principal_id)),
     );
-    set_text(&mut event.actor_arn, identity.and_then(|i| text(&i.arn)));
-    event.actor_account = identity
+    set_text(actor_arn, identity.and_then(|i| text(&i.arn)));
+    *actor_account = identity
         .and_then(|i| text(&i.account_id))
         .map(CompactString::from);
     let issuer = identity
         .and_then(|i| i.session_context.as_ref())
         .and_then(|c| c.session_issuer.as_ref())
         .and_then(|s| s.arn.as_deref());
-    set_text(&mut event.actor_session_issuer, issuer);
-    event.actor_invoked_by = identity
+    set_text(actor_session_issuer, issuer);
+    *actor_invoked_by = identity
         .and_then(|i| text(&i.invoked_by))
         .map(CompactString::from);
-    event.source_ip = text(&raw.source_ip).map(CompactString::from);
-    set_text(&mut event.user_agent, text(&raw.user_agent));
-    event.read_only = raw.read_only.and_then(lenient_bool);
-    set_texts(&mut event.resource_arns, arns());
-    set_text(&mut event.resource, resource.as_deref());
+    *source_ip = text(&raw.source_ip).map(CompactString::from);
+    set_text(user_agent, text(&raw.user_agent));
+    *read_only = raw.read_only.and_then(lenient_bool);
+    set_texts(resource_arns, arns());
+    set_text(event_resource, resource.as_deref());
+    set_text(event_request_id, request_resource_id.as_deref());
     set_text(
-        &mut event.request_resource_id,
-        request_resource_id.as_deref(),
-    );
-    set_text(
-        &mut event.request_parameters,
+        request_parameters,
         json_text(raw.request_parameters).as_deref(),
     );
     set_text(
-        &mut event.response_elements,
+        response_elements,
         json_text(raw.response_elements).as_deref(),
     );
     set_text(
-        &mut event.additional_event_data,
+        additional_event_data,
         json_text(raw.additional_event_data).as_deref(),
     );
-    event.vpc_endpoint_id = text(&raw.vpc_endpoint_id).map(CompactString::from);
+    *vpc_endpoint_id = text(&raw.vpc_endpoint_id).map(CompactString::from);
     event.key = event_key(event);
     Ok(())
 }
@@ -610,15 +639,33 @@ fn may_name_secret_field(text: &str) -> bool {
     if memchr::memchr(b'\\', bytes).is_some() {
         return true;
     }
-    memchr::memchr_iter(b'"', bytes).any(|quote| {
-        let rest = &bytes[quote + 1..];
-        SECRET_FIELDS.iter().any(|field| {
-            rest.len() > field.len()
-                && rest[field.len()] == b'"'
-                && rest[..field.len()].eq_ignore_ascii_case(field.as_bytes())
-        })
-    })
+    // Without escapes, quotes pair up: each string runs from one quote to
+    // the next.
+    let mut quotes = memchr::memchr_iter(b'"', bytes);
+    while let (Some(open), Some(close)) = (quotes.next(), quotes.next()) {
+        let string = &bytes[open + 1..close];
+        let length_fits = string.len() < 32 && SECRET_FIELD_LENGTHS >> string.len() & 1 == 1;
+        if length_fits
+            && SECRET_FIELDS
+                .iter()
+                .any(|field| string.eq_ignore_ascii_case(field.as_bytes()))
+        {
+            return true;
+        }
+    }
+    false
 }
+
+/// Bit n is set when a [`SECRET_FIELDS`] name has n bytes.
+const SECRET_FIELD_LENGTHS: u32 = {
+    let mut lengths = 0;
+    let mut index = 0;
+    while index < SECRET_FIELDS.len() {
+        lengths |= 1 << SECRET_FIELDS[index].len();
+        index += 1;
+    }
+    lengths
+};
 
 /// Redacts in place; returns whether anything was replaced.
 fn redact_value(value: &mut serde_json::Value) -> bool {
@@ -893,6 +940,12 @@ mod tests {
         let text = r#"{"secretId":"prod/db","versionStage":"AWSCURRENT"}"#;
         assert!(!may_name_secret_field(text));
         assert!(may_name_secret_field(r#"{"PASSWORD":"x"}"#));
+        assert!(may_name_secret_field(
+            r#"{"a":"b","nested":{"Plaintext":1}}"#
+        ));
+        assert!(!may_name_secret_field(
+            r#"{"passwordPolicy":"x","a":"token"}"#
+        ));
         assert_eq!(redact_secrets(text), text);
     }
 
