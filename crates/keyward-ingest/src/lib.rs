@@ -37,8 +37,8 @@ pub use source::{Listing, Location, PathKind, Source, SourceFile, classify_path,
 /// Batches of events queued between the readers and the writer.
 const QUEUE_LENGTH: usize = 16;
 
-/// Events sent to the writer at a time.
-const EVENT_BATCH: usize = 256;
+/// Maximum number of events sent to the writer at a time.
+const EVENT_BATCH: usize = 1024;
 
 /// Maximum number of reader threads started by default. Each reader added
 /// about 6 MB of peak memory on generated trees. The calling thread and the
@@ -298,6 +298,11 @@ fn run_id() -> String {
 }
 
 /// Reads files from the work queue until it is empty or the writer stops.
+///
+/// Events of consecutive files go to the writer together, up to
+/// [`EVENT_BATCH`]. A file is reported done only after all its events were
+/// sent, because the writer records it in the manifest once the events sent
+/// before are stored.
 fn read_files(
     work: &Receiver<SourceFile>,
     sender: &Sender<Message>,
@@ -305,6 +310,7 @@ fn read_files(
     options: &ReadOptions,
 ) {
     let mut events = EventBatchBuilder::new(EVENT_BATCH);
+    let mut finished: Vec<Message> = Vec::new();
     for file in work {
         let mut writer_gone = false;
         let summary = read_file(&file, s3, options, &mut |event| {
@@ -314,27 +320,34 @@ fn read_files(
                 writer_gone |= sender.send(message).is_err();
             }
         });
-        let summary = match summary {
-            Ok(summary) => summary,
-            Err(message) => {
-                if sender
-                    .send(Message::Failed(Box::new(file), message))
-                    .is_err()
-                {
-                    return;
-                }
-                continue;
-            }
+        let message = match summary {
+            Ok(summary) => Message::Done(Box::new(file), Box::new(summary)),
+            Err(message) => Message::Failed(Box::new(file), message),
         };
-        if !events.is_empty() {
-            let message = Message::Events(events.finish());
-            writer_gone |= sender.send(message).is_err();
+        finished.push(message);
+        if events.len() >= EVENT_BATCH / 2 {
+            writer_gone |= !send_finished(&mut events, &mut finished, sender);
         }
-        let done = Message::Done(Box::new(file), Box::new(summary));
-        if writer_gone || sender.send(done).is_err() {
+        if writer_gone {
             return;
         }
     }
+    send_finished(&mut events, &mut finished, sender);
+}
+
+/// Sends the events gathered, then the files whose events they complete.
+/// Returns `false` when the writer has stopped.
+fn send_finished(
+    events: &mut EventBatchBuilder,
+    finished: &mut Vec<Message>,
+    sender: &Sender<Message>,
+) -> bool {
+    if !events.is_empty() && sender.send(Message::Events(events.finish())).is_err() {
+        return false;
+    }
+    finished
+        .drain(..)
+        .all(|message| sender.send(message).is_ok())
 }
 
 /// Reads one file: OCSF Parquet by its name, CloudTrail or OCSF JSON
