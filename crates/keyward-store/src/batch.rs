@@ -42,6 +42,12 @@ impl EventBatch {
     }
 }
 
+/// Fewest events that a new group reserves room for.
+const MIN_ROWS: usize = 16;
+
+/// Most bytes that a new group reserves for the values of one column.
+const MAX_RESERVED_BYTES: usize = 1 << 20;
+
 /// Gathers events into one [`EventBatch`] per partition, copying each
 /// event's values into Arrow builders as it is added.
 pub struct EventBatchBuilder {
@@ -52,8 +58,12 @@ pub struct EventBatchBuilder {
     last: Option<(i64, Option<CompactString>, Option<CompactString>, usize)>,
     /// Events expected per batch, for sizing builders.
     rows: usize,
-    /// Value sizes of the last group finished, with its number of events.
-    sizes: (ColumnSizes, usize),
+    /// Value sizes of every group finished, for sizing new groups.
+    seen: ColumnSizes,
+    /// Events in the groups finished.
+    seen_events: usize,
+    /// Number of groups finished.
+    seen_groups: usize,
     len: usize,
 }
 
@@ -71,7 +81,9 @@ impl EventBatchBuilder {
             groups: Vec::new(),
             last: None,
             rows: rows.max(1),
-            sizes: (ColumnSizes::default(), 0),
+            seen: ColumnSizes::default(),
+            seen_events: 0,
+            seen_groups: 0,
             len: 0,
         }
     }
@@ -112,11 +124,16 @@ impl EventBatchBuilder {
         if let Some(group) = self.groups.iter().position(|g| g.partition == partition) {
             return group;
         }
-        let (sizes, events) = &self.sizes;
-        let sizes = sizes.scaled(*events, self.rows);
+        // A new group is sized for the average group so far, with values of
+        // the average size so far.
+        let average = self.seen_events / self.seen_groups.max(1);
+        let expected = average.max(MIN_ROWS).min(self.rows);
+        let sizes = self
+            .seen
+            .scaled(self.seen_events, expected, MAX_RESERVED_BYTES);
         self.groups.push(Group {
             partition,
-            columns: EventColumns::with_capacity(self.rows, &sizes),
+            columns: EventColumns::with_capacity(expected, &sizes),
             names: Vec::new(),
         });
         self.groups.len() - 1
@@ -132,9 +149,9 @@ impl EventBatchBuilder {
         let mut batches = Vec::with_capacity(groups.len());
         for group in groups {
             let events = group.columns.len();
-            if events >= self.sizes.1 {
-                self.sizes = (group.columns.sizes(), events);
-            }
+            self.seen.add_all(&group.columns.sizes());
+            self.seen_events += events;
+            self.seen_groups += 1;
             // The writer copies batches that are sorted and in order one
             // after another into a file as they are, so sorting here spares
             // it a merge.
@@ -312,6 +329,19 @@ mod tests {
         assert_eq!(batches.len(), 1);
         let sorted = [second[1].clone(), second[0].clone()];
         assert_eq!(batches[0].batch, events_to_batch(&sorted).unwrap());
+    }
+
+    #[test]
+    fn large_event_does_not_inflate_later_batches() {
+        let mut builder = EventBatchBuilder::new(1024);
+        let mut large = event_at(1, "1", 10);
+        large.event.request_parameters = Some("x".repeat(4 << 20));
+        batches_of(&mut builder, &[large]);
+
+        let batches = batches_of(&mut builder, &[event_at(2, "1", 20)]);
+        // Uncapped, the request column alone would reserve 16 events of 4 MiB.
+        let reserved = batches[0].batch.get_array_memory_size();
+        assert!(reserved < 32 << 20, "{reserved} bytes");
     }
 
     #[test]

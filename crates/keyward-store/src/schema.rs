@@ -237,9 +237,20 @@ impl ColumnSizes {
         self.arn_bytes += event.resource_arns.iter().map(String::len).sum::<usize>();
     }
 
-    /// Returns the sizes scaled from `from` events to `to` events.
-    pub(crate) fn scaled(&self, from: usize, to: usize) -> Self {
-        let scale = |bytes: usize| (bytes * to).div_ceil(from.max(1));
+    /// Adds the sizes of other events.
+    pub(crate) fn add_all(&mut self, other: &ColumnSizes) {
+        for (total, bytes) in self.texts.iter_mut().zip(other.texts) {
+            *total += bytes;
+        }
+        self.arns += other.arns;
+        self.arn_bytes += other.arn_bytes;
+    }
+
+    /// Returns the sizes scaled from `from` events to `to` events, each at
+    /// most `limit`, so that a few large events cannot make every later
+    /// builder reserve a large buffer.
+    pub(crate) fn scaled(&self, from: usize, to: usize, limit: usize) -> Self {
+        let scale = |bytes: usize| (bytes.saturating_mul(to) / from.max(1)).min(limit);
         Self {
             texts: self.texts.map(scale),
             arns: scale(self.arns),
