@@ -606,7 +606,9 @@ const SECRET_FIELDS: [&str; 11] = [
 pub const REDACTED: &str = "REDACTED_BY_KEYWARD";
 
 /// Replaces the value of every [`SECRET_FIELDS`] key, at any depth, by
-/// [`REDACTED`]. Text that names none of them is returned unchanged.
+/// [`REDACTED`]. Text that names none of them is returned unchanged. A
+/// string value that assigns one a value, as JSON of its own or as
+/// `name=value` text, is redacted too.
 ///
 /// Text that may name one but that `serde_json::Value` cannot hold (a lone
 /// surrogate escape, a number out of range, nesting past the parser's
@@ -636,7 +638,9 @@ fn redacted(text: &str) -> Cow<'_, str> {
 /// could spell one in a way that a plain search misses.
 fn may_name_secret_field(text: &str) -> bool {
     let bytes = text.as_bytes();
-    if memchr::memchr(b'\\', bytes).is_some() {
+    // A string, rather than an object, is text that was not JSON, and
+    // redact_text reads it.
+    if memchr::memchr(b'\\', bytes).is_some() || bytes.first() == Some(&b'"') {
         return true;
     }
     // Without escapes, quotes pair up: each string runs from one quote to
@@ -691,8 +695,41 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
             }
             changed
         }
+        Value::String(text) => redact_text(text),
         _ => false,
     }
+}
+
+/// Redacts a string that assigns a [`SECRET_FIELDS`] name a value: JSON
+/// text inside the string is redacted as JSON, and other text is replaced
+/// whole. Returns whether anything was replaced.
+fn redact_text(text: &mut String) -> bool {
+    if !assigns_secret_field(text) {
+        return false;
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(mut nested) if nested.is_object() || nested.is_array() => {
+            if !redact_value(&mut nested) {
+                return false;
+            }
+            *text = nested.to_string();
+        }
+        _ => *text = REDACTED.to_owned(),
+    }
+    true
+}
+
+/// Reports whether text has a [`SECRET_FIELDS`] name, in any case, followed
+/// by `:` or `=`, with quotes or spaces between: a key of JSON or of
+/// `name=value` text. A name that is only mentioned does not count.
+fn assigns_secret_field(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    SECRET_FIELDS.iter().any(|field| {
+        lower.match_indices(field).any(|(at, _)| {
+            let rest = lower[at + field.len()..].trim_start_matches(['"', '\'', ' ', '\t']);
+            rest.starts_with(':') || rest.starts_with('=')
+        })
+    })
 }
 
 /// Reads `readOnly`, which some exporters write as the string `"true"`.
@@ -926,6 +963,27 @@ mod tests {
         assert!(!redacted.contains("hunter2"), "{redacted}");
         assert!(!redacted.contains("AAAA"), "{redacted}");
         assert!(redacted.contains("prod/db"));
+    }
+
+    #[test]
+    fn secret_inside_string_redacted() {
+        let nested = r#"{"data":"{\"SecretString\": \"hunter2\"}","keyId":"k"}"#;
+        let redacted = redact_secrets(nested);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(redacted.contains(r#""keyId":"k""#), "{redacted}");
+
+        let pairs = r#""SecretString=hunter2&VersionStage=AWSCURRENT""#;
+        assert_eq!(redact_secrets(pairs), format!("\"{REDACTED}\""));
+        let cut = r#""{\"Password\": \"hunter2"#;
+        assert_eq!(redact_secrets(cut), format!("\"{REDACTED}\""));
+    }
+
+    #[test]
+    fn secret_name_only_mentioned_kept() {
+        let text = r#"{"description":"Rotates the database password","name":"passwords"}"#;
+        assert_eq!(redact_secrets(text), text);
+        let text = r#""password rotation""#;
+        assert_eq!(redact_secrets(text), text);
     }
 
     #[test]
