@@ -633,43 +633,17 @@ fn redacted(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Reports whether JSON text may have a [`SECRET_FIELDS`] key: a quoted
-/// string equal to one of them in any case, or an escape sequence, which
-/// could spell one in a way that a plain search misses.
+/// Reports whether JSON text may give a [`SECRET_FIELDS`] field a value.
+/// That is so when it assigns one (see [`assigns_secret_field`]) or has an
+/// escape sequence, which could spell one in a way that a plain search
+/// misses. It is also so when the text is a string rather than an object,
+/// because [`redact_text`] reads strings.
 fn may_name_secret_field(text: &str) -> bool {
     let bytes = text.as_bytes();
-    // A string, rather than an object, is text that was not JSON, and
-    // redact_text reads it.
-    if memchr::memchr(b'\\', bytes).is_some() || bytes.first() == Some(&b'"') {
-        return true;
-    }
-    // Without escapes, quotes pair up: each string runs from one quote to
-    // the next.
-    let mut quotes = memchr::memchr_iter(b'"', bytes);
-    while let (Some(open), Some(close)) = (quotes.next(), quotes.next()) {
-        let string = &bytes[open + 1..close];
-        let length_fits = string.len() < 32 && SECRET_FIELD_LENGTHS >> string.len() & 1 == 1;
-        if length_fits
-            && SECRET_FIELDS
-                .iter()
-                .any(|field| string.eq_ignore_ascii_case(field.as_bytes()))
-        {
-            return true;
-        }
-    }
-    false
+    memchr::memchr(b'\\', bytes).is_some()
+        || bytes.first() == Some(&b'"')
+        || assigns_secret_field(text)
 }
-
-/// Bit n is set when a [`SECRET_FIELDS`] name has n bytes.
-const SECRET_FIELD_LENGTHS: u32 = {
-    let mut lengths = 0;
-    let mut index = 0;
-    while index < SECRET_FIELDS.len() {
-        lengths |= 1 << SECRET_FIELDS[index].len();
-        index += 1;
-    }
-    lengths
-};
 
 /// Redacts in place; returns whether anything was replaced.
 fn redact_value(value: &mut serde_json::Value) -> bool {
@@ -700,34 +674,53 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
     }
 }
 
-/// Redacts a string that assigns a [`SECRET_FIELDS`] name a value: JSON
-/// text inside the string is redacted as JSON, and other text is replaced
-/// whole. Returns whether anything was replaced.
+/// Redacts a string value. JSON text inside it is redacted as JSON, at any
+/// depth. Other text that assigns a [`SECRET_FIELDS`] field a value is
+/// replaced whole. Returns whether anything was replaced.
 fn redact_text(text: &mut String) -> bool {
+    let trimmed = text.trim_start();
+    let json = trimmed.starts_with('{') || trimmed.starts_with('[');
+    if let Some(mut nested) = json
+        .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
+        .flatten()
+    {
+        if !redact_value(&mut nested) {
+            return false;
+        }
+        *text = nested.to_string();
+        return true;
+    }
     if !assigns_secret_field(text) {
         return false;
     }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(mut nested) if nested.is_object() || nested.is_array() => {
-            if !redact_value(&mut nested) {
-                return false;
-            }
-            *text = nested.to_string();
-        }
-        _ => *text = REDACTED.to_owned(),
-    }
+    *text = REDACTED.to_owned();
     true
 }
 
-/// Reports whether text has a [`SECRET_FIELDS`] name, in any case, followed
-/// by `:` or `=`, with quotes or spaces between: a key of JSON or of
-/// `name=value` text. A name that is only mentioned does not count.
+/// Reports whether text gives a field whose name ends in a
+/// [`SECRET_FIELDS`] name, in any case, a value: the name followed by `:`
+/// or `=`, with only spaces, quotes or backslashes between. This is a key of
+/// JSON, of JSON inside a string, or of `name=value` text. A name that is
+/// only mentioned does not count.
 fn assigns_secret_field(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    SECRET_FIELDS.iter().any(|field| {
-        lower.match_indices(field).any(|(at, _)| {
-            let rest = lower[at + field.len()..].trim_start_matches(['"', '\'', ' ', '\t']);
-            rest.starts_with(':') || rest.starts_with('=')
+    let bytes = text.as_bytes();
+    memchr::memchr2_iter(b':', b'=', bytes).any(|at| {
+        let before = &bytes[..at];
+        let separators = before
+            .iter()
+            .rev()
+            .take_while(|byte| byte.is_ascii_whitespace() || matches!(byte, b'"' | b'\'' | b'\\'))
+            .count();
+        let before = &before[..before.len() - separators];
+        let letters = before
+            .iter()
+            .rev()
+            .take_while(|byte| byte.is_ascii_alphabetic())
+            .count();
+        let name = &before[before.len() - letters..];
+        SECRET_FIELDS.iter().any(|field| {
+            name.len() >= field.len()
+                && name[name.len() - field.len()..].eq_ignore_ascii_case(field.as_bytes())
         })
     })
 }
@@ -979,6 +972,27 @@ mod tests {
     }
 
     #[test]
+    fn secret_in_any_string_shape_redacted() {
+        let inner = serde_json::json!({"SecretString": "hunter2"}).to_string();
+        let twice = serde_json::json!({"inner": inner}).to_string();
+        let cases = [
+            r#"{"body":"SecretString=hunter2&VersionStage=AWSCURRENT"}"#.to_owned(),
+            r#"{"note":"password: hunter2"}"#.to_owned(),
+            r#"{"data":"{'SecretString': 'hunter2'}"}"#.to_owned(),
+            r#"{"items":["a","Password=hunter2"]}"#.to_owned(),
+            r#"{"data":"{\"Secret\u0053tring\": \"hunter2\"}"}"#.to_owned(),
+            r#"{"note":"Password\n=hunter2"}"#.to_owned(),
+            r#"{"note":"masterUserPassword=hunter2"}"#.to_owned(),
+            serde_json::json!({"data": twice}).to_string(),
+            serde_json::to_string(&twice).unwrap(),
+        ];
+        for text in cases {
+            let redacted = redact_secrets(&text);
+            assert!(!redacted.contains("hunter2"), "{text} gave {redacted}");
+        }
+    }
+
+    #[test]
     fn secret_name_only_mentioned_kept() {
         let text = r#"{"description":"Rotates the database password","name":"passwords"}"#;
         assert_eq!(redact_secrets(text), text);
@@ -1004,6 +1018,7 @@ mod tests {
         assert!(!may_name_secret_field(
             r#"{"passwordPolicy":"x","a":"token"}"#
         ));
+        assert!(may_name_secret_field(r#"{"note":"password = x"}"#));
         assert_eq!(redact_secrets(text), text);
     }
 
