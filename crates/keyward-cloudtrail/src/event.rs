@@ -1028,6 +1028,17 @@ mod tests {
     }
 
     #[test]
+    fn identifier_fields_all_read() {
+        use CryptoService::{Acm, AcmPca, CloudHsm, Kms, SecretsManager};
+        for service in [Kms, SecretsManager, Acm, AcmPca, CloudHsm] {
+            assert!(
+                identifier_fields(service).len() <= MAX_FIELDS,
+                "{service:?}"
+            );
+        }
+    }
+
+    #[test]
     fn request_identifier_follows_field_preference() {
         use CryptoService::{Acm, AcmPca, CloudHsm, Kms, SecretsManager};
         let cases = [
