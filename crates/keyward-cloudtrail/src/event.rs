@@ -607,8 +607,8 @@ pub const REDACTED: &str = "REDACTED_BY_KEYWARD";
 
 /// Replaces the value of every [`SECRET_FIELDS`] key, at any depth, by
 /// [`REDACTED`]. Text that names none of them is returned unchanged. A
-/// string value that assigns one a value, as JSON of its own or as
-/// `name=value` text, is redacted too.
+/// string value that holds JSON, or text that gives one a value
+/// (`name=value`, `name: value`), is redacted too.
 ///
 /// Text that may name one but that `serde_json::Value` cannot hold (a lone
 /// surrogate escape, a number out of range, nesting past the parser's
@@ -680,10 +680,7 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
 fn redact_text(text: &mut String) -> bool {
     let trimmed = text.trim_start();
     let json = trimmed.starts_with('{') || trimmed.starts_with('[');
-    if let Some(mut nested) = json
-        .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
-        .flatten()
-    {
+    if json && let Ok(mut nested) = serde_json::from_str::<serde_json::Value>(text) {
         if !redact_value(&mut nested) {
             return false;
         }
@@ -697,11 +694,11 @@ fn redact_text(text: &mut String) -> bool {
     true
 }
 
-/// Reports whether text gives a field whose name ends in a
-/// [`SECRET_FIELDS`] name, in any case, a value: the name followed by `:`
-/// or `=`, with only spaces, quotes or backslashes between. This is a key of
-/// JSON, of JSON inside a string, or of `name=value` text. A name that is
-/// only mentioned does not count.
+/// Reports whether text gives a value to a field whose name ends in a
+/// [`SECRET_FIELDS`] name, in any case: the name, then only spaces, quotes
+/// or backslashes, then `:` or `=`. That is a key of JSON, of JSON inside a
+/// string, or of `name=value` text. A name that is only mentioned does not
+/// count.
 fn assigns_secret_field(text: &str) -> bool {
     let bytes = text.as_bytes();
     memchr::memchr2_iter(b':', b'=', bytes).any(|at| {

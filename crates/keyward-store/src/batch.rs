@@ -42,10 +42,11 @@ impl EventBatch {
     }
 }
 
-/// Fewest events that a new group reserves room for.
+/// Minimum number of events that a new group reserves room for.
 const MIN_ROWS: usize = 16;
 
-/// Most bytes that a new group reserves for the values of one column.
+/// Maximum number of bytes that a new group reserves for the values of one
+/// column.
 const MAX_RESERVED_BYTES: usize = 1 << 20;
 
 /// Gathers events into one [`EventBatch`] per partition, copying each
@@ -206,8 +207,8 @@ fn event_times(batch: &RecordBatch) -> Result<&[i64]> {
 pub(crate) type Selected = (RecordBatch, Option<Vec<bool>>);
 
 /// Merges the selected rows of batches into batches of at most `rows`
-/// events sorted by time. Events of equal time keep the order in which the
-/// batches hold them. Batches that are wholly selected, each sorted, and in
+/// events sorted by time. Events of equal time keep their order in the
+/// batches. Batches that are wholly selected, each sorted, and in
 /// order one after another are returned as they are, without a copy.
 pub(crate) fn merge_by_time(
     batches: Vec<Selected>,
@@ -397,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn unsorted_batch_sorted_keeping_order_of_equal_times() {
+    fn unsorted_batch_sorted_stably() {
         let batch = events_to_batch(&[
             event_at(1, "1", 30),
             event_at(2, "1", 10),

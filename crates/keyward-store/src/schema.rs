@@ -211,12 +211,12 @@ pub fn events_to_batch(events: &[StoredEvent]) -> Result<RecordBatch> {
     columns.finish()
 }
 
-/// Text columns of [`EVENT_SCHEMA`]: those between `event_key` and
-/// `read_only`, then those after `resources_uid`.
+/// Number of text columns in [`EVENT_SCHEMA`]: those between `event_key`
+/// and `read_only`, then those after `resources_uid`.
 const TEXT_COLUMNS: usize = HEAD_TEXT_COLUMNS + TAIL_TEXT_COLUMNS;
-/// Text columns between `event_key` and `read_only`.
+/// Number of text columns between `event_key` and `read_only`.
 const HEAD_TEXT_COLUMNS: usize = 19;
-/// Text columns after `resources_uid`.
+/// Number of text columns after `resources_uid`.
 const TAIL_TEXT_COLUMNS: usize = 7;
 
 /// Bytes of values in each variable-length column, for sizing builders.
@@ -228,7 +228,7 @@ pub(crate) struct ColumnSizes {
 }
 
 impl ColumnSizes {
-    /// Counts the values of one event.
+    /// Adds the sizes of one event's values.
     fn add(&mut self, event: &Event, source_file: &str) {
         for (total, value) in self.texts.iter_mut().zip(text_values(event, source_file)) {
             *total += value.map_or(0, str::len);
