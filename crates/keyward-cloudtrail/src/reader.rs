@@ -23,9 +23,9 @@ use serde_json::value::RawValue;
 use wide::u8x16;
 
 #[cfg(target_arch = "x86_64")]
-use pulp::x86::V3;
+use pulp::x86::{V3, V4};
 #[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::__m256i;
+use std::arch::x86_64::{__m256i, __m512i};
 
 use crate::event::{Classified, Event, Parsed, RecordError, parse_record};
 use crate::gzip;
@@ -528,6 +528,7 @@ impl<R> Drop for Buffer<R> {
 }
 
 /// Scanner state after [`scan_bytes`].
+#[derive(Clone, Copy)]
 struct ScanState {
     in_string: bool,
     depth: usize,
@@ -565,7 +566,7 @@ const SOURCE_KEY_CAPITAL: usize = 6;
 /// brace counts decide whether the depth can reach zero inside the block.
 /// A block with a backslash, or right after one, goes through
 /// [`scan_escaped`], which checks each quote for escapes. Blocks are
-/// classified with AVX2 where the CPU has it, else with SSE2.
+/// classified with AVX-512 or AVX2 where the CPU has it, else with SSE2.
 fn scan_bytes(
     data: &[u8],
     index: usize,
@@ -580,6 +581,15 @@ fn scan_bytes(
         closed: false,
         newlines: 0,
     };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = V4::try_new() {
+        return simd.vectorize(WidestScan {
+            simd,
+            data,
+            index,
+            start,
+        });
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = V3::try_new() {
         return simd.vectorize(WideScan {
@@ -611,6 +621,29 @@ impl pulp::NullaryFnOnce for WideScan<'_> {
         let simd = self.simd;
         scan_blocks(self.data, self.index, self.start, |block| {
             masks_avx2(simd, block)
+        })
+    }
+}
+
+/// A call of [`scan_blocks`] with AVX-512 comparisons, run by
+/// [`V4::vectorize`] with the AVX-512 instructions enabled.
+#[cfg(target_arch = "x86_64")]
+struct WidestScan<'a> {
+    simd: V4,
+    data: &'a [u8],
+    index: usize,
+    start: ScanState,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl pulp::NullaryFnOnce for WidestScan<'_> {
+    type Output = (usize, ScanState);
+
+    #[inline(always)]
+    fn call(self) -> Self::Output {
+        let simd = self.simd;
+        scan_blocks(self.data, self.index, self.start, |block| {
+            masks_avx512(simd, block)
         })
     }
 }
@@ -743,6 +776,25 @@ fn masks_avx2(simd: V3, block: &[u8; BLOCK]) -> BlockMasks {
         masks.capitals |= mask(SOURCE_KEY[SOURCE_KEY_CAPITAL]);
     }
     masks
+}
+
+/// Classifies a block with one 64-byte AVX-512 comparison for each kind of
+/// byte, each of which gives its mask directly.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn masks_avx512(simd: V4, block: &[u8; BLOCK]) -> BlockMasks {
+    let (avx512f, avx512bw) = (simd.avx512f, simd.avx512bw);
+    let vector: __m512i = pulp::bytemuck::cast(*block);
+    let mask =
+        |byte: u8| avx512bw._mm512_cmpeq_epi8_mask(vector, avx512f._mm512_set1_epi8(byte as i8));
+    BlockMasks {
+        quotes: mask(b'"'),
+        backslashes: mask(b'\\'),
+        opens: mask(b'{'),
+        closes: mask(b'}'),
+        newlines: mask(b'\n'),
+        capitals: mask(SOURCE_KEY[SOURCE_KEY_CAPITAL]),
+    }
 }
 
 /// Bytes compared at once by one AVX2 instruction.
@@ -1625,9 +1677,24 @@ mod tests {
         };
         let mut scans = vec![("SSE2", scan_blocks(data, 0, start, BlockMasks::of))];
         #[cfg(target_arch = "x86_64")]
-        if V3::is_available() {
-            let wide = scan_bytes(data, 0, false, 0, SourceKey::NotFound);
+        if let Some(simd) = V3::try_new() {
+            let wide = simd.vectorize(WideScan {
+                simd,
+                data,
+                index: 0,
+                start,
+            });
             scans.push(("AVX2", wide));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = V4::try_new() {
+            let widest = simd.vectorize(WidestScan {
+                simd,
+                data,
+                index: 0,
+                start,
+            });
+            scans.push(("AVX-512", widest));
         }
         scans
     }
