@@ -697,28 +697,72 @@ fn redact_text(text: &mut String) -> bool {
 /// Reports whether text gives a value to a field whose name ends in a
 /// [`SECRET_FIELDS`] name, in any case: the name, then only spaces, quotes
 /// or backslashes, then `:` or `=`. That is a key of JSON, of JSON inside a
-/// string, or of `name=value` text. A name that is only mentioned does not
-/// count.
+/// string, or of `name=value` text. Full-width colons and equals signs,
+/// spaces of any kind, and the URL encodings of these bytes count too
+/// (`SecretString%3Dvalue`). A name that is only mentioned does not count.
 fn assigns_secret_field(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memchr2_iter(b':', b'=', bytes).any(|at| {
-        let before = &bytes[..at];
-        let separators = before
-            .iter()
-            .rev()
-            .take_while(|byte| byte.is_ascii_whitespace() || matches!(byte, b'"' | b'\'' | b'\\'))
-            .count();
-        let before = &before[..before.len() - separators];
-        let letters = before
-            .iter()
-            .rev()
-            .take_while(|byte| byte.is_ascii_alphabetic())
-            .count();
-        let name = &before[before.len() - letters..];
-        SECRET_FIELDS.iter().any(|field| {
-            name.len() >= field.len()
-                && name[name.len() - field.len()..].eq_ignore_ascii_case(field.as_bytes())
+    let ascii = memchr::memchr3_iter(b':', b'=', b'%', bytes)
+        .filter(|at| bytes[*at] != b'%' || percent_encoded(&bytes[*at..], ASSIGNMENTS).is_some());
+    let full_width = (!text.is_ascii())
+        .then(|| {
+            text.match_indices(['\u{ff1a}', '\u{ff1d}'])
+                .map(|(at, _)| at)
         })
+        .into_iter()
+        .flatten();
+    ascii
+        .chain(full_width)
+        .any(|at| ends_in_secret_field(&text[..at]))
+}
+
+/// Bytes that give a field its value, by the hexadecimal digits of their
+/// URL encoding: `:` and `=`.
+const ASSIGNMENTS: &[&[u8; 2]] = &[b"3A", b"3D"];
+
+/// Bytes allowed between a field name and its `:` or `=`, by the
+/// hexadecimal digits of their URL encoding: space, `"`, `'` and `\`.
+const SEPARATORS: &[&[u8; 2]] = &[b"20", b"22", b"27", b"5C"];
+
+/// Returns the length of the URL encoding of one of `codes` that starts
+/// `bytes`, in either case: `%3D` or `%3d` for `=`.
+fn percent_encoded(bytes: &[u8], codes: &[&[u8; 2]]) -> Option<usize> {
+    let [b'%', high, low, ..] = bytes else {
+        return None;
+    };
+    codes
+        .iter()
+        .any(|code| code.eq_ignore_ascii_case(&[*high, *low]))
+        .then_some(3)
+}
+
+/// Reports whether `before`, the text before a `:` or `=`, ends with a
+/// [`SECRET_FIELDS`] name and then only separators: spaces of any kind,
+/// quotes, backslashes, `+` (a space in a URL's query) and their URL
+/// encodings.
+fn ends_in_secret_field(before: &str) -> bool {
+    let mut rest = before;
+    loop {
+        rest = rest
+            .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '+'));
+        let encoded = rest
+            .len()
+            .checked_sub(3)
+            .and_then(|start| percent_encoded(&rest.as_bytes()[start..], SEPARATORS));
+        match encoded {
+            Some(length) => rest = &rest[..rest.len() - length],
+            None => break,
+        }
+    }
+    let letters = rest
+        .bytes()
+        .rev()
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    let name = &rest.as_bytes()[rest.len() - letters..];
+    SECRET_FIELDS.iter().any(|field| {
+        name.len() >= field.len()
+            && name[name.len() - field.len()..].eq_ignore_ascii_case(field.as_bytes())
     })
 }
 
@@ -986,6 +1030,36 @@ mod tests {
         for text in cases {
             let redacted = redact_secrets(&text);
             assert!(!redacted.contains("hunter2"), "{text} gave {redacted}");
+        }
+    }
+
+    #[test]
+    fn secret_assigned_through_any_separator_redacted() {
+        let cases = [
+            "SecretString%3Dhunter2",
+            "secretstring%3dhunter2",
+            "%22SecretString%22%3A%22hunter2%22",
+            "SecretString+%3D+hunter2",
+            "password\u{a0}: hunter2",
+            "password\u{3000}=hunter2",
+            "password\u{ff1d}hunter2",
+            "PASSWORD\u{ff1a} hunter2",
+        ];
+        for case in cases {
+            let text = serde_json::json!({ "note": case }).to_string();
+            let redacted = redact_secrets(&text);
+            assert!(!redacted.contains("hunter2"), "{text} gave {redacted}");
+        }
+    }
+
+    #[test]
+    fn percent_sign_alone_assigns_nothing() {
+        for text in [
+            r#"{"note":"password rotation at 100%"}"#,
+            r#"{"note":"password%zz"}"#,
+            r#"{"note":"discount%3Dpassword"}"#,
+        ] {
+            assert_eq!(redact_secrets(text), text);
         }
     }
 
