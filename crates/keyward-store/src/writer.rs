@@ -18,10 +18,11 @@
 //! before it, so that a crash leaves the source to be read again rather
 //! than marked done with events missing.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::thread::JoinHandle;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use keyward_cloudtrail::{NameBinding, name_bindings};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use tracing::debug;
@@ -54,6 +55,9 @@ const MAX_PENDING_NAMES: usize = 100_000;
 /// Manifest entries gathered before they are written without waiting for a
 /// full hand-off.
 const MAX_PENDING_SOURCES: usize = 1000;
+
+/// Name of the column that gives each event's source file.
+const SOURCE_FILE_COLUMN: &str = "source_file";
 
 /// Event keys cached across writes before the cache is dropped; each costs
 /// about 32 bytes.
@@ -313,6 +317,50 @@ impl<'a> EventWriter<'a> {
     }
 }
 
+/// Returns a mask per batch of the events to write: those whose key is not
+/// in `known`, which gains their keys. Of the events that share a key, the
+/// one from the first source file by name is kept, whichever thread read it
+/// first.
+fn choose_deliveries(batches: &[RecordBatch], known: &mut HashSet<u128>) -> Result<Vec<Vec<bool>>> {
+    let mut sources = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let source = batch
+            .column_by_name(SOURCE_FILE_COLUMN)
+            .and_then(|column| column.as_string_opt::<i32>())
+            .ok_or_else(|| StoreError::Invalid("source_file is not a text column".to_owned()))?;
+        sources.push(source);
+    }
+    let source_of = |(index, row): (usize, usize)| sources[index].value(row);
+    let mut keep: Vec<Vec<bool>> = batches
+        .iter()
+        .map(|batch| vec![false; batch.num_rows()])
+        .collect();
+    let mut chosen: HashMap<u128, (usize, usize)> = HashMap::new();
+    for (index, batch) in batches.iter().enumerate() {
+        for (row, key) in event_keys(batch)?.into_iter().enumerate() {
+            if known.contains(&key) {
+                continue;
+            }
+            match chosen.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert((index, row));
+                    keep[index][row] = true;
+                }
+                Entry::Occupied(mut slot) => {
+                    let first = *slot.get();
+                    if source_of((index, row)) < source_of(first) {
+                        keep[first.0][first.1] = false;
+                        keep[index][row] = true;
+                        slot.insert((index, row));
+                    }
+                }
+            }
+        }
+    }
+    known.extend(chosen.into_keys());
+    Ok(keep)
+}
+
 /// Converts events to record batches sorted by time and appends them to
 /// `batches`. Events are freed as they are converted, so that they and
 /// their Arrow copy are not both held whole.
@@ -397,13 +445,10 @@ impl FileWriter {
             self.known.insert(partition.clone(), keys);
         }
         let known = self.known.entry(partition.clone()).or_default();
+        let chosen = choose_deliveries(&batches, known)?;
         let mut fresh: Vec<Selected> = Vec::with_capacity(batches.len());
         let (mut before, mut count) = (0, 0);
-        for batch in batches {
-            let keep: Vec<bool> = event_keys(&batch)?
-                .into_iter()
-                .map(|key| known.insert(key))
-                .collect();
+        for (batch, keep) in batches.into_iter().zip(chosen) {
             let new_events = keep.iter().filter(|new| **new).count();
             before += keep.len();
             count += new_events;
@@ -498,6 +543,7 @@ impl FileWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EventBatchBuilder;
     use crate::schema::decrypt_event;
     use datafusion::arrow::array::TimestampMicrosecondArray;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -612,6 +658,57 @@ mod tests {
         let stats = writer.finish().unwrap();
         assert_eq!(stats.duplicates, 1);
         assert_eq!(stats.stored, 1 + IDLE_EVENTS + IDLE_CHECK_EVENTS);
+    }
+
+    /// Returns the source file of every event stored, in time order.
+    fn stored_sources(store: &Store) -> Vec<String> {
+        let directory = store
+            .events_dir()
+            .join(partition("111111111111").relative_path());
+        let mut sources = Vec::new();
+        for file in parquet_files(&directory).unwrap() {
+            let file = std::fs::File::open(file).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let column = batch.column_by_name(SOURCE_FILE_COLUMN).unwrap();
+                sources.extend(
+                    column
+                        .as_string::<i32>()
+                        .iter()
+                        .flatten()
+                        .map(str::to_owned),
+                );
+            }
+        }
+        sources
+    }
+
+    #[test]
+    fn second_delivery_chosen_by_source_file() {
+        let event = decrypt_event(1, "111111111111").event;
+        let other = decrypt_event(2, "111111111111").event;
+        for sources in [["b.json", "a.json"], ["a.json", "b.json"]] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::create_or_open(dir.path()).unwrap();
+            let _lock = store.lock().unwrap();
+            let mut writer = store.writer("run");
+            for source in sources {
+                let mut builder = EventBatchBuilder::new(4);
+                builder.push(&event, source);
+                builder.push(&other, source);
+                for batch in builder.finish().unwrap() {
+                    writer.push_batch(batch).unwrap();
+                }
+            }
+            let stats = writer.finish().unwrap();
+
+            assert_eq!(stats.duplicates, 2);
+            assert_eq!(stored_sources(&store), ["a.json", "a.json"]);
+        }
     }
 
     #[test]
