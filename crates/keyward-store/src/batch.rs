@@ -5,7 +5,7 @@
 //! store writer takes whole column buffers as they are.
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::{interleave_record_batch, take_record_batch};
+use datafusion::arrow::compute::interleave_record_batch;
 use keyward_cloudtrail::{CompactString, Event, NameBinding, name_bindings};
 
 use crate::error::{Result, StoreError};
@@ -21,8 +21,8 @@ const KEY_COLUMN: usize = 1;
 /// Microseconds in a day.
 const DAY_MICROS: i64 = 86_400_000_000;
 
-/// Events of one partition as a record batch in [`crate::EVENT_SCHEMA`],
-/// sorted by time, with the names that the events bind.
+/// Events of one partition as a record batch in [`crate::EVENT_SCHEMA`], in
+/// the order read, with the names that the events bind.
 #[derive(Debug)]
 pub struct EventBatch {
     pub(crate) partition: Partition,
@@ -141,8 +141,8 @@ impl EventBatchBuilder {
     }
 
     /// Returns the events added since the last call, one batch per
-    /// partition, each sorted by time. Events of equal time keep the order
-    /// in which they were added.
+    /// partition, each in the order the events were added. The store writer
+    /// sorts them by time when it merges a partition's batches.
     pub fn finish(&mut self) -> Result<Vec<EventBatch>> {
         self.last = None;
         self.len = 0;
@@ -153,14 +153,7 @@ impl EventBatchBuilder {
             self.seen.add_all(&group.columns.sizes());
             self.seen_events += events;
             self.seen_groups += 1;
-            // The writer copies batches that are sorted and in order one
-            // after another into a file as they are, so sorting here spares
-            // it a merge.
-            let order = group.columns.time_order();
-            let mut batch = group.columns.finish()?;
-            if let Some(order) = order {
-                batch = take_record_batch(&batch, &order)?;
-            }
+            let batch = group.columns.finish()?;
             batches.push(EventBatch {
                 partition: group.partition,
                 batch,
@@ -282,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn events_grouped_by_partition_and_sorted() {
+    fn events_grouped_by_partition_in_order() {
         let day = 1_714_521_600_000_000;
         let events = vec![
             event_at(1, "111111111111", day + 30),
@@ -306,8 +299,8 @@ mod tests {
                 "eventday=20240502/accountid=111111111111/region=us-east-1",
             ]
         );
-        assert_eq!(times(&batches[0].batch), [day + 20, day + 20, day + 30]);
-        assert_eq!(event_keys(&batches[0].batch).unwrap(), [3, 5, 1]);
+        assert_eq!(times(&batches[0].batch), [day + 30, day + 20, day + 20]);
+        assert_eq!(event_keys(&batches[0].batch).unwrap(), [1, 3, 5]);
         assert_eq!(batches[1].len(), 1);
         assert_eq!(batches[2].len(), 1);
     }
@@ -328,8 +321,7 @@ mod tests {
 
         let batches = batches_of(&mut builder, &second);
         assert_eq!(batches.len(), 1);
-        let sorted = [second[1].clone(), second[0].clone()];
-        assert_eq!(batches[0].batch, events_to_batch(&sorted).unwrap());
+        assert_eq!(batches[0].batch, events_to_batch(&second).unwrap());
     }
 
     #[test]

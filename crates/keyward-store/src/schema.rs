@@ -5,7 +5,7 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, BooleanBuilder, FixedSizeBinaryArray, ListBuilder, RecordBatch,
-    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt32Array,
+    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use keyward_cloudtrail::{CompactString, Event, NameBinding};
@@ -305,17 +305,6 @@ impl EventColumns {
     /// Returns the number of events appended.
     pub(crate) fn len(&self) -> usize {
         self.times.len()
-    }
-
-    /// Returns the row numbers in order of time, rows of equal time in the
-    /// order appended, or `None` when the rows are in that order already.
-    pub(crate) fn time_order(&self) -> Option<UInt32Array> {
-        if self.times.is_sorted() {
-            return None;
-        }
-        let mut order: Vec<u32> = (0..self.times.len() as u32).collect();
-        order.sort_by_key(|row| self.times[*row as usize]);
-        Some(order.into())
     }
 
     /// Returns the sizes of the values appended so far.
