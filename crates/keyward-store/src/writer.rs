@@ -8,7 +8,8 @@
 //! CloudTrail's delivery layout keeps the files of one account, Region and
 //! day together, so a walk of the tree leaves each partition behind in
 //! turn. Every partition is handed off when the buffer is full and at the
-//! end.
+//! end. The partitions of that last hand-off are written on several
+//! threads, because reading has ended and its cores are free.
 //!
 //! A duplicate delivery always falls into the same partition as the first
 //! (same time, account and Region), so de-duplication only needs the keys of
@@ -20,6 +21,8 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
@@ -104,6 +107,9 @@ struct Job {
     /// Whether this job empties the buffer, after which the names and
     /// manifest entries gathered so far are written.
     everything: bool,
+    /// Whether this is the last job, sent once reading has ended, whose
+    /// partitions are then written on several threads.
+    last: bool,
 }
 
 /// Writes events into a store. Nothing is sure to be in the store before
@@ -120,6 +126,8 @@ pub struct EventWriter<'a> {
     /// Finished sources, each with the number of events pushed before it.
     pending_sources: Vec<(u64, ManifestEntry)>,
     background: Option<Background>,
+    /// Set by [`EventWriter::finish`] for its hand-off.
+    last: bool,
 }
 
 struct Background {
@@ -139,6 +147,7 @@ impl<'a> EventWriter<'a> {
             names: Vec::new(),
             pending_sources: Vec::new(),
             background: None,
+            last: false,
         }
     }
 
@@ -211,6 +220,7 @@ impl<'a> EventWriter<'a> {
     /// Writes everything buffered, waits for the background thread and
     /// returns the counts.
     pub fn finish(mut self) -> Result<WriteStats> {
+        self.last = true;
         self.hand_off(true, |_| true)?;
         match self.background.take() {
             Some(background) => {
@@ -264,6 +274,7 @@ impl<'a> EventWriter<'a> {
             names: std::mem::take(&mut self.names),
             sources,
             everything,
+            last: self.last,
         };
         self.send(job)
     }
@@ -315,6 +326,80 @@ impl<'a> EventWriter<'a> {
             })?;
         Ok(Background { jobs, thread })
     }
+}
+
+/// Events of one partition to write to a new file.
+struct EventFile {
+    path: PathBuf,
+    batches: Vec<Selected>,
+    events: usize,
+}
+
+/// Maximum number of threads that write the last job's files.
+const MAX_FINAL_WORKERS: usize = 4;
+
+/// Returns the number of threads that write the last job's files: one per
+/// core, at most [`MAX_FINAL_WORKERS`].
+fn final_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_FINAL_WORKERS)
+}
+
+/// Writes each file on one of `workers` threads, the calling thread
+/// included, largest first. Returns the events and files written, or the
+/// first error once every thread has stopped.
+fn write_event_files(
+    mut files: Vec<EventFile>,
+    workers: usize,
+    temp_dir: &Path,
+) -> Result<(u64, u64)> {
+    files.sort_by_key(|file| std::cmp::Reverse(file.events));
+    let workers = workers.min(files.len()).max(1);
+    let queue = Mutex::new(files.into_iter());
+    // A worker stops at its first error, and the others once the queue
+    // is empty.
+    let drain = || -> Result<(u64, u64)> {
+        let (mut stored, mut written) = (0, 0);
+        while let Some(file) = queue.lock().ok().and_then(|mut files| files.next()) {
+            write_event_file(file, temp_dir).inspect(|events| {
+                stored += events;
+                written += 1;
+            })?;
+        }
+        Ok((stored, written))
+    };
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..workers)
+            .filter_map(|worker| {
+                std::thread::Builder::new()
+                    .name(format!("keyward-store-w{worker}"))
+                    .spawn_scoped(scope, drain)
+                    .ok()
+            })
+            .collect();
+        let mut total = drain();
+        for helper in helpers {
+            let counts = helper.join().unwrap_or_else(|_| {
+                Err(StoreError::Invalid(
+                    "a store writer thread panicked".to_owned(),
+                ))
+            });
+            total = match (total, counts) {
+                (Ok((stored, written)), Ok((more, files))) => Ok((stored + more, written + files)),
+                (Err(error), _) | (_, Err(error)) => Err(error),
+            };
+        }
+        total
+    })
+}
+
+/// Writes one file of events in time order and returns its event count.
+fn write_event_file(file: EventFile, temp_dir: &Path) -> Result<u64> {
+    let batches = merge_by_time(file.batches, ENCODE_ROWS)?;
+    write_batches_atomic(EVENT_SCHEMA.clone(), batches, &file.path, temp_dir)?;
+    debug!(path = %file.path.display(), events = file.events, "wrote events");
+    Ok(file.events as u64)
 }
 
 /// Returns a mask per batch of the events to write: those whose key is not
@@ -402,9 +487,15 @@ struct FileWriter {
 
 impl FileWriter {
     fn write(&mut self, job: Job) -> Result<()> {
-        for (partition, events) in job.partitions {
-            self.write_partition(&partition, events)?;
+        let mut files = Vec::with_capacity(job.partitions.len());
+        for (partition, batches) in job.partitions {
+            files.extend(self.fresh_events(&partition, batches)?);
         }
+        // Readers have ended by the last job, so their cores are free.
+        let workers = if job.last { final_workers() } else { 1 };
+        let (stored, written) = write_event_files(files, workers, &self.store.temp_dir())?;
+        self.stats.stored += stored;
+        self.stats.files += written;
         self.names.extend(job.names);
         self.sources.extend(job.sources);
         // Names and manifest entries go out in batches, so that frequent
@@ -434,7 +525,13 @@ impl FileWriter {
         format!("{prefix}-{}-{:05}.parquet", self.run_id, self.sequence)
     }
 
-    fn write_partition(&mut self, partition: &Partition, batches: Vec<RecordBatch>) -> Result<()> {
+    /// Returns the events of `batches` that are not in the store yet, with
+    /// the path of the file to write them to, or `None` when there are none.
+    fn fresh_events(
+        &mut self,
+        partition: &Partition,
+        batches: Vec<RecordBatch>,
+    ) -> Result<Option<EventFile>> {
         let directory = self.store.events_dir().join(partition.relative_path());
         if !self.known.contains_key(partition) {
             let mut keys = HashSet::new();
@@ -461,15 +558,14 @@ impl FileWriter {
         self.known_count += count;
         self.stats.duplicates += (before - count) as u64;
         if count == 0 {
-            return Ok(());
+            return Ok(None);
         }
-        let batches = merge_by_time(fresh, ENCODE_ROWS)?;
         let path = directory.join(self.next_file_name("part"));
-        write_batches_atomic(EVENT_SCHEMA.clone(), batches, &path, &self.store.temp_dir())?;
-        debug!(path = %path.display(), events = count, "wrote events");
-        self.stats.stored += count as u64;
-        self.stats.files += 1;
-        Ok(())
+        Ok(Some(EventFile {
+            path,
+            batches: fresh,
+            events: count,
+        }))
     }
 
     fn write_names(&mut self, mut names: Vec<NameBinding>) -> Result<()> {
@@ -708,6 +804,33 @@ mod tests {
 
             assert_eq!(stats.duplicates, 2);
             assert_eq!(stored_sources(&store), ["a.json", "a.json"]);
+        }
+    }
+
+    #[test]
+    fn last_partitions_written_on_several_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        let mut writer = store.writer("run");
+        let accounts = 2 * MAX_FINAL_WORKERS + 1;
+        for account in 0..accounts {
+            for key in 0..3 {
+                let key = (account * 10 + key) as u128;
+                writer
+                    .push(decrypt_event(key, &format!("{account:012}")))
+                    .unwrap();
+            }
+        }
+        let stats = writer.finish().unwrap();
+
+        assert_eq!(stats.files, accounts as u64);
+        assert_eq!(stats.stored, 3 * accounts as u64);
+        for account in 0..accounts {
+            let directory = store
+                .events_dir()
+                .join(partition(&format!("{account:012}")).relative_path());
+            assert_eq!(parquet_files(&directory).unwrap().len(), 1, "{account}");
         }
     }
 
