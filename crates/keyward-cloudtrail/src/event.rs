@@ -588,7 +588,7 @@ fn json_text(value: Option<&RawValue>) -> Option<Cow<'_, str>> {
 /// Request and response fields that carry secret material. CloudTrail
 /// hides them itself; a log that was altered or exported by another tool
 /// may not, and keyward never stores a secret.
-const SECRET_FIELDS: [&str; 11] = [
+const SECRET_FIELDS: [&str; 12] = [
     "secretstring",
     "secretbinary",
     "plaintext",
@@ -600,7 +600,13 @@ const SECRET_FIELDS: [&str; 11] = [
     "secretaccesskey",
     "keymaterial",
     "encryptedkeymaterial",
+    "sharedsecret",
 ];
+
+/// Text that starts or ends a PEM private key, which is secret under any
+/// field name. JSON escapes its line breaks, so JSON text that contains one
+/// has a backslash and is parsed.
+const PEM_PRIVATE_KEY: &[u8] = b"PRIVATE KEY-----";
 
 /// The value that replaces secret material.
 pub const REDACTED: &str = "REDACTED_BY_KEYWARD";
@@ -652,7 +658,7 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
         Value::Object(fields) => {
             let mut changed = false;
             for (name, field) in fields.iter_mut() {
-                let secret = SECRET_FIELDS.contains(&name.to_ascii_lowercase().as_str());
+                let secret = is_secret_name(name);
                 if secret && !field.is_null() && field.as_str() != Some(REDACTED) {
                     *field = Value::String(REDACTED.to_owned());
                     changed = true;
@@ -687,7 +693,8 @@ fn redact_text(text: &mut String) -> bool {
         *text = nested.to_string();
         return true;
     }
-    if !assigns_secret_field(text) {
+    let pem = memchr::memmem::find(text.as_bytes(), PEM_PRIVATE_KEY).is_some();
+    if !pem && !assigns_secret_field(text) {
         return false;
     }
     *text = REDACTED.to_owned();
@@ -695,75 +702,130 @@ fn redact_text(text: &mut String) -> bool {
 }
 
 /// Reports whether text gives a value to a field whose name ends in a
-/// [`SECRET_FIELDS`] name, in any case: the name, then only spaces, quotes
-/// or backslashes, then `:` or `=`. That is a key of JSON, of JSON inside a
-/// string, or of `name=value` text. Full-width colons and equals signs,
-/// spaces of any kind, and the URL encodings of these bytes count too
+/// [`SECRET_FIELDS`] name (see [`is_secret_name`]): the name, then only
+/// separators, then a colon or an equals sign. That is a key of JSON, of JSON
+/// inside a string, or of `name=value` text. Separators are spaces of any
+/// kind, quotes, backslashes and `+`. Full-width and other lookalike colons
+/// and equals signs count, and so does text that is URL-encoded, even twice
 /// (`SecretString%3Dvalue`). A name that is only mentioned does not count.
 fn assigns_secret_field(text: &str) -> bool {
+    let mut decoded = Cow::Borrowed(text);
+    for _ in 0..=MAX_PERCENT_DECODES {
+        if assigns_unencoded(&decoded) {
+            return true;
+        }
+        match percent_decoded(&decoded) {
+            Some(text) => decoded = Cow::Owned(text),
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Times that [`assigns_secret_field`] decodes URL-encoded text.
+const MAX_PERCENT_DECODES: usize = 3;
+
+/// Colons and equals signs that are not ASCII: full-width, small, and other
+/// lookalikes.
+const LOOKALIKE_ASSIGNMENTS: [char; 7] = [
+    '\u{ff1a}', '\u{ff1d}', '\u{fe55}', '\u{fe66}', '\u{fe13}', '\u{a789}', '\u{2236}',
+];
+
+/// Does what [`assigns_secret_field`] does, for text as it is.
+fn assigns_unencoded(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let ascii = memchr::memchr3_iter(b':', b'=', b'%', bytes)
-        .filter(|at| bytes[*at] != b'%' || percent_encoded(&bytes[*at..], ASSIGNMENTS).is_some());
-    let full_width = (!text.is_ascii())
-        .then(|| {
-            text.match_indices(['\u{ff1a}', '\u{ff1d}'])
-                .map(|(at, _)| at)
-        })
+    let ascii = memchr::memchr2_iter(b':', b'=', bytes);
+    let lookalikes = (!text.is_ascii())
+        .then(|| text.match_indices(LOOKALIKE_ASSIGNMENTS).map(|(at, _)| at))
         .into_iter()
         .flatten();
     ascii
-        .chain(full_width)
+        .chain(lookalikes)
         .any(|at| ends_in_secret_field(&text[..at]))
 }
 
-/// Bytes that give a field its value, by the hexadecimal digits of their
-/// URL encoding: `:` and `=`.
-const ASSIGNMENTS: &[&[u8; 2]] = &[b"3A", b"3D"];
-
-/// Bytes allowed between a field name and its `:` or `=`, by the
-/// hexadecimal digits of their URL encoding: space, `"`, `'` and `\`.
-const SEPARATORS: &[&[u8; 2]] = &[b"20", b"22", b"27", b"5C"];
-
-/// Returns the length of the URL encoding of one of `codes` that starts
-/// `bytes`, in either case: `%3D` or `%3d` for `=`.
-fn percent_encoded(bytes: &[u8], codes: &[&[u8; 2]]) -> Option<usize> {
-    let [b'%', high, low, ..] = bytes else {
-        return None;
-    };
-    codes
-        .iter()
-        .any(|code| code.eq_ignore_ascii_case(&[*high, *low]))
-        .then_some(3)
-}
-
-/// Reports whether `before`, the text before a `:` or `=`, ends with a
-/// [`SECRET_FIELDS`] name and then only separators: spaces of any kind,
-/// quotes, backslashes, `+` (a space in a URL's query) and their URL
-/// encodings.
-fn ends_in_secret_field(before: &str) -> bool {
-    let mut rest = before;
-    loop {
-        rest = rest
-            .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '+'));
-        let encoded = rest
-            .len()
-            .checked_sub(3)
-            .and_then(|start| percent_encoded(&rest.as_bytes()[start..], SEPARATORS));
-        match encoded {
-            Some(length) => rest = &rest[..rest.len() - length],
-            None => break,
+/// Decodes the `%` escapes of URL-encoded text, or returns `None` when it
+/// has none. Bytes that do not form UTF-8 are replaced.
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    memchr::memchr(b'%', bytes)?;
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        let escape = match bytes.get(at..at + 3) {
+            Some([b'%', high, low]) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                std::str::from_utf8(&bytes[at + 1..at + 3])
+                    .ok()
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            }
+            _ => None,
+        };
+        match escape {
+            Some(byte) => {
+                decoded.push(byte);
+                changed = true;
+                at += 3;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
         }
     }
-    let letters = rest
+    changed.then(|| String::from_utf8_lossy(&decoded).into_owned())
+}
+
+/// Reports whether `before`, the text before a colon or an equals sign,
+/// ends with a secret field name and then only separators.
+fn ends_in_secret_field(before: &str) -> bool {
+    let rest = before.trim_end_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '\\' | '+' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}'
+            )
+    });
+    let name_length = rest
         .bytes()
         .rev()
-        .take_while(u8::is_ascii_alphabetic)
+        .take_while(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-'))
         .count();
-    let name = &rest.as_bytes()[rest.len() - letters..];
-    SECRET_FIELDS.iter().any(|field| {
-        name.len() >= field.len()
-            && name[name.len() - field.len()..].eq_ignore_ascii_case(field.as_bytes())
-    })
+    is_secret_name(&rest[rest.len() - name_length..])
+}
+
+/// Reports whether a field name ends in a [`SECRET_FIELDS`] name, in any
+/// case, once characters other than ASCII letters and digits and then
+/// trailing digits are left out: `keyStorePassword`, `AWS_SECRET_ACCESS_KEY`
+/// and `password1` do.
+fn is_secret_name(name: &str) -> bool {
+    // Bit i is set while the name's end matches the end of field i.
+    let mut candidates: u32 = (1 << SECRET_FIELDS.len()) - 1;
+    let mut position = 0;
+    for byte in name.bytes().rev().filter(u8::is_ascii_alphanumeric) {
+        if position == 0 && byte.is_ascii_digit() {
+            continue;
+        }
+        let byte = byte.to_ascii_lowercase();
+        let mut remaining = candidates;
+        while remaining != 0 {
+            let index = remaining.trailing_zeros() as usize;
+            remaining &= remaining - 1;
+            // A field still a candidate is longer than `position`, because
+            // one that matched whole has returned.
+            let field = SECRET_FIELDS[index].as_bytes();
+            if field[field.len() - 1 - position] != byte {
+                candidates &= !(1 << index);
+            } else if field.len() == position + 1 {
+                return true;
+            }
+        }
+        if candidates == 0 {
+            return false;
+        }
+        position += 1;
+    }
+    false
 }
 
 /// Reads `readOnly`, which some exporters write as the string `"true"`.
@@ -1044,12 +1106,38 @@ mod tests {
             "password\u{3000}=hunter2",
             "password\u{ff1d}hunter2",
             "PASSWORD\u{ff1a} hunter2",
+            "password\u{fe55}hunter2",
+            "password\u{200b}=hunter2",
+            "password%09%3Dhunter2",
+            "password%C2%A0%3Dhunter2",
+            "password%EF%BC%9Ahunter2",
+            "SecretString%253Dhunter2",
+            "AWS_SECRET_ACCESS_KEY=hunter2",
+            "aws_session_token = hunter2",
+            "password1=hunter2",
         ];
         for case in cases {
             let text = serde_json::json!({ "note": case }).to_string();
             let redacted = redact_secrets(&text);
             assert!(!redacted.contains("hunter2"), "{text} gave {redacted}");
         }
+    }
+
+    #[test]
+    fn secret_suffix_keys_redacted() {
+        let text = r#"{"keyStorePassword":"hunter2","xksProxyAuthenticationCredential":{"rawSecretAccessKey":"hunter2"},"randomPassword":"hunter2","SharedSecret":"hunter2","secret_access_key":"hunter2","PasswordLength":32,"secretId":"prod/db"}"#;
+        let redacted = redact_secrets(text);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(redacted.contains(r#""PasswordLength":32"#), "{redacted}");
+        assert!(redacted.contains(r#""secretId":"prod/db""#), "{redacted}");
+    }
+
+    #[test]
+    fn private_key_block_redacted() {
+        let text =
+            r#"{"note":"-----BEGIN PRIVATE KEY-----\nhunter2\n-----END PRIVATE KEY-----\n"}"#;
+        let redacted = redact_secrets(text);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
     }
 
     #[test]

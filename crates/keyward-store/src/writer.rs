@@ -403,9 +403,12 @@ fn write_event_file(file: EventFile, temp_dir: &Path) -> Result<u64> {
 }
 
 /// Returns a mask per batch of the events to write: those whose key is not
-/// in `known`, which gains their keys. Of the events that share a key, the
-/// one from the first source file by name is kept, whichever thread read it
-/// first.
+/// in `known`, which gains their keys. Of the events of one hand-off that
+/// share a key, the one from the first source file by name is kept,
+/// whichever thread read it first.
+///
+/// NOTE: a second delivery handed off after the first is dropped whatever
+/// its source file, so across hand-offs the choice still depends on timing.
 fn choose_deliveries(batches: &[RecordBatch], known: &mut HashSet<u128>) -> Result<Vec<Vec<bool>>> {
     let mut sources = Vec::with_capacity(batches.len());
     for batch in batches {
