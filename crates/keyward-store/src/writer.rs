@@ -23,6 +23,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
@@ -357,15 +358,18 @@ fn write_event_files(
     files.sort_by_key(|file| std::cmp::Reverse(file.events));
     let workers = workers.min(files.len()).max(1);
     let queue = Mutex::new(files.into_iter());
-    // A worker stops at its first error, and the others once the queue
-    // is empty.
+    // Every worker stops after the file it is writing once one has failed,
+    // since the job fails whole.
+    let failed = AtomicBool::new(false);
     let drain = || -> Result<(u64, u64)> {
         let (mut stored, mut written) = (0, 0);
-        while let Some(file) = queue.lock().ok().and_then(|mut files| files.next()) {
-            write_event_file(file, temp_dir).inspect(|events| {
-                stored += events;
-                written += 1;
-            })?;
+        while !failed.load(Ordering::Relaxed)
+            && let Some(file) = queue.lock().ok().and_then(|mut files| files.next())
+        {
+            let events = write_event_file(file, temp_dir)
+                .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+            stored += events;
+            written += 1;
         }
         Ok((stored, written))
     };
