@@ -583,7 +583,7 @@ fn scan_bytes(
     };
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = V4::try_new() {
-        return simd.vectorize(WidestScan {
+        return simd.vectorize(VectorScan {
             simd,
             data,
             index,
@@ -592,7 +592,7 @@ fn scan_bytes(
     }
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = V3::try_new() {
-        return simd.vectorize(WideScan {
+        return simd.vectorize(VectorScan {
             simd,
             data,
             index,
@@ -602,49 +602,49 @@ fn scan_bytes(
     scan_blocks(data, index, start, BlockMasks::of)
 }
 
-/// A call of [`scan_blocks`] with AVX2 comparisons, run by
-/// [`V3::vectorize`] with the AVX2 instructions enabled.
+/// A call of [`scan_blocks`] with the comparisons of `simd`, run by its
+/// `vectorize` with its instructions enabled.
 #[cfg(target_arch = "x86_64")]
-struct WideScan<'a> {
-    simd: V3,
+struct VectorScan<'a, S> {
+    simd: S,
     data: &'a [u8],
     index: usize,
     start: ScanState,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl pulp::NullaryFnOnce for WideScan<'_> {
+impl<S: BlockClassifier> pulp::NullaryFnOnce for VectorScan<'_, S> {
     type Output = (usize, ScanState);
 
     #[inline(always)]
     fn call(self) -> Self::Output {
         let simd = self.simd;
         scan_blocks(self.data, self.index, self.start, |block| {
-            masks_avx2(simd, block)
+            simd.classify(block)
         })
     }
 }
 
-/// A call of [`scan_blocks`] with AVX-512 comparisons, run by
-/// [`V4::vectorize`] with the AVX-512 instructions enabled.
+/// An instruction set that classifies a block's bytes.
 #[cfg(target_arch = "x86_64")]
-struct WidestScan<'a> {
-    simd: V4,
-    data: &'a [u8],
-    index: usize,
-    start: ScanState,
+trait BlockClassifier: Copy {
+    /// Returns the masks of the block's bytes.
+    fn classify(self, block: &[u8; BLOCK]) -> BlockMasks;
 }
 
 #[cfg(target_arch = "x86_64")]
-impl pulp::NullaryFnOnce for WidestScan<'_> {
-    type Output = (usize, ScanState);
-
+impl BlockClassifier for V3 {
     #[inline(always)]
-    fn call(self) -> Self::Output {
-        let simd = self.simd;
-        scan_blocks(self.data, self.index, self.start, |block| {
-            masks_avx512(simd, block)
-        })
+    fn classify(self, block: &[u8; BLOCK]) -> BlockMasks {
+        masks_avx2(self, block)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl BlockClassifier for V4 {
+    #[inline(always)]
+    fn classify(self, block: &[u8; BLOCK]) -> BlockMasks {
+        masks_avx512(self, block)
     }
 }
 
@@ -1678,7 +1678,7 @@ mod tests {
         let mut scans = vec![("SSE2", scan_blocks(data, 0, start, BlockMasks::of))];
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = V3::try_new() {
-            let wide = simd.vectorize(WideScan {
+            let wide = simd.vectorize(VectorScan {
                 simd,
                 data,
                 index: 0,
@@ -1688,7 +1688,7 @@ mod tests {
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = V4::try_new() {
-            let widest = simd.vectorize(WidestScan {
+            let widest = simd.vectorize(VectorScan {
                 simd,
                 data,
                 index: 0,
