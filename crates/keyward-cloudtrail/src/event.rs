@@ -745,7 +745,7 @@ fn assigns_unencoded(text: &str) -> bool {
 }
 
 /// Decodes the `%` escapes of URL-encoded text, or returns `None` when it
-/// has none. Bytes that do not form UTF-8 are replaced.
+/// has none. Bytes that do not form UTF-8 become U+FFFD.
 fn percent_decoded(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     memchr::memchr(b'%', bytes)?;
@@ -754,11 +754,9 @@ fn percent_decoded(text: &str) -> Option<String> {
     let mut at = 0;
     while at < bytes.len() {
         let escape = match bytes.get(at..at + 3) {
-            Some([b'%', high, low]) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
-                std::str::from_utf8(&bytes[at + 1..at + 3])
-                    .ok()
-                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-            }
+            Some(&[b'%', high, low]) => hex_digit(high)
+                .zip(hex_digit(low))
+                .map(|(high, low)| high * 16 + low),
             _ => None,
         };
         match escape {
@@ -774,6 +772,13 @@ fn percent_decoded(text: &str) -> Option<String> {
         }
     }
     changed.then(|| String::from_utf8_lossy(&decoded).into_owned())
+}
+
+/// Returns the value of a hexadecimal digit.
+fn hex_digit(byte: u8) -> Option<u8> {
+    char::from(byte)
+        .to_digit(16)
+        .and_then(|digit| u8::try_from(digit).ok())
 }
 
 /// Reports whether `before`, the text before a colon or an equals sign,
@@ -1125,8 +1130,17 @@ mod tests {
 
     #[test]
     fn secret_suffix_keys_redacted() {
-        let text = r#"{"keyStorePassword":"hunter2","xksProxyAuthenticationCredential":{"rawSecretAccessKey":"hunter2"},"randomPassword":"hunter2","SharedSecret":"hunter2","secret_access_key":"hunter2","PasswordLength":32,"secretId":"prod/db"}"#;
-        let redacted = redact_secrets(text);
+        let text = serde_json::json!({
+            "keyStorePassword": "hunter2",
+            "xksProxyAuthenticationCredential": {"rawSecretAccessKey": "hunter2"},
+            "randomPassword": "hunter2",
+            "SharedSecret": "hunter2",
+            "secret_access_key": "hunter2",
+            "PasswordLength": 32,
+            "secretId": "prod/db",
+        })
+        .to_string();
+        let redacted = redact_secrets(&text);
         assert!(!redacted.contains("hunter2"), "{redacted}");
         assert!(redacted.contains(r#""PasswordLength":32"#), "{redacted}");
         assert!(redacted.contains(r#""secretId":"prod/db""#), "{redacted}");

@@ -127,7 +127,8 @@ pub struct EventWriter<'a> {
     /// Finished sources, each with the number of events pushed before it.
     pending_sources: Vec<(u64, ManifestEntry)>,
     background: Option<Background>,
-    /// Set by [`EventWriter::finish`] for its hand-off.
+    /// Whether the next hand-off is the last, which [`EventWriter::finish`]
+    /// sends.
     last: bool,
 }
 
@@ -348,8 +349,8 @@ fn final_workers() -> usize {
 }
 
 /// Writes each file on one of `workers` threads, the calling thread
-/// included, largest first. Returns the events and files written, or the
-/// first error once every thread has stopped.
+/// included, largest first. Returns the events and files written, or, once
+/// every thread has stopped, the error of a thread that failed.
 fn write_event_files(
     mut files: Vec<EventFile>,
     workers: usize,
@@ -763,7 +764,8 @@ mod tests {
         assert_eq!(stats.stored, 1 + IDLE_EVENTS + IDLE_CHECK_EVENTS);
     }
 
-    /// Returns the source file of every event stored, in time order.
+    /// Returns the source file of every event stored for account
+    /// 111111111111.
     fn stored_sources(store: &Store) -> Vec<String> {
         let directory = store
             .events_dir()
