@@ -24,7 +24,7 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keyward_cloudtrail::{Event, FileSummary, ReadOptions, read_log};
-use keyward_store::{EventBatch, EventBatchBuilder, ManifestEntry, Store, StoreError};
+use keyward_store::{EventBatchBuilder, EventRows, ManifestEntry, Store};
 use serde::Serialize;
 use tokio::runtime::Handle;
 use tracing::{debug, info};
@@ -150,9 +150,8 @@ impl std::fmt::Display for Problem {
 }
 
 enum Message {
-    /// Events of a file, converted to Arrow by the reader thread, or the
-    /// failure to convert them.
-    Events(Result<Vec<EventBatch>, StoreError>),
+    /// Events of consecutive files, copied by the reader thread.
+    Events(EventRows),
     Done(Box<SourceFile>, Box<FileSummary>),
     Failed(Box<SourceFile>, String),
 }
@@ -208,17 +207,27 @@ pub fn ingest(
         writer = writer.with_flush_bytes(bytes);
     }
     let (sender, receiver) = bounded(QUEUE_LENGTH);
+    // Event buffers that the writer has emptied go back to the readers.
+    let (spare_sender, spare) = unbounded();
     let stats = std::thread::scope(|scope| {
         for _ in 0..options.threads.max(1) {
             let work = work.clone();
             let sender = sender.clone();
+            let spare = spare.clone();
             let s3 = s3.clone();
             let read = options.read.clone();
-            scope.spawn(move || read_files(&work, &sender, s3.as_ref(), &read));
+            scope.spawn(move || read_files(&work, &sender, &spare, s3.as_ref(), &read));
         }
         drop(sender);
         let mut report = |problem: &Problem| progress.suspend(|| on_problem(problem));
-        let written = write_events(receiver, &mut writer, &mut summary, &progress, &mut report);
+        let written = write_events(
+            receiver,
+            &spare_sender,
+            &mut writer,
+            &mut summary,
+            &progress,
+            &mut report,
+        );
         // Workers stop at their next send once the receiver is gone.
         written.and_then(|()| writer.finish().map_err(IngestError::from))
     })?;
@@ -300,24 +309,26 @@ fn run_id() -> String {
 /// Reads files from the work queue until it is empty or the writer stops.
 ///
 /// Events of consecutive files go to the writer together, up to
-/// [`EVENT_BATCH`]. A file is reported done only after all its events were
-/// sent, because the writer records it in the manifest once the events sent
-/// before are stored.
+/// [`EVENT_BATCH`], in buffers taken from `spare` when it has one. A file
+/// is reported done only after all its events were sent, because the
+/// writer records it in the manifest once the events sent before are
+/// stored.
 fn read_files(
     work: &Receiver<SourceFile>,
     sender: &Sender<Message>,
+    spare: &Receiver<EventRows>,
     s3: Option<&S3Reader>,
     options: &ReadOptions,
 ) {
-    let mut events = EventBatchBuilder::new(EVENT_BATCH);
+    let mut events = EventRows::default();
     let mut finished: Vec<Message> = Vec::new();
     for file in work {
         let mut writer_gone = false;
         let summary = read_file(&file, s3, options, &mut |event| {
             events.push(event, &file.id);
             if events.len() == EVENT_BATCH {
-                let message = Message::Events(events.finish());
-                writer_gone |= sender.send(message).is_err();
+                let full = std::mem::replace(&mut events, spare.try_recv().unwrap_or_default());
+                writer_gone |= sender.send(Message::Events(full)).is_err();
             }
         });
         let message = match summary {
@@ -326,24 +337,28 @@ fn read_files(
         };
         finished.push(message);
         if events.len() >= EVENT_BATCH / 2 {
-            writer_gone |= !send_finished(&mut events, &mut finished, sender);
+            writer_gone |= !send_finished(&mut events, &mut finished, sender, spare);
         }
         if writer_gone {
             return;
         }
     }
-    send_finished(&mut events, &mut finished, sender);
+    send_finished(&mut events, &mut finished, sender, spare);
 }
 
 /// Sends the events gathered, then the files whose events they complete.
 /// Returns `false` when the writer has stopped.
 fn send_finished(
-    events: &mut EventBatchBuilder,
+    events: &mut EventRows,
     finished: &mut Vec<Message>,
     sender: &Sender<Message>,
+    spare: &Receiver<EventRows>,
 ) -> bool {
-    if !events.is_empty() && sender.send(Message::Events(events.finish())).is_err() {
-        return false;
+    if !events.is_empty() {
+        let full = std::mem::replace(events, spare.try_recv().unwrap_or_default());
+        if sender.send(Message::Events(full)).is_err() {
+            return false;
+        }
     }
     finished
         .drain(..)
@@ -395,8 +410,12 @@ fn open_stream(file: &SourceFile, s3: Option<&S3Reader>) -> Result<Box<dyn Read>
     }
 }
 
+/// Receives the readers' messages, converts their events to Arrow, and
+/// passes them to the store writer. Each emptied event buffer goes to
+/// `spare`, for a reader to fill again.
 fn write_events(
     receiver: Receiver<Message>,
+    spare: &Sender<EventRows>,
     writer: &mut keyward_store::EventWriter<'_>,
     summary: &mut IngestSummary,
     progress: &ProgressBar,
@@ -405,12 +424,15 @@ fn write_events(
     let ingested_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64);
+    let mut batches = EventBatchBuilder::new(EVENT_BATCH);
     for message in receiver {
         match message {
-            Message::Events(batches) => {
-                for batch in batches? {
+            Message::Events(mut events) => {
+                batches.push_rows(&mut events);
+                for batch in batches.finish()? {
                     writer.push_batch(batch)?;
                 }
+                let _ = spare.send(events);
             }
             Message::Done(file, file_summary) => {
                 add_file_summary(summary, &file_summary);

@@ -1,8 +1,10 @@
-//! Events converted to Arrow on the thread that read them.
+//! Events gathered by partition into Arrow record batches.
 //!
-//! A reader thread copies each event's values into Arrow builders as it
-//! reads them, so events never cross threads as many small allocations: the
-//! store writer takes whole column buffers as they are.
+//! A reader thread copies each event's values into one [`EventRows`]
+//! buffer as it reads them, so events never cross threads as many small
+//! allocations. The thread that receives the buffer converts it to Arrow
+//! with an [`EventBatchBuilder`], and the store writer takes whole column
+//! buffers as they are.
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::interleave_record_batch;
@@ -10,7 +12,10 @@ use keyward_cloudtrail::{CompactString, Event, NameBinding, name_bindings};
 
 use crate::error::{Result, StoreError};
 use crate::partition::Partition;
-use crate::schema::{ColumnSizes, EventColumns};
+use crate::schema::{
+    ACCOUNT_TEXT, ColumnSizes, EventColumns, EventValues, REGION_TEXT, SOURCE_FILE_TEXT,
+    TEXT_COLUMNS, text_values,
+};
 
 /// Index of the `time` column in [`crate::EVENT_SCHEMA`].
 const TIME_COLUMN: usize = 0;
@@ -101,22 +106,70 @@ impl EventBatchBuilder {
 
     /// Adds an event read from `source_file`.
     pub fn push(&mut self, event: &Event, source_file: &str) {
-        let day = event.time.div_euclid(DAY_MICROS);
+        let values = EventValues {
+            time: event.time,
+            key: event.key,
+            read_only: event.read_only,
+            arns: event.resource_arns.iter().map(String::as_str),
+            texts: text_values(event, source_file),
+        };
+        self.push_values(values, name_bindings(event));
+    }
+
+    /// Adds the events of `rows`, in order, and clears `rows`, which keeps
+    /// its buffers for reuse.
+    pub fn push_rows(&mut self, rows: &mut EventRows) {
+        let mut names = std::mem::take(&mut rows.names).into_iter().peekable();
+        let mut values = ValueCursor {
+            text: &rows.text,
+            lengths: rows.lengths.iter(),
+            offset: 0,
+        };
+        for (index, row) in rows.rows.iter().enumerate() {
+            let mut texts = [None; TEXT_COLUMNS];
+            for text in &mut texts[..SOURCE_FILE_TEXT] {
+                *text = values.next_value();
+            }
+            texts[SOURCE_FILE_TEXT] = rows.sources.get(row.source).map(String::as_str);
+            let row_names = std::iter::from_fn(|| names.next_if(|(at, _)| *at == index));
+            let row_values = EventValues {
+                time: row.time,
+                key: row.key,
+                read_only: row.read_only,
+                arns: (0..row.arns).map(|_| values.next_value().unwrap_or_default()),
+                texts,
+            };
+            self.push_values(row_values, row_names.map(|(_, name)| name));
+        }
+        rows.clear();
+    }
+
+    fn push_values<'a>(
+        &mut self,
+        values: EventValues<'a, impl Iterator<Item = &'a str>>,
+        names: impl IntoIterator<Item = NameBinding>,
+    ) {
+        let day = values.time.div_euclid(DAY_MICROS);
+        let account = values.texts[ACCOUNT_TEXT];
+        let region = values.texts[REGION_TEXT];
         let group = match &self.last {
-            Some((last_day, account, region, group))
-                if *last_day == day && *account == event.account && *region == event.region =>
+            Some((last_day, last_account, last_region, group))
+                if *last_day == day
+                    && last_account.as_deref() == account
+                    && last_region.as_deref() == region =>
             {
                 *group
             }
             _ => {
-                let group = self.group_of(Partition::of(event));
-                self.last = Some((day, event.account.clone(), event.region.clone(), group));
+                let group = self.group_of(Partition::new(values.time, account, region));
+                let (account, region) = (account.map(Into::into), region.map(Into::into));
+                self.last = Some((day, account, region, group));
                 group
             }
         };
         let group = &mut self.groups[group];
-        group.columns.append(event, source_file);
-        group.names.extend(name_bindings(event));
+        group.columns.append_values(values);
+        group.names.extend(names);
         self.len += 1;
     }
 
@@ -161,6 +214,125 @@ impl EventBatchBuilder {
             });
         }
         Ok(batches)
+    }
+}
+
+/// Events copied into one buffer, to be converted to Arrow on another
+/// thread by [`EventBatchBuilder::push_rows`].
+///
+/// Copying an event's text into one buffer costs a reader thread less than
+/// appending each value to the builder of its column. A buffer can also be
+/// sent back and filled again, so a reader that reuses one stops
+/// allocating once the buffer is large enough.
+#[derive(Debug, Default)]
+pub struct EventRows {
+    rows: Vec<Row>,
+    /// Length of each text value, then of each resource ARN, row after row.
+    /// A missing value has the length [`MISSING`].
+    lengths: Vec<usize>,
+    /// Every value, one after another, in the order of `lengths`.
+    text: String,
+    /// The source file of each run of consecutive rows from one file. Rows
+    /// name theirs by index.
+    sources: Vec<String>,
+    /// The names that the events bind, each with the index of its row.
+    names: Vec<(usize, NameBinding)>,
+}
+
+/// The values of one row that are not text.
+#[derive(Debug)]
+struct Row {
+    time: i64,
+    key: u128,
+    read_only: Option<bool>,
+    /// Number of resource ARNs.
+    arns: usize,
+    /// Index of the source file in [`EventRows::sources`].
+    source: usize,
+}
+
+/// Bytes of text room that [`EventRows::clear`] keeps, so that a buffer
+/// that once held a very large event does not hold its memory while it is
+/// reused.
+const MAX_KEPT_TEXT: usize = 4 << 20;
+
+/// The length recorded for a missing value.
+const MISSING: usize = usize::MAX;
+
+impl EventRows {
+    /// Returns the number of events.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Reports whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Copies an event read from `source_file`.
+    pub fn push(&mut self, event: &Event, source_file: &str) {
+        if self.sources.last().map(String::as_str) != Some(source_file) {
+            self.sources.push(source_file.to_owned());
+        }
+        let texts = text_values(event, source_file);
+        for text in &texts[..SOURCE_FILE_TEXT] {
+            self.push_value(*text);
+        }
+        for arn in &event.resource_arns {
+            self.push_value(Some(arn));
+        }
+        let index = self.rows.len();
+        self.rows.push(Row {
+            time: event.time,
+            key: event.key,
+            read_only: event.read_only,
+            arns: event.resource_arns.len(),
+            source: self.sources.len() - 1,
+        });
+        let names = name_bindings(event).into_iter().map(|name| (index, name));
+        self.names.extend(names);
+    }
+
+    fn push_value(&mut self, value: Option<&str>) {
+        match value {
+            Some(value) => {
+                self.lengths.push(value.len());
+                self.text.push_str(value);
+            }
+            None => self.lengths.push(MISSING),
+        }
+    }
+
+    /// Removes every event, keeping the buffers, but for text beyond
+    /// [`MAX_KEPT_TEXT`] bytes.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.lengths.clear();
+        self.text.clear();
+        self.text.shrink_to(MAX_KEPT_TEXT);
+        self.sources.clear();
+        self.names.clear();
+    }
+}
+
+/// Reads the values of [`EventRows`] in order.
+struct ValueCursor<'a> {
+    text: &'a str,
+    lengths: std::slice::Iter<'a, usize>,
+    offset: usize,
+}
+
+impl<'a> ValueCursor<'a> {
+    /// Returns the next value, or `None` when it is missing.
+    fn next_value(&mut self) -> Option<&'a str> {
+        let length = *self.lengths.next()?;
+        if length == MISSING {
+            return None;
+        }
+        let start = self.offset;
+        self.offset += length;
+        self.text.get(start..self.offset)
     }
 }
 
@@ -322,6 +494,88 @@ mod tests {
         let batches = batches_of(&mut builder, &second);
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].batch, events_to_batch(&second).unwrap());
+    }
+
+    /// Events with every kind of value: missing and empty texts, several
+    /// resource ARNs or none, a name binding, and two source files.
+    fn varied_events() -> Vec<StoredEvent> {
+        let mut alias = event_at(1, "111111111111", 10);
+        alias.event.operation = "CreateAlias".into();
+        alias.event.request_parameters =
+            Some(r#"{"aliasName":"alias/app","targetKeyId":"1234abcd"}"#.to_owned());
+        alias.event.resource_arns = vec![
+            "arn:aws:kms:us-east-1:111111111111:alias/app".to_owned(),
+            "arn:aws:kms:us-east-1:111111111111:key/1234abcd".to_owned(),
+        ];
+        alias.event.read_only = Some(false);
+        let mut denied = event_at(2, "111111111111", 5);
+        denied.event.error_code = Some("AccessDenied".into());
+        denied.event.error_message = Some(String::new());
+        denied.event.user_agent = Some("aws-cli/2 ü".to_owned());
+        let mut other_file = event_at(3, "222222222222", DAY_MICROS + 1);
+        other_file.event.region = None;
+        other_file.event.read_only = Some(true);
+        vec![alias, denied, other_file, event_at(4, "111111111111", 7)]
+    }
+
+    #[test]
+    fn rows_match_event_batches() {
+        let events = varied_events();
+        let expected = batches_of(&mut EventBatchBuilder::new(4), &events);
+
+        let mut rows = EventRows::default();
+        for stored in &events {
+            rows.push(&stored.event, &stored.source_file);
+        }
+        assert_eq!(rows.len(), 4);
+        let mut builder = EventBatchBuilder::new(4);
+        builder.push_rows(&mut rows);
+        let batches = builder.finish().unwrap();
+
+        assert!(rows.is_empty());
+        assert_eq!(batches.len(), expected.len());
+        for (batch, expected) in batches.iter().zip(&expected) {
+            assert_eq!(batch.partition, expected.partition);
+            assert_eq!(batch.batch, expected.batch);
+            assert_eq!(batch.names, expected.names);
+        }
+        assert_eq!(batches[0].names.len(), 1);
+    }
+
+    #[test]
+    fn cleared_rows_reused() {
+        let events = varied_events();
+        let mut rows = EventRows::default();
+        let mut builder = EventBatchBuilder::new(4);
+        for stored in &events[..2] {
+            rows.push(&stored.event, &stored.source_file);
+        }
+        builder.push_rows(&mut rows);
+        builder.finish().unwrap();
+
+        for stored in &events[2..] {
+            rows.push(&stored.event, &stored.source_file);
+        }
+        builder.push_rows(&mut rows);
+        let batches = builder.finish().unwrap();
+        let expected = batches_of(&mut EventBatchBuilder::new(4), &events[2..]);
+        let keys: Vec<Vec<u128>> = batches
+            .iter()
+            .map(|b| event_keys(&b.batch).unwrap())
+            .collect();
+        assert_eq!(keys, [vec![3], vec![4]]);
+        assert_eq!(batches[0].batch, expected[0].batch);
+        assert!(batches.iter().all(|batch| batch.names.is_empty()));
+    }
+
+    #[test]
+    fn clear_shrinks_large_text() {
+        let mut large = event_at(1, "1", 10);
+        large.event.request_parameters = Some("x".repeat(2 * MAX_KEPT_TEXT));
+        let mut rows = EventRows::default();
+        rows.push(&large.event, &large.source_file);
+        rows.clear();
+        assert!(rows.text.capacity() <= MAX_KEPT_TEXT);
     }
 
     #[test]

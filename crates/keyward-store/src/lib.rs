@@ -32,7 +32,7 @@ mod writer;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-pub use batch::{EventBatch, EventBatchBuilder};
+pub use batch::{EventBatch, EventBatchBuilder, EventRows};
 pub use error::{Result, StoreError};
 pub use manifest::{Manifest, ManifestEntry};
 pub use partition::{Partition, escape_value, is_plain_value};

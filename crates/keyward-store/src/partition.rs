@@ -21,11 +21,20 @@ pub struct Partition {
 impl Partition {
     /// Returns the partition an event belongs to.
     pub fn of(event: &Event) -> Self {
-        let day = keyward_cloudtrail::format_day(event.time).replace('-', "");
+        Self::new(
+            event.time,
+            event.account.as_deref(),
+            event.region.as_deref(),
+        )
+    }
+
+    /// Returns the partition of an event of `account` and `region` at
+    /// `time`, in microseconds since the epoch.
+    pub fn new(time: i64, account: Option<&str>, region: Option<&str>) -> Self {
         Self {
-            day,
-            account: escape_value(event.account.as_deref()),
-            region: escape_value(event.region.as_deref()),
+            day: keyward_cloudtrail::format_day(time).replace('-', ""),
+            account: escape_value(account),
+            region: escape_value(region),
         }
     }
 

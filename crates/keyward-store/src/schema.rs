@@ -213,7 +213,13 @@ pub fn events_to_batch(events: &[StoredEvent]) -> Result<RecordBatch> {
 
 /// Number of text columns in [`EVENT_SCHEMA`]: those between `event_key`
 /// and `read_only`, then those after `resources_uid`.
-const TEXT_COLUMNS: usize = HEAD_TEXT_COLUMNS + TAIL_TEXT_COLUMNS;
+pub(crate) const TEXT_COLUMNS: usize = HEAD_TEXT_COLUMNS + TAIL_TEXT_COLUMNS;
+/// Index of the account among the values of [`text_values`].
+pub(crate) const ACCOUNT_TEXT: usize = 9;
+/// Index of the Region among the values of [`text_values`].
+pub(crate) const REGION_TEXT: usize = 10;
+/// Index of the source file among the values of [`text_values`], the last.
+pub(crate) const SOURCE_FILE_TEXT: usize = TEXT_COLUMNS - 1;
 /// Number of text columns between `event_key` and `read_only`.
 const HEAD_TEXT_COLUMNS: usize = 19;
 /// Number of text columns after `resources_uid`.
@@ -290,14 +296,28 @@ impl EventColumns {
 
     /// Appends one event.
     pub(crate) fn append(&mut self, event: &Event, source_file: &str) {
-        self.times.push(event.time);
-        self.keys.extend_from_slice(&event.key.to_le_bytes());
-        self.read_only.append_option(event.read_only);
-        for arn in &event.resource_arns {
+        self.append_values(EventValues {
+            time: event.time,
+            key: event.key,
+            read_only: event.read_only,
+            arns: event.resource_arns.iter().map(String::as_str),
+            texts: text_values(event, source_file),
+        });
+    }
+
+    /// Appends one event given by its values.
+    pub(crate) fn append_values<'a>(
+        &mut self,
+        values: EventValues<'a, impl Iterator<Item = &'a str>>,
+    ) {
+        self.times.push(values.time);
+        self.keys.extend_from_slice(&values.key.to_le_bytes());
+        self.read_only.append_option(values.read_only);
+        for arn in values.arns {
             self.arns.values().append_value(arn);
         }
         self.arns.append(true);
-        for (builder, value) in self.texts.iter_mut().zip(text_values(event, source_file)) {
+        for (builder, value) in self.texts.iter_mut().zip(values.texts) {
             builder.append_option(value);
         }
     }
@@ -336,9 +356,23 @@ impl EventColumns {
     }
 }
 
+/// One event's values in the columns of [`EVENT_SCHEMA`].
+pub(crate) struct EventValues<'a, A> {
+    pub(crate) time: i64,
+    pub(crate) key: u128,
+    pub(crate) read_only: Option<bool>,
+    /// The values of `resources_uid`.
+    pub(crate) arns: A,
+    /// The values of the text columns, in the order of [`text_values`].
+    pub(crate) texts: [Option<&'a str>; TEXT_COLUMNS],
+}
+
 /// Returns the values of the text columns: those between `event_key` and
 /// `read_only`, then those after `resources_uid`.
-fn text_values<'a>(event: &'a Event, source_file: &'a str) -> [Option<&'a str>; TEXT_COLUMNS] {
+pub(crate) fn text_values<'a>(
+    event: &'a Event,
+    source_file: &'a str,
+) -> [Option<&'a str>; TEXT_COLUMNS] {
     let status = if event.succeeded() {
         "Success"
     } else {
