@@ -603,6 +603,18 @@ const SECRET_FIELDS: [&str; 12] = [
     "sharedsecret",
 ];
 
+/// For each byte, the [`SECRET_FIELDS`] that end in it, as bit masks.
+const FIELDS_ENDING_IN: [u32; 256] = {
+    let mut masks = [0u32; 256];
+    let mut index = 0;
+    while index < SECRET_FIELDS.len() {
+        let field = SECRET_FIELDS[index].as_bytes();
+        masks[field[field.len() - 1] as usize] |= 1 << index;
+        index += 1;
+    }
+    masks
+};
+
 /// Text that starts or ends a PEM private key, which is secret under any
 /// field name. JSON escapes its line breaks, so JSON text that contains one
 /// has a backslash and is parsed.
@@ -791,12 +803,14 @@ fn ends_in_secret_field(before: &str) -> bool {
                 '"' | '\'' | '\\' | '+' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}'
             )
     });
-    let name_length = rest
+    // The name is the run of letters, digits, underscores and hyphens
+    // before the separators. It is read from its end only as far as a
+    // secret name could still match.
+    let name = rest
         .bytes()
         .rev()
-        .take_while(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-'))
-        .count();
-    is_secret_name(&rest[rest.len() - name_length..])
+        .take_while(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-'));
+    ends_in_secret_name(name)
 }
 
 /// Reports whether a field name ends in a [`SECRET_FIELDS`] name, in any
@@ -804,14 +818,24 @@ fn ends_in_secret_field(before: &str) -> bool {
 /// trailing digits are left out: `keyStorePassword`, `AWS_SECRET_ACCESS_KEY`
 /// and `password1` do.
 fn is_secret_name(name: &str) -> bool {
-    // Bit i is set while the name's end matches the end of field i.
-    let mut candidates: u32 = (1 << SECRET_FIELDS.len()) - 1;
+    ends_in_secret_name(name.bytes().rev())
+}
+
+/// Does what [`is_secret_name`] does, given the name's bytes from last to
+/// first.
+fn ends_in_secret_name(reversed: impl Iterator<Item = u8>) -> bool {
+    // Bit i is set while the name's end matches the end of field i. The
+    // name's last letter or digit gives the first candidates.
+    let mut candidates: u32 = 0;
     let mut position = 0;
-    for byte in name.bytes().rev().filter(u8::is_ascii_alphanumeric) {
+    for byte in reversed.filter(u8::is_ascii_alphanumeric) {
         if position == 0 && byte.is_ascii_digit() {
             continue;
         }
         let byte = byte.to_ascii_lowercase();
+        if position == 0 {
+            candidates = FIELDS_ENDING_IN[usize::from(byte)];
+        }
         let mut remaining = candidates;
         while remaining != 0 {
             let index = remaining.trailing_zeros() as usize;
