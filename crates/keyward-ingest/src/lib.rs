@@ -3,11 +3,13 @@
 //! CloudTrail's own, or OCSF in Parquet or JSON as Amazon Security Lake
 //! stores CloudTrail management events.
 //!
-//! Worker threads read and parse files; the calling thread writes. A file
-//! whose every part was read goes into the manifest with the next write, so
-//! a later run skips it while it is unchanged. A file with problems stays
-//! out of the manifest: its valid events are stored, and the next run reads
-//! it again, storing nothing twice.
+//! Worker threads read and parse files. The calling thread converts their
+//! events to Arrow and hands them to the store writer, which writes them on
+//! a thread of its own. A file whose every part was read goes into the
+//! manifest with the next write, so a later run skips it while it is
+//! unchanged. A file with problems stays out of the manifest: its valid
+//! events are stored, and the next run reads it again, storing nothing
+//! twice.
 
 #![deny(missing_docs)]
 
@@ -39,6 +41,13 @@ const QUEUE_LENGTH: usize = 16;
 
 /// Maximum number of events sent to the writer at a time.
 const EVENT_BATCH: usize = 1024;
+
+/// Files that a single reader thread may have waiting, read ahead.
+const READ_AHEAD_FILES: usize = 4;
+
+/// Largest file read ahead into memory. A larger one is streamed by its
+/// reader.
+const MAX_READ_AHEAD_BYTES: u64 = 2 << 20;
 
 /// Maximum number of reader threads started by default. Each reader added
 /// about 6 MB of peak memory on generated trees. The calling thread and the
@@ -195,11 +204,28 @@ pub fn ingest(
     );
 
     let progress = progress_bar(options.progress, pending.len() as u64);
-    let (work_sender, work) = unbounded();
-    for file in pending {
-        let _ = work_sender.send(file);
+    // A single reader leaves the other cores idle, so another thread reads
+    // its next files ahead, and the reader's core only decompresses and
+    // parses. Several readers each open their own files.
+    let threads = options.threads.max(1);
+    let read_ahead = threads == 1;
+    let (work_sender, work) = if read_ahead {
+        bounded(READ_AHEAD_FILES)
+    } else {
+        unbounded()
+    };
+    let mut ahead = None;
+    if read_ahead {
+        ahead = Some((pending, work_sender));
+    } else {
+        for file in pending {
+            let _ = work_sender.send(Work {
+                file,
+                content: None,
+            });
+        }
+        drop(work_sender);
     }
-    drop(work_sender);
 
     let run_id = run_id();
     let mut writer = store.writer(run_id.clone());
@@ -210,7 +236,10 @@ pub fn ingest(
     // Event buffers that the writer has emptied go back to the readers.
     let (spare_sender, spare) = unbounded();
     let stats = std::thread::scope(|scope| {
-        for _ in 0..options.threads.max(1) {
+        if let Some((files, queue)) = ahead {
+            scope.spawn(move || read_files_ahead(files, &queue));
+        }
+        for _ in 0..threads {
             let work = work.clone();
             let sender = sender.clone();
             let spare = spare.clone();
@@ -306,6 +335,42 @@ fn run_id() -> String {
     format!("{micros:013x}-{:x}", std::process::id())
 }
 
+/// A file to read, with its content when it was read ahead.
+struct Work {
+    file: SourceFile,
+    content: Option<Vec<u8>>,
+}
+
+/// Reads each local log file of at most [`MAX_READ_AHEAD_BYTES`] into
+/// memory and queues it, and queues every other file as it is. A file that
+/// fails to be read is queued without content, so that its reader reports
+/// the failure when it opens the file. Stops when the readers have.
+fn read_files_ahead(files: Vec<SourceFile>, queue: &Sender<Work>) {
+    for file in files {
+        let content = match &file.location {
+            Location::Local(path) if file.size <= MAX_READ_AHEAD_BYTES && !is_parquet(&file.id) => {
+                read_small_file(path)
+            }
+            _ => None,
+        };
+        if queue.send(Work { file, content }).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads a file whole, or returns `None` when it fails to be read or has
+/// grown past [`MAX_READ_AHEAD_BYTES`].
+fn read_small_file(path: &std::path::Path) -> Option<Vec<u8>> {
+    let mut content = Vec::new();
+    File::open(path)
+        .ok()?
+        .take(MAX_READ_AHEAD_BYTES + 1)
+        .read_to_end(&mut content)
+        .ok()?;
+    (content.len() as u64 <= MAX_READ_AHEAD_BYTES).then_some(content)
+}
+
 /// Reads files from the work queue until it is empty or the writer stops.
 ///
 /// Events of consecutive files go to the writer together, up to
@@ -314,7 +379,7 @@ fn run_id() -> String {
 /// writer records it in the manifest once the events sent before are
 /// stored.
 fn read_files(
-    work: &Receiver<SourceFile>,
+    work: &Receiver<Work>,
     sender: &Sender<Message>,
     spare: &Receiver<EventRows>,
     s3: Option<&S3Reader>,
@@ -322,9 +387,9 @@ fn read_files(
 ) {
     let mut events = EventRows::default();
     let mut finished: Vec<Message> = Vec::new();
-    for file in work {
+    for Work { file, content } in work {
         let mut writer_gone = false;
-        let summary = read_file(&file, s3, options, &mut |event| {
+        let summary = read_file(&file, content, s3, options, &mut |event| {
             events.push(event, &file.id);
             if events.len() == EVENT_BATCH {
                 let full = std::mem::replace(&mut events, spare.try_recv().unwrap_or_default());
@@ -366,15 +431,20 @@ fn send_finished(
 }
 
 /// Reads one file: OCSF Parquet by its name, CloudTrail or OCSF JSON
-/// otherwise. Fails with a message when the file cannot be opened.
+/// otherwise, from `content` when it was read ahead. Fails with a message
+/// when the file cannot be opened.
 fn read_file(
     file: &SourceFile,
+    content: Option<Vec<u8>>,
     s3: Option<&S3Reader>,
     options: &ReadOptions,
     sink: &mut dyn FnMut(&Event),
 ) -> Result<FileSummary, String> {
     if !is_parquet(&file.id) {
-        let input = open_stream(file, s3)?;
+        let input = match content {
+            Some(content) => Box::new(std::io::Cursor::new(content)),
+            None => open_stream(file, s3)?,
+        };
         return Ok(read_log(input, options, sink));
     }
     match (&file.location, s3) {
