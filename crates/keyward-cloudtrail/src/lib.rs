@@ -22,7 +22,7 @@ pub use compact_str::CompactString;
 pub use event::{Classified, Event, Parsed, REDACTED, RecordError, parse_record, redact_secrets};
 pub use names::{NameBinding, name_bindings};
 pub use ocsf::{API_ACTIVITY_CLASS, RC2_API_ACTIVITY_CLASS, classify_ocsf};
-pub use reader::{FileSummary, Position, ReadError, ReadOptions, read_log};
+pub use reader::{FileSummary, Position, ReadError, ReadOptions, read_log, read_log_bytes};
 pub use resource::{Scope, normalize_key_id, primary_resource};
 pub use service::{
     CERTIFICATE_USE_OPERATIONS, CRYPTO_EVENT_SOURCES, CryptoService, KMS_CRYPTOGRAPHIC_OPERATIONS,

@@ -195,18 +195,7 @@ pub fn read_log<R: Read>(
     let read = (&mut input).take(limit).read_to_end(&mut compressed);
     let summary = match read {
         Ok(_) if compressed.len() <= gzip::MAX_WHOLE_COMPRESSED => {
-            let mut data = SPARE_BUFFER.take();
-            match gzip::decompress_whole(&compressed, &mut data) {
-                Some(decompressed) => {
-                    let buffer = Buffer::whole(data, decompressed.len);
-                    FileReader::with_buffer(buffer, options, sink, summary).run()
-                }
-                None => {
-                    SPARE_BUFFER.set(data);
-                    let input: Box<dyn Read> = Box::new(&compressed[..]);
-                    read_gzip_stream(input, options, sink, summary)
-                }
-            }
+            read_small_gzip(&compressed, options, sink, summary)
         }
         Ok(_) => {
             let input = Box::new(compressed.as_slice().chain(input));
@@ -222,6 +211,44 @@ pub fn read_log<R: Read>(
         SPARE_COMPRESSED.set(compressed);
     }
     summary
+}
+
+/// Reads a log file that is already in memory, as [`read_log`] does, but
+/// without copying a small gzip file before decompressing it.
+pub fn read_log_bytes(
+    content: &[u8],
+    options: &ReadOptions,
+    sink: &mut dyn FnMut(&Event),
+) -> FileSummary {
+    if content.starts_with(&[0x1f, 0x8b]) && content.len() <= gzip::MAX_WHOLE_COMPRESSED {
+        let summary = FileSummary {
+            gzip: true,
+            ..FileSummary::default()
+        };
+        return read_small_gzip(content, options, sink, summary);
+    }
+    read_log(content, options, sink)
+}
+
+/// Reads a gzip file of at most [`gzip::MAX_WHOLE_COMPRESSED`] bytes:
+/// decompressed in one call when it is one intact member, else streamed.
+fn read_small_gzip(
+    compressed: &[u8],
+    options: &ReadOptions,
+    sink: &mut dyn FnMut(&Event),
+    summary: FileSummary,
+) -> FileSummary {
+    let mut data = SPARE_BUFFER.take();
+    match gzip::decompress_whole(compressed, &mut data) {
+        Some(decompressed) => {
+            let buffer = Buffer::whole(data, decompressed.len);
+            FileReader::with_buffer(buffer, options, sink, summary).run()
+        }
+        None => {
+            SPARE_BUFFER.set(data);
+            read_gzip_stream(Box::new(compressed), options, sink, summary)
+        }
+    }
 }
 
 /// Reads a gzip stream of any number of members.
@@ -1814,6 +1841,26 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(text.as_bytes()).unwrap();
         encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn bytes_in_memory_read_like_a_stream() {
+        let whole = gzipped(&records_file());
+        let truncated = whole[..whole.len() - 20].to_vec();
+        let members = [gzipped(&records_file()), gzipped(&records_file())].concat();
+        for content in [
+            whole,
+            truncated,
+            members,
+            records_file().into_bytes(),
+            b"{\"Records\":[{\"eventSource\"".to_vec(),
+        ] {
+            let mut events = Vec::new();
+            let summary = read_log_bytes(&content, &ReadOptions::default(), &mut |event| {
+                events.push(event.clone());
+            });
+            assert_eq!((summary, events), read_all(&content));
+        }
     }
 
     #[test]

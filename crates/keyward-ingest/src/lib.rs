@@ -25,7 +25,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use keyward_cloudtrail::{Event, FileSummary, ReadOptions, read_log};
+use keyward_cloudtrail::{Event, FileSummary, ReadOptions, read_log, read_log_bytes};
 use keyward_store::{EventBatchBuilder, EventRows, ManifestEntry, Store};
 use serde::Serialize;
 use tokio::runtime::Handle;
@@ -441,10 +441,10 @@ fn read_file(
     sink: &mut dyn FnMut(&Event),
 ) -> Result<FileSummary, String> {
     if !is_parquet(&file.id) {
-        let input = match content {
-            Some(content) => Box::new(std::io::Cursor::new(content)),
-            None => open_stream(file, s3)?,
-        };
+        if let Some(content) = content {
+            return Ok(read_log_bytes(&content, options, sink));
+        }
+        let input = open_stream(file, s3)?;
         return Ok(read_log(input, options, sink));
     }
     match (&file.location, s3) {
