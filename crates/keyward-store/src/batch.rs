@@ -254,7 +254,7 @@ struct Row {
 /// Bytes of text room that [`EventRows::clear`] keeps, so that a buffer
 /// that once held a very large event does not hold its memory while it is
 /// reused.
-const MAX_KEPT_TEXT: usize = 4 << 20;
+const MAX_KEPT_TEXT: usize = 2 << 20;
 
 /// The length recorded for a missing value.
 const MISSING: usize = usize::MAX;
