@@ -349,7 +349,7 @@ fn read_files_ahead(files: Vec<SourceFile>, queue: &Sender<Work>) {
     for file in files {
         let content = match &file.location {
             Location::Local(path) if file.size <= MAX_READ_AHEAD_BYTES && !is_parquet(&file.id) => {
-                read_small_file(path)
+                read_small_file(path, file.size)
             }
             _ => None,
         };
@@ -360,9 +360,13 @@ fn read_files_ahead(files: Vec<SourceFile>, queue: &Sender<Work>) {
 }
 
 /// Reads a file whole, or returns `None` when it fails to be read or has
-/// grown past [`MAX_READ_AHEAD_BYTES`].
-fn read_small_file(path: &std::path::Path) -> Option<Vec<u8>> {
-    let mut content = Vec::new();
+/// grown past [`MAX_READ_AHEAD_BYTES`]. `size` is the size listed, which
+/// the file usually still has.
+fn read_small_file(path: &std::path::Path, size: u64) -> Option<Vec<u8>> {
+    // One byte more than the size lets the read see the end of the file
+    // without growing the buffer.
+    let room = size.min(MAX_READ_AHEAD_BYTES) + 1;
+    let mut content = Vec::with_capacity(usize::try_from(room).ok()?);
     File::open(path)
         .ok()?
         .take(MAX_READ_AHEAD_BYTES + 1)
