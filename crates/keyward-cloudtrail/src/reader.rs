@@ -579,7 +579,7 @@ enum SourceKey {
 }
 
 /// The `eventSource` key with its quotes.
-const SOURCE_KEY: &[u8] = b"\"eventSource\"";
+const SOURCE_KEY: &[u8; 13] = b"\"eventSource\"";
 
 /// Offset in [`SOURCE_KEY`] of its capital `S`, the byte that the block
 /// scanner looks for.
@@ -924,7 +924,8 @@ fn find_source_key(
 /// `data`, or an escaped quote could start the string.
 fn source_key_at(data: &[u8], capital: usize) -> Option<bool> {
     let quote = capital.checked_sub(SOURCE_KEY_CAPITAL)?;
-    let key = data.get(quote..quote + SOURCE_KEY.len())?;
+    let key: &[u8; SOURCE_KEY.len()] =
+        data.get(quote..quote + SOURCE_KEY.len())?.try_into().ok()?;
     if key != SOURCE_KEY {
         return Some(false);
     }
