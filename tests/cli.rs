@@ -210,6 +210,67 @@ fn killed_ingest_leaves_whole_files() {
     assert_eq!(stored, index, "every event once, none twice");
 }
 
+#[test]
+fn writer_failure_ends_one_thread_run() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("logs");
+    std::fs::create_dir_all(&tree).unwrap();
+    let mut index = 0;
+    for file in 0..300 {
+        let records: Vec<String> = (0..40)
+            .map(|_| {
+                index += 1;
+                record(index, 1)
+            })
+            .collect();
+        let body = format!("{{\"Records\":[{}]}}", records.join(","));
+        write_gzip(&tree.join(format!("f{file:04}.json.gz")), body.as_bytes());
+    }
+    // A file where the writer needs the folder of the events' day makes
+    // the writer fail while most files still wait to be read.
+    let empty = work.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let store = work.path().join("store");
+    let created = keyward(
+        &store,
+        &["ingest", "--no-progress", empty.to_str().unwrap()],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    std::fs::create_dir_all(store.join("events")).unwrap();
+    std::fs::write(store.join("events").join("eventday=20240501"), b"").unwrap();
+
+    let errors = work.path().join("errors.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "ingest",
+            "--no-progress",
+        ])
+        .args(["--threads", "1", "--buffer-mb", "1", tree.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+
+    let status = status.expect("ingest still running 60 s after the writer failed");
+    assert_eq!(status.code(), Some(1));
+    let errors = std::fs::read_to_string(&errors).unwrap();
+    assert!(errors.contains("eventday=20240501"), "{errors}");
+}
+
 fn has_parquet_file(directory: &Path) -> bool {
     walk(directory)
         .iter()

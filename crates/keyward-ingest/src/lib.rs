@@ -247,6 +247,9 @@ pub fn ingest(
             let read = options.read.clone();
             scope.spawn(move || read_files(&work, &sender, &spare, s3.as_ref(), &read));
         }
+        // The readers hold the only receivers of the work queue, so that
+        // the read-ahead thread stops once they have, also after a failure.
+        drop(work);
         drop(sender);
         let mut report = |problem: &Problem| progress.suspend(|| on_problem(problem));
         let written = write_events(
