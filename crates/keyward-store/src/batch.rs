@@ -119,7 +119,12 @@ impl EventBatchBuilder {
     /// Adds the events of `rows`, in order, and clears `rows`, which keeps
     /// its buffers for reuse.
     pub fn push_rows(&mut self, rows: &mut EventRows) {
-        let mut names = std::mem::take(&mut rows.names).into_iter().peekable();
+        self.push_each_row(rows);
+        rows.clear();
+    }
+
+    fn push_each_row(&mut self, rows: &mut EventRows) {
+        let mut names = rows.names.drain(..).peekable();
         let mut values = ValueCursor {
             text: &rows.text,
             lengths: rows.lengths.iter(),
@@ -141,7 +146,6 @@ impl EventBatchBuilder {
             };
             self.push_values(row_values, row_names.map(|(_, name)| name));
         }
-        rows.clear();
     }
 
     fn push_values<'a>(
@@ -256,6 +260,10 @@ struct Row {
 /// reused.
 const MAX_KEPT_TEXT: usize = 2 << 20;
 
+/// Value lengths that [`EventRows::clear`] keeps room for: 64 values for
+/// each event of a batch of 1024.
+const MAX_KEPT_LENGTHS: usize = 1 << 16;
+
 /// The length recorded for a missing value.
 const MISSING: usize = usize::MAX;
 
@@ -305,10 +313,11 @@ impl EventRows {
     }
 
     /// Removes every event, keeping the buffers, but for text beyond
-    /// [`MAX_KEPT_TEXT`] bytes.
+    /// [`MAX_KEPT_TEXT`] bytes and lengths beyond [`MAX_KEPT_LENGTHS`].
     pub fn clear(&mut self) {
         self.rows.clear();
         self.lengths.clear();
+        self.lengths.shrink_to(MAX_KEPT_LENGTHS);
         self.text.clear();
         self.text.shrink_to(MAX_KEPT_TEXT);
         self.sources.clear();
@@ -576,6 +585,7 @@ mod tests {
         rows.push(&large.event, &large.source_file);
         rows.clear();
         assert!(rows.text.capacity() <= MAX_KEPT_TEXT);
+        assert!(rows.lengths.capacity() <= MAX_KEPT_LENGTHS);
     }
 
     #[test]

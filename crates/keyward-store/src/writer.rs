@@ -34,7 +34,9 @@ use tracing::debug;
 use crate::Store;
 use crate::batch::{EventBatch, Selected, event_keys, merge_by_time};
 use crate::error::{Result, StoreError};
-use crate::files::{parquet_files, read_event_keys, write_batches_atomic, write_parquet_atomic};
+use crate::files::{
+    parquet_files, read_columns, read_event_keys, write_batches_atomic, write_parquet_atomic,
+};
 use crate::manifest::{ManifestEntry, entries_to_batch};
 use crate::partition::Partition;
 use crate::schema::{EVENT_SCHEMA, StoredEvent, events_to_batch, names_to_batch};
@@ -313,6 +315,7 @@ impl<'a> EventWriter<'a> {
             known: HashMap::new(),
             known_count: 0,
             written_names: HashMap::new(),
+            stored_names_read: false,
             stats: WriteStats::default(),
         };
         let thread = std::thread::Builder::new()
@@ -490,6 +493,9 @@ struct FileWriter {
     known_count: usize,
     /// Latest time of each name binding that this run wrote.
     written_names: HashMap<NameKey, i64>,
+    /// Whether the bindings already in the store were added to
+    /// `written_names`, which the first write of names does.
+    stored_names_read: bool,
     stats: WriteStats,
 }
 
@@ -576,6 +582,54 @@ impl FileWriter {
         }))
     }
 
+    /// Adds the bindings already in the store to `written_names` with their
+    /// latest time, so that a file read again does not add its bindings a
+    /// second time. Past [`MAX_CACHED_NAMES`] bindings none are kept, and
+    /// bindings may then be written again.
+    fn read_stored_names(&mut self) -> Result<()> {
+        use datafusion::arrow::datatypes::TimestampMicrosecondType;
+
+        const COLUMNS: [&str; 5] = ["account", "region", "reference", "target", "time"];
+        for file in parquet_files(&self.store.names_dir())? {
+            for batch in read_columns(&file, &COLUMNS)? {
+                let invalid = || {
+                    StoreError::Invalid(format!(
+                        "invalid names file {}: unexpected column types",
+                        file.display()
+                    ))
+                };
+                let text = |index: usize| {
+                    batch
+                        .column(index)
+                        .as_string_opt::<i32>()
+                        .ok_or_else(invalid)
+                };
+                let (account, region) = (text(0)?, text(1)?);
+                let (reference, target) = (text(2)?, text(3)?);
+                let times = batch
+                    .column(4)
+                    .as_primitive_opt::<TimestampMicrosecondType>()
+                    .ok_or_else(invalid)?;
+                for row in 0..batch.num_rows() {
+                    let key = (
+                        account.value(row).to_owned(),
+                        region.value(row).to_owned(),
+                        reference.value(row).to_owned(),
+                        target.value(row).to_owned(),
+                    );
+                    let time = times.value(row);
+                    let latest = self.written_names.entry(key).or_insert(time);
+                    *latest = (*latest).max(time);
+                }
+                if self.written_names.len() > MAX_CACHED_NAMES {
+                    self.written_names.clear();
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn write_names(&mut self, mut names: Vec<NameBinding>) -> Result<()> {
         if names.is_empty() {
             return Ok(());
@@ -599,8 +653,12 @@ impl FileWriter {
                 &later.target,
             ) == (&kept.account, &kept.region, &kept.reference, &kept.target)
         });
-        // A binding that an earlier write of this run has with the same or a
-        // later time is not written again.
+        // A binding that the store or an earlier write of this run has with
+        // the same or a later time is not written again.
+        if !self.stored_names_read {
+            self.stored_names_read = true;
+            self.read_stored_names()?;
+        }
         if self.written_names.len() > MAX_CACHED_NAMES {
             self.written_names.clear();
         }
@@ -897,6 +955,24 @@ mod tests {
         }
         writer.finish().unwrap();
 
+        assert_eq!(name_times(&store), [2_000_000, 3_000_000]);
+    }
+
+    #[test]
+    fn stored_name_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        for (run, key, time) in [("one", 1, 2_000_000), ("two", 2, 2_000_000)] {
+            let mut writer = store.writer(run.to_owned());
+            writer.push(secret_read(key, time)).unwrap();
+            writer.finish().unwrap();
+        }
+        assert_eq!(name_times(&store), [2_000_000]);
+
+        let mut writer = store.writer("three".to_owned());
+        writer.push(secret_read(3, 3_000_000)).unwrap();
+        writer.finish().unwrap();
         assert_eq!(name_times(&store), [2_000_000, 3_000_000]);
     }
 
