@@ -54,6 +54,26 @@ fn record(index: usize, day: u32) -> String {
     )
 }
 
+/// Writes 300 gzip files of `records` records each into `tree`, the
+/// records of file `n` on day `day_of(n)` of May 2024. Returns the number
+/// of records written.
+fn write_tree(tree: &Path, records: usize, day_of: impl Fn(usize) -> u32) -> usize {
+    std::fs::create_dir_all(tree).unwrap();
+    let mut index = 0;
+    for file in 0..300 {
+        let day = day_of(file);
+        let lines: Vec<String> = (0..records)
+            .map(|_| {
+                index += 1;
+                record(index, day)
+            })
+            .collect();
+        let body = format!("{{\"Records\":[{}]}}", lines.join(","));
+        write_gzip(&tree.join(format!("f{file:04}.json.gz")), body.as_bytes());
+    }
+    index
+}
+
 #[test]
 fn bad_files_reported_and_exit_code_partial() {
     let work = tempfile::tempdir().unwrap();
@@ -155,19 +175,7 @@ fn output_formats() {
 fn killed_ingest_leaves_whole_files() {
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("logs");
-    std::fs::create_dir_all(&tree).unwrap();
-    let mut index = 0;
-    for file in 0..300 {
-        let day = 1 + (file % 28) as u32;
-        let records: Vec<String> = (0..400)
-            .map(|_| {
-                index += 1;
-                record(index, day)
-            })
-            .collect();
-        let body = format!("{{\"Records\":[{}]}}", records.join(","));
-        write_gzip(&tree.join(format!("f{file:04}.json.gz")), body.as_bytes());
-    }
+    let index = write_tree(&tree, 400, |file| 1 + (file % 28) as u32);
     let store = work.path().join("store");
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
         .args([
@@ -214,18 +222,7 @@ fn killed_ingest_leaves_whole_files() {
 fn writer_failure_ends_one_thread_run() {
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("logs");
-    std::fs::create_dir_all(&tree).unwrap();
-    let mut index = 0;
-    for file in 0..300 {
-        let records: Vec<String> = (0..40)
-            .map(|_| {
-                index += 1;
-                record(index, 1)
-            })
-            .collect();
-        let body = format!("{{\"Records\":[{}]}}", records.join(","));
-        write_gzip(&tree.join(format!("f{file:04}.json.gz")), body.as_bytes());
-    }
+    write_tree(&tree, 40, |_| 1);
     // A file where the writer needs the folder of the events' day makes
     // the writer fail while most files still wait to be read.
     let empty = work.path().join("empty");

@@ -214,9 +214,8 @@ pub fn ingest(
     } else {
         unbounded()
     };
-    let mut ahead = None;
-    if read_ahead {
-        ahead = Some((pending, work_sender));
+    let ahead = if read_ahead {
+        Some((pending, work_sender))
     } else {
         for file in pending {
             let _ = work_sender.send(Work {
@@ -225,7 +224,8 @@ pub fn ingest(
             });
         }
         drop(work_sender);
-    }
+        None
+    };
 
     let run_id = run_id();
     let mut writer = store.writer(run_id.clone());
@@ -399,7 +399,7 @@ fn read_files(
         let summary = read_file(&file, content, s3, options, &mut |event| {
             events.push(event, &file.id);
             if events.len() == EVENT_BATCH {
-                let full = std::mem::replace(&mut events, spare.try_recv().unwrap_or_default());
+                let full = take_events(&mut events, spare);
                 writer_gone |= sender.send(Message::Events(full)).is_err();
             }
         });
@@ -418,6 +418,12 @@ fn read_files(
     send_finished(&mut events, &mut finished, sender, spare);
 }
 
+/// Takes the events gathered, leaving in their place an emptied buffer from
+/// `spare`, or a new one when it has none.
+fn take_events(events: &mut EventRows, spare: &Receiver<EventRows>) -> EventRows {
+    std::mem::replace(events, spare.try_recv().unwrap_or_default())
+}
+
 /// Sends the events gathered, then the files whose events they complete.
 /// Returns `false` when the writer has stopped.
 fn send_finished(
@@ -427,7 +433,7 @@ fn send_finished(
     spare: &Receiver<EventRows>,
 ) -> bool {
     if !events.is_empty() {
-        let full = std::mem::replace(events, spare.try_recv().unwrap_or_default());
+        let full = take_events(events, spare);
         if sender.send(Message::Events(full)).is_err() {
             return false;
         }

@@ -312,8 +312,8 @@ impl EventRows {
         }
     }
 
-    /// Removes every event, keeping the buffers, but for text beyond
-    /// [`MAX_KEPT_TEXT`] bytes and lengths beyond [`MAX_KEPT_LENGTHS`].
+    /// Removes every event. The buffers are kept, except text room beyond
+    /// [`MAX_KEPT_TEXT`] bytes and length room beyond [`MAX_KEPT_LENGTHS`].
     pub fn clear(&mut self) {
         self.rows.clear();
         self.lengths.clear();
