@@ -2,6 +2,7 @@
 //!
 //! A file is written under the store's `.tmp` folder, synced, then renamed
 //! into place, so that a crash or kill leaves either no file or a whole one.
+//! The files of one store write are synced together before any is renamed.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -31,37 +32,104 @@ const JSON_TEXT_COLUMNS: [&str; 3] = [
 
 /// Writes a batch to `path` atomically, through `temp_dir`.
 pub fn write_parquet_atomic(batch: &RecordBatch, path: &Path, temp_dir: &Path) -> Result<()> {
-    write_batches_atomic(
-        batch.schema(),
-        std::iter::once(Ok(batch.clone())),
-        path,
-        temp_dir,
-    )
+    let batches = std::iter::once(Ok(batch.clone()));
+    let pending = write_pending(batch.schema(), batches, path, temp_dir)?;
+    commit_files(vec![pending], temp_dir)
 }
 
-/// Writes batches of `schema`, in order, to `path` atomically, through
-/// `temp_dir`. Each batch is dropped once encoded, so a caller that builds
-/// them lazily keeps one in memory at a time.
-pub fn write_batches_atomic(
+/// A Parquet file written under the store's temp folder, not yet synced to
+/// disk nor renamed into place. [`commit_files`] does both.
+#[derive(Debug)]
+pub struct PendingFile {
+    temp: PathBuf,
+    path: PathBuf,
+}
+
+impl PendingFile {
+    /// Removes the written file, which is of no use once a write fails.
+    /// One that cannot be removed is still ignored, because its name is
+    /// hidden.
+    pub fn discard(self) {
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
+/// Writes batches of `schema`, in order, to a file under `temp_dir` that
+/// [`commit_files`] later moves to `path`.
+pub fn write_pending(
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch>>,
     path: &Path,
     temp_dir: &Path,
-) -> Result<()> {
+) -> Result<PendingFile> {
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned());
-    let temp = temp_dir.join(format!(".{}.partial", name.unwrap_or_default()));
-    if let Err(error) = write_parquet(schema, batches, &temp) {
-        // A partial file is of no use. One that cannot be removed is still
-        // ignored, because its name is hidden.
-        let _ = fs::remove_file(&temp);
+    let pending = PendingFile {
+        temp: temp_dir.join(format!(".{}.partial", name.unwrap_or_default())),
+        path: path.to_owned(),
+    };
+    if let Err(error) = write_parquet(schema, batches, &pending.temp) {
+        pending.discard();
         return Err(error);
     }
-    if let Some(parent) = path.parent() {
+    Ok(pending)
+}
+
+/// Syncs `files` to disk, then renames each into place, so that a crash
+/// leaves each either missing or whole. On failure, the files not yet in
+/// place are removed.
+///
+/// Where the platform can sync a whole file system (Linux), several files
+/// are synced by one such call. On ext4, syncing each file commits the
+/// journal once per file, and with a file per partition that took more
+/// time than encoding the files. The call also writes out what other
+/// programs left pending on the same file system.
+pub fn commit_files(files: Vec<PendingFile>, temp_dir: &Path) -> Result<()> {
+    if let Err(error) = sync_files(&files, temp_dir) {
+        files.into_iter().for_each(PendingFile::discard);
+        return Err(error);
+    }
+    let mut files = files.into_iter();
+    while let Some(file) = files.next() {
+        if let Err(error) = move_into_place(&file) {
+            file.discard();
+            files.for_each(PendingFile::discard);
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+fn move_into_place(file: &PendingFile) -> Result<()> {
+    if let Some(parent) = file.path.parent() {
         fs::create_dir_all(parent).map_err(|e| StoreError::io("create", parent, e))?;
     }
-    fs::rename(&temp, path).map_err(|e| StoreError::io("rename into place", path, e))?;
+    fs::rename(&file.temp, &file.path)
+        .map_err(|e| StoreError::io("rename into place", &file.path, e))
+}
+
+#[cfg(target_os = "linux")]
+fn sync_files(files: &[PendingFile], temp_dir: &Path) -> Result<()> {
+    if files.len() > 1 {
+        let folder = File::open(temp_dir).map_err(|e| StoreError::io("open", temp_dir, e))?;
+        return rustix::fs::syncfs(&folder)
+            .map_err(|e| StoreError::io("sync the file system of", temp_dir, e.into()));
+    }
+    sync_each(files)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_files(files: &[PendingFile], _temp_dir: &Path) -> Result<()> {
+    sync_each(files)
+}
+
+fn sync_each(files: &[PendingFile]) -> Result<()> {
+    for file in files {
+        File::open(&file.temp)
+            .and_then(|opened| opened.sync_all())
+            .map_err(|e| StoreError::io("sync", &file.temp, e))?;
+    }
     Ok(())
 }
 
@@ -93,11 +161,9 @@ fn write_parquet(
             .write(&batch?)
             .map_err(|e| StoreError::parquet(path, e))?;
     }
-    let file = writer
+    writer
         .into_inner()
         .map_err(|e| StoreError::parquet(path, e))?;
-    file.sync_all()
-        .map_err(|e| StoreError::io("sync", path, e))?;
     Ok(())
 }
 
@@ -184,15 +250,12 @@ mod tests {
         )?)
     }
 
-    #[test]
-    fn batches_go_to_one_file_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
-        let path = dir.path().join("out/n.parquet");
-        let batches = vec![batch(&schema, vec![1, 2]), batch(&schema, vec![3])];
-        write_batches_atomic(schema, batches.into_iter(), &path, dir.path()).unwrap();
+    fn numbers() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]))
+    }
 
-        let file = File::open(&path).unwrap();
+    fn read_numbers(path: &Path) -> Vec<i64> {
+        let file = File::open(path).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
             .build()
@@ -203,21 +266,89 @@ mod tests {
             let column = read.column(0).as_any().downcast_ref::<Int64Array>();
             values.extend(column.unwrap().values().iter().copied());
         }
-        assert_eq!(values, [1, 2, 3]);
+        values
+    }
+
+    fn pending(path: &Path, temp_dir: &Path, values: Vec<i64>) -> PendingFile {
+        let batches = std::iter::once(batch(&numbers(), values));
+        write_pending(numbers(), batches, path, temp_dir).unwrap()
+    }
+
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        entries.sort();
+        entries
+    }
+
+    #[test]
+    fn batches_go_to_one_file_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/n.parquet");
+        let batches = vec![batch(&numbers(), vec![1, 2]), batch(&numbers(), vec![3])];
+        let file = write_pending(numbers(), batches.into_iter(), &path, dir.path()).unwrap();
+        assert!(!path.exists(), "a pending file is not in place yet");
+
+        commit_files(vec![file], dir.path()).unwrap();
+
+        assert_eq!(read_numbers(&path), [1, 2, 3]);
     }
 
     #[test]
     fn failed_batch_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
-        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
         let path = dir.path().join("n.parquet");
         let failed = Err(StoreError::Invalid("no more rows".to_owned()));
-        let batches = vec![batch(&schema, vec![1]), failed];
+        let batches = vec![batch(&numbers(), vec![1]), failed];
 
-        let error = write_batches_atomic(schema, batches.into_iter(), &path, dir.path());
+        let error = write_pending(numbers(), batches.into_iter(), &path, dir.path());
 
         assert!(error.unwrap_err().to_string().contains("no more rows"));
-        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
-        assert!(left.is_empty(), "{left:?}");
+        assert_eq!(entries(dir.path()), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn committed_files_all_go_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join(".tmp");
+        fs::create_dir(&temp).unwrap();
+        let paths: Vec<PathBuf> = (0..3)
+            .map(|n| dir.path().join(format!("day={n}/part-{n}.parquet")))
+            .collect();
+        let files = (0..3).map(|n| pending(&paths[n], &temp, vec![n as i64; n + 1]));
+
+        commit_files(files.collect(), &temp).unwrap();
+
+        for (n, path) in paths.iter().enumerate() {
+            assert_eq!(read_numbers(path), vec![n as i64; n + 1]);
+        }
+        assert_eq!(entries(&temp), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn failed_commit_removes_pending_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = dir.path().join(".tmp");
+        fs::create_dir(&temp).unwrap();
+        // A file where a partition folder should be makes the second file's
+        // folder impossible to create.
+        let blocked = dir.path().join("day=2");
+        fs::write(&blocked, "not a folder").unwrap();
+        let first = dir.path().join("day=1/part-1.parquet");
+        let third = dir.path().join("day=3/part-3.parquet");
+        let files = vec![
+            pending(&first, &temp, vec![1]),
+            pending(&blocked.join("part-2.parquet"), &temp, vec![2]),
+            pending(&third, &temp, vec![3]),
+        ];
+
+        let error = commit_files(files, &temp).unwrap_err();
+
+        assert!(error.to_string().contains("day=2"), "{error}");
+        assert_eq!(read_numbers(&first), [1], "a file moved in place is whole");
+        assert!(!third.exists());
+        assert_eq!(entries(&temp), Vec::<PathBuf>::new());
     }
 }

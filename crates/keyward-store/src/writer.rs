@@ -22,8 +22,8 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
@@ -35,7 +35,8 @@ use crate::Store;
 use crate::batch::{EventBatch, Selected, event_keys, merge_by_time};
 use crate::error::{Result, StoreError};
 use crate::files::{
-    parquet_files, read_columns, read_event_keys, write_batches_atomic, write_parquet_atomic,
+    PendingFile, commit_files, parquet_files, read_columns, read_event_keys, write_parquet_atomic,
+    write_pending,
 };
 use crate::manifest::{ManifestEntry, entries_to_batch};
 use crate::partition::Partition;
@@ -362,22 +363,26 @@ fn write_event_files(
     files.sort_by_key(|file| std::cmp::Reverse(file.events));
     let workers = workers.min(files.len()).max(1);
     let queue = Mutex::new(files.into_iter());
+    let written = Mutex::new(Vec::new());
     // Every worker stops after the file it is writing once one has failed,
     // since the job fails whole.
     let failed = AtomicBool::new(false);
-    let drain = || -> Result<(u64, u64)> {
-        let (mut stored, mut written) = (0, 0);
+    let drain = || -> Result<u64> {
+        let mut stored = 0;
         while !failed.load(Ordering::Relaxed)
             && let Some(file) = queue.lock().ok().and_then(|mut files| files.next())
         {
-            let events = write_event_file(file, temp_dir)
+            let (events, pending) = write_event_file(file, temp_dir)
                 .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
             stored += events;
-            written += 1;
+            written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(pending);
         }
-        Ok((stored, written))
+        Ok(stored)
     };
-    std::thread::scope(|scope| {
+    let stored = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..workers)
             .filter_map(|worker| {
                 std::thread::Builder::new()
@@ -388,26 +393,38 @@ fn write_event_files(
             .collect();
         let mut total = drain();
         for helper in helpers {
-            let counts = helper.join().unwrap_or_else(|_| {
+            let stored = helper.join().unwrap_or_else(|_| {
                 Err(StoreError::Invalid(
                     "a store writer thread panicked".to_owned(),
                 ))
             });
-            total = match (total, counts) {
-                (Ok((stored, written)), Ok((more, files))) => Ok((stored + more, written + files)),
+            total = match (total, stored) {
+                (Ok(stored), Ok(more)) => Ok(stored + more),
                 (Err(error), _) | (_, Err(error)) => Err(error),
             };
         }
         total
-    })
+    });
+    let written = written.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(error) => {
+            written.into_iter().for_each(PendingFile::discard);
+            return Err(error);
+        }
+    };
+    let files = written.len() as u64;
+    commit_files(written, temp_dir)?;
+    Ok((stored, files))
 }
 
-/// Writes one file of events in time order and returns its event count.
-fn write_event_file(file: EventFile, temp_dir: &Path) -> Result<u64> {
+/// Writes one file of events in time order under `temp_dir`, and returns
+/// its event count and the file to commit.
+fn write_event_file(file: EventFile, temp_dir: &Path) -> Result<(u64, PendingFile)> {
     let batches = merge_by_time(file.batches, ENCODE_ROWS)?;
-    write_batches_atomic(EVENT_SCHEMA.clone(), batches, &file.path, temp_dir)?;
+    let pending = write_pending(EVENT_SCHEMA.clone(), batches, &file.path, temp_dir)?;
     debug!(path = %file.path.display(), events = file.events, "wrote events");
-    Ok(file.events as u64)
+    Ok((file.events as u64, pending))
 }
 
 /// Returns a mask per batch of the events to write: those whose key is not
