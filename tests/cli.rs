@@ -7,7 +7,7 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::fixture;
@@ -177,20 +177,7 @@ fn killed_ingest_leaves_whole_files() {
     let tree = work.path().join("logs");
     let index = write_tree(&tree, 400, |file| 1 + (file % 28) as u32);
     let store = work.path().join("store");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "--store",
-            store.to_str().unwrap(),
-            "ingest",
-            "--no-progress",
-            "--threads",
-            "1",
-        ])
-        .args(["--buffer-mb", "1", tree.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_small_ingest(&store, &tree, Stdio::null());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !has_parquet_file(&store.join("events")) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -237,18 +224,8 @@ fn writer_failure_ends_one_thread_run() {
     std::fs::write(store.join("events").join("eventday=20240501"), b"").unwrap();
 
     let errors = work.path().join("errors.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "--store",
-            store.to_str().unwrap(),
-            "ingest",
-            "--no-progress",
-        ])
-        .args(["--threads", "1", "--buffer-mb", "1", tree.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&errors).unwrap())
-        .spawn()
-        .unwrap();
+    let stderr = Stdio::from(std::fs::File::create(&errors).unwrap());
+    let mut child = spawn_small_ingest(&store, &tree, stderr);
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -266,6 +243,23 @@ fn writer_failure_ends_one_thread_run() {
     assert_eq!(status.code(), Some(1));
     let errors = std::fs::read_to_string(&errors).unwrap();
     assert!(errors.contains("eventday=20240501"), "{errors}");
+}
+
+/// Starts `keyward ingest` of `tree` at one thread with a 1 MB event buffer,
+/// so that the writer runs many times while files still wait to be read.
+fn spawn_small_ingest(store: &Path, tree: &Path, stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "ingest",
+            "--no-progress",
+        ])
+        .args(["--threads", "1", "--buffer-mb", "1", tree.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
 }
 
 fn has_parquet_file(directory: &Path) -> bool {
