@@ -37,8 +37,8 @@ pub fn write_parquet_atomic(batch: &RecordBatch, path: &Path, temp_dir: &Path) -
     commit_files(vec![pending], temp_dir)
 }
 
-/// A Parquet file written under the store's temp folder, not yet synced to
-/// disk nor renamed into place. [`commit_files`] does both.
+/// A Parquet file written under the store's temp folder, neither synced to
+/// disk nor renamed into place yet. [`commit_files`] does both.
 #[derive(Debug)]
 pub struct PendingFile {
     temp: PathBuf,
