@@ -126,6 +126,7 @@ pub enum RecordError {
 /// The fields of a record that keyward reads. OCSF events are turned into
 /// one as well, so that both go through the same normalization.
 #[derive(Default, Deserialize)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct RawRecord<'a> {
     #[serde(
         rename = "eventVersion",
@@ -200,12 +201,27 @@ pub(crate) struct RawRecord<'a> {
         deserialize_with = "borrowed_text"
     )]
     pub(crate) error_message: Option<Cow<'a, str>>,
-    #[serde(rename = "requestParameters", borrow, default)]
-    pub(crate) request_parameters: Option<&'a RawValue>,
-    #[serde(rename = "responseElements", borrow, default)]
-    pub(crate) response_elements: Option<&'a RawValue>,
-    #[serde(rename = "additionalEventData", borrow, default)]
-    pub(crate) additional_event_data: Option<&'a RawValue>,
+    #[serde(
+        rename = "requestParameters",
+        borrow,
+        default,
+        deserialize_with = "raw_text"
+    )]
+    pub(crate) request_parameters: Option<&'a str>,
+    #[serde(
+        rename = "responseElements",
+        borrow,
+        default,
+        deserialize_with = "raw_text"
+    )]
+    pub(crate) response_elements: Option<&'a str>,
+    #[serde(
+        rename = "additionalEventData",
+        borrow,
+        default,
+        deserialize_with = "raw_text"
+    )]
+    pub(crate) additional_event_data: Option<&'a str>,
     #[serde(
         rename = "eventID",
         borrow,
@@ -213,8 +229,8 @@ pub(crate) struct RawRecord<'a> {
         deserialize_with = "borrowed_text"
     )]
     pub(crate) event_id: Option<Cow<'a, str>>,
-    #[serde(rename = "readOnly", borrow, default)]
-    pub(crate) read_only: Option<&'a RawValue>,
+    #[serde(rename = "readOnly", borrow, default, deserialize_with = "raw_text")]
+    pub(crate) read_only: Option<&'a str>,
     #[serde(borrow, default)]
     pub(crate) resources: Option<Vec<RawResource<'a>>>,
     #[serde(
@@ -272,6 +288,7 @@ pub(crate) struct RawRecord<'a> {
 }
 
 #[derive(Default, Deserialize)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct RawIdentity<'a> {
     #[serde(rename = "type", borrow, default, deserialize_with = "borrowed_text")]
     pub(crate) kind: Option<Cow<'a, str>>,
@@ -303,18 +320,21 @@ pub(crate) struct RawIdentity<'a> {
 }
 
 #[derive(Default, Deserialize)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct RawSessionContext<'a> {
     #[serde(rename = "sessionIssuer", borrow, default)]
     pub(crate) session_issuer: Option<RawSessionIssuer<'a>>,
 }
 
 #[derive(Default, Deserialize)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct RawSessionIssuer<'a> {
     #[serde(borrow, default, deserialize_with = "borrowed_text")]
     pub(crate) arn: Option<Cow<'a, str>>,
 }
 
 #[derive(Default, Deserialize)]
+#[cfg_attr(test, derive(Debug))]
 pub(crate) struct RawResource<'a> {
     #[serde(
         rename = "ARN",
@@ -340,6 +360,14 @@ fn borrowed_text<'de, D: serde::Deserializer<'de>>(
     Ok(text.map(|Text(text)| text))
 }
 
+/// Reads an optional JSON value as its text, borrowed from the record.
+fn raw_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<&'de str>, D::Error> {
+    let value: Option<&'de RawValue> = Deserialize::deserialize(deserializer)?;
+    Ok(value.map(RawValue::get))
+}
+
 /// The result of looking at one JSON value that may hold records.
 #[derive(Debug)]
 pub enum Parsed<'a> {
@@ -359,7 +387,10 @@ pub fn parse_record<'a>(bytes: &'a [u8], event: &mut Event) -> Result<Parsed<'a>
     // string. A record with invalid UTF-8 is parsed as bytes, which reports
     // where the invalid bytes are, or accepts them in values it skips.
     let raw: RawRecord<'_> = match std::str::from_utf8(bytes) {
-        Ok(text) => serde_json::from_str(text)?,
+        Ok(text) => match crate::plain::parse_plain(text) {
+            Some(raw) => raw,
+            None => serde_json::from_str(text)?,
+        },
         Err(_) => serde_json::from_slice(bytes)?,
     };
     if raw.event_source.is_none() && raw.class_uid.is_some() {
@@ -580,8 +611,8 @@ fn set_texts<'a>(field: &mut Vec<String>, values: impl Iterator<Item = &'a str>)
 
 /// Keeps a nested object as JSON text, with secret material redacted; JSON
 /// `null` counts as absent.
-fn json_text(value: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let text = value.map(RawValue::get).filter(|text| *text != "null")?;
+fn json_text(value: Option<&str>) -> Option<Cow<'_, str>> {
+    let text = value.filter(|text| *text != "null")?;
     Some(redacted(text))
 }
 
@@ -858,8 +889,8 @@ fn ends_in_secret_name(reversed: impl Iterator<Item = u8>) -> bool {
 }
 
 /// Reads `readOnly`, which some exporters write as the string `"true"`.
-fn lenient_bool(value: &RawValue) -> Option<bool> {
-    match value.get().trim_matches('"') {
+fn lenient_bool(value: &str) -> Option<bool> {
+    match value.trim_matches('"') {
         "true" | "True" | "TRUE" => Some(true),
         "false" | "False" | "FALSE" => Some(false),
         _ => None,
@@ -947,11 +978,8 @@ impl<'de> serde::de::Visitor<'de> for FieldIndex {
 
 /// Returns the first non-empty string among the request fields that name
 /// the asset of `service`.
-fn request_identifier(
-    service: CryptoService,
-    parameters: Option<&RawValue>,
-) -> Option<Cow<'_, str>> {
-    let text = parameters?.get();
+fn request_identifier(service: CryptoService, parameters: Option<&str>) -> Option<Cow<'_, str>> {
+    let text = parameters?;
     if !text.starts_with('{') {
         return None;
     }
@@ -974,11 +1002,8 @@ fn request_identifier(
 /// The asset a creating call returns: `CreateKey`, `CreateSecret`,
 /// `RequestCertificate` and `CreateCertificateAuthority` name it only in
 /// the response.
-fn response_identifier(
-    service: CryptoService,
-    response: Option<&RawValue>,
-) -> Option<Cow<'_, str>> {
-    let text = response?.get();
+fn response_identifier(service: CryptoService, response: Option<&str>) -> Option<Cow<'_, str>> {
+    let text = response?;
     if !text.starts_with('{') {
         return None;
     }
@@ -1221,7 +1246,7 @@ mod tests {
 
     fn identifier(service: CryptoService, parameters: &str) -> Option<String> {
         let raw: Box<RawValue> = serde_json::from_str(parameters).unwrap();
-        request_identifier(service, Some(&raw)).map(Cow::into_owned)
+        request_identifier(service, Some(raw.get())).map(Cow::into_owned)
     }
 
     #[test]

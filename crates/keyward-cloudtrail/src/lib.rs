@@ -13,6 +13,7 @@ mod event;
 pub mod gzip;
 mod names;
 mod ocsf;
+mod plain;
 mod reader;
 mod resource;
 mod service;

@@ -56,10 +56,10 @@ pub fn classify_ocsf(event: &Value, into: &mut Event) -> Result<Classified, Reco
 
     let payloads = Payloads::of(event)?;
     let mut raw = record_fields(event, rc2)?;
-    raw.request_parameters = payloads.request.as_deref();
-    raw.response_elements = payloads.response.as_deref();
-    raw.additional_event_data = payloads.additional.as_deref();
-    raw.read_only = payloads.read_only.as_deref();
+    raw.request_parameters = payloads.request.as_deref().map(RawValue::get);
+    raw.response_elements = payloads.response.as_deref().map(RawValue::get);
+    raw.additional_event_data = payloads.additional.as_deref().map(RawValue::get);
+    raw.read_only = payloads.read_only.as_deref().map(RawValue::get);
     match classify(raw, into)? {
         Parsed::One(classified) => Ok(classified),
         Parsed::Records(_) => Ok(Classified::NotCloudTrail),
