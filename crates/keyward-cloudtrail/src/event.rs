@@ -647,8 +647,7 @@ const FIELDS_ENDING_IN: [u32; 256] = {
 };
 
 /// Text that starts or ends a PEM private key, which is secret under any
-/// field name. JSON escapes its line breaks, so JSON text that contains one
-/// has a backslash and is parsed.
+/// field name, on several lines or on one.
 const PEM_PRIVATE_KEY: &[u8] = b"PRIVATE KEY-----";
 
 /// The value that replaces secret material.
@@ -682,15 +681,17 @@ fn redacted(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Reports whether JSON text may give a [`SECRET_FIELDS`] field a value.
-/// That is so when it assigns one (see [`assigns_secret_field`]) or has an
-/// escape sequence, which could spell one in a way that a plain search
-/// misses. It is also so when the text is a string rather than an object,
-/// because [`redact_text`] reads strings.
+/// Reports whether JSON text may give a [`SECRET_FIELDS`] field a value or
+/// contain a PEM private key. That is so when it assigns one (see
+/// [`assigns_secret_field`]), has an escape sequence, which could spell one
+/// in a way that a plain search misses, or has the text of a PEM private
+/// key's first or last line. It is also so when the text is a string rather
+/// than an object, because [`redact_text`] reads strings.
 fn may_name_secret_field(text: &str) -> bool {
     let bytes = text.as_bytes();
     memchr::memchr(b'\\', bytes).is_some()
         || bytes.first() == Some(&b'"')
+        || memchr::memmem::find(bytes, PEM_PRIVATE_KEY).is_some()
         || assigns_secret_field(text)
 }
 
@@ -827,6 +828,17 @@ fn hex_digit(byte: u8) -> Option<u8> {
 /// Reports whether `before`, the text before a colon or an equals sign,
 /// ends with a secret field name and then only separators.
 fn ends_in_secret_field(before: &str) -> bool {
+    // Most names end in a letter that no secret field ends in, right before
+    // the colon or after a quote, and this rejects them without a search.
+    let last = before
+        .bytes()
+        .rev()
+        .find(|byte| !matches!(byte, b' ' | b'"' | b'\'' | b'\\' | b'+'));
+    if last.is_some_and(|byte| {
+        byte.is_ascii_alphabetic() && FIELDS_ENDING_IN[usize::from(byte.to_ascii_lowercase())] == 0
+    }) {
+        return false;
+    }
     let rest = before.trim_end_matches(|c: char| {
         c.is_whitespace()
             || matches!(
@@ -916,7 +928,7 @@ fn identifier_fields(service: CryptoService) -> &'static [&'static str] {
 struct FieldValues(&'static [&'static str]);
 
 /// Maximum number of field names that a [`FieldValues`] reads.
-const MAX_FIELDS: usize = 4;
+pub(crate) const MAX_FIELDS: usize = 4;
 
 impl<'de> serde::de::DeserializeSeed<'de> for FieldValues {
     type Value = [Option<&'de RawValue>; MAX_FIELDS];
@@ -983,12 +995,14 @@ fn request_identifier(service: CryptoService, parameters: Option<&str>) -> Optio
     if !text.starts_with('{') {
         return None;
     }
+    let names = identifier_fields(service);
+    if let Some(values) = crate::plain::named_strings(text, names) {
+        let id = values.into_iter().flatten().find(|id| !id.is_empty());
+        return id.map(Cow::Borrowed);
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let values = serde::de::DeserializeSeed::deserialize(
-        FieldValues(identifier_fields(service)),
-        &mut deserializer,
-    )
-    .ok()?;
+    let values =
+        serde::de::DeserializeSeed::deserialize(FieldValues(names), &mut deserializer).ok()?;
     deserializer.end().ok()?;
     values.into_iter().flatten().find_map(|value| {
         let mut deserializer = serde_json::Deserializer::from_str(value.get());
@@ -1201,6 +1215,15 @@ mod tests {
             r#"{"note":"-----BEGIN PRIVATE KEY-----\nhunter2\n-----END PRIVATE KEY-----\n"}"#;
         let redacted = redact_secrets(text);
         assert!(!redacted.contains("hunter2"), "{redacted}");
+    }
+
+    #[test]
+    fn private_key_on_one_line_redacted() {
+        let text =
+            r#"{"note":"-----BEGIN EC PRIVATE KEY----- hunter2 -----END EC PRIVATE KEY-----"}"#;
+        let redacted = redact_secrets(text);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert_eq!(redacted, format!(r#"{{"note":"{REDACTED}"}}"#));
     }
 
     #[test]

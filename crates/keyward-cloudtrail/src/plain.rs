@@ -14,7 +14,9 @@ use std::borrow::Cow;
 
 use wide::u8x16;
 
-use crate::event::{RawIdentity, RawRecord, RawResource, RawSessionContext, RawSessionIssuer};
+use crate::event::{
+    MAX_FIELDS, RawIdentity, RawRecord, RawResource, RawSessionContext, RawSessionIssuer,
+};
 
 /// Deepest nesting read. serde_json stops at 128, and text nested deeper
 /// than this is left to it.
@@ -23,16 +25,33 @@ const MAX_DEPTH: usize = 100;
 /// Reads a record that is plain JSON text, or returns `None` when
 /// serde_json must read it.
 pub(crate) fn parse_plain(text: &str) -> Option<RawRecord<'_>> {
-    let mut cursor = Cursor {
-        text,
-        at: 0,
-        block: usize::MAX,
-        quotes: 0,
-    };
+    let mut cursor = Cursor::new(text);
     cursor.skip_space();
     let raw = cursor.record()?;
     cursor.skip_space();
     (cursor.at == text.len()).then_some(raw)
+}
+
+/// Reads the string values of the first [`MAX_FIELDS`] `names` in a plain
+/// JSON object, in the order of the names. As in a map, a repeated key
+/// keeps its last value. A value that is not a string counts as absent.
+/// Returns `None` when serde_json must read the text.
+pub(crate) fn named_strings<'a>(
+    text: &'a str,
+    names: &[&str],
+) -> Option<[Option<&'a str>; MAX_FIELDS]> {
+    let mut cursor = Cursor::new(text);
+    let mut values = [None; MAX_FIELDS];
+    cursor.skip_space();
+    cursor.object(|cursor, key| {
+        let value = cursor.value(1)?;
+        if let Some(slot) = names.iter().take(MAX_FIELDS).position(|name| *name == key) {
+            values[slot] = value.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+        }
+        Some(())
+    })?;
+    cursor.skip_space();
+    (cursor.at == text.len()).then_some(values)
 }
 
 /// Bytes classified at once when looking for the end of a string.
@@ -152,6 +171,15 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            at: 0,
+            block: usize::MAX,
+            quotes: 0,
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -658,6 +686,35 @@ mod tests {
         ];
         for case in cases {
             assert!(read_alike(case), "{case}");
+        }
+    }
+
+    #[test]
+    fn named_strings_last_value_kept() {
+        let names = ["keyId", "sourceKeyId", "targetKeyId"];
+        let cases = [
+            (
+                r#"{"keyId":"a","keyId":"b"}"#,
+                Some([Some("b"), None, None, None]),
+            ),
+            (
+                r#"{"keyId":7,"targetKeyId":"t"}"#,
+                Some([None, None, Some("t"), None]),
+            ),
+            (
+                r#"{"keyId":"a","keyId":null}"#,
+                Some([None, None, None, None]),
+            ),
+            (
+                r#" { "sourceKeyId" : "s" , "x" : [1] } "#,
+                Some([None, Some("s"), None, None]),
+            ),
+            (r#"{"keyId":"a\u0062"}"#, None),
+            (r#"{"keyId":"a",}"#, None),
+            (r#"{"keyId":"a"} x"#, None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(named_strings(text, &names), expected, "{text}");
         }
     }
 
