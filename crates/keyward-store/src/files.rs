@@ -22,8 +22,20 @@ use crate::error::{Result, StoreError};
 /// wasted work.
 const UNIQUE_COLUMNS: [&str; 2] = ["event_key", "metadata_uid"];
 
-/// Columns of JSON text, which are long and mostly unique. Their minimum and
-/// maximum take time to compute and let no query skip a file.
+/// Columns whose minimum and maximum take time to compute but let no query
+/// skip a file, because one file's values span nearly their whole range:
+/// values unique per row (keys, random ids), free text and JSON text.
+const NO_STATISTICS_COLUMNS: [&str; 7] = [
+    "event_key",
+    "metadata_uid",
+    "api_response_message",
+    "http_request_user_agent",
+    "api_request_data",
+    "api_response_data",
+    "additional_event_data",
+];
+
+/// Columns of JSON text, which are long and mostly unique.
 const JSON_TEXT_COLUMNS: [&str; 3] = [
     "api_request_data",
     "api_response_data",
@@ -148,7 +160,7 @@ fn write_parquet(
             let column = ColumnPath::from(name);
             properties = properties.set_column_dictionary_enabled(column, false);
         }
-        if JSON_TEXT_COLUMNS.contains(&name) {
+        if NO_STATISTICS_COLUMNS.contains(&name) {
             let column = ColumnPath::from(name);
             properties = properties.set_column_statistics_enabled(column, EnabledStatistics::None);
         }
