@@ -95,21 +95,28 @@ fn bad_files_reported_and_exit_code_partial() {
     let mut truncated = std::fs::read(tree.join("whole.json.gz")).unwrap();
     truncated.truncate(truncated.len() / 2);
     std::fs::write(tree.join("truncated.json.gz"), truncated).unwrap();
+    std::fs::write(tree.join("empty.json.gz"), b"").unwrap();
     std::os::unix::fs::symlink(tree.join("missing.json"), tree.join("dangling.json")).unwrap();
 
     let store = work.path().join("store");
     let output = keyward(&store, &["ingest", "--no-progress", tree.to_str().unwrap()]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
-    for name in ["invalid.json", "truncated.json.gz", "dangling.json"] {
+    for name in [
+        "invalid.json",
+        "truncated.json.gz",
+        "empty.json.gz",
+        "dangling.json",
+    ] {
         let line = stderr.lines().find(|line| line.contains(name));
         assert!(line.is_some(), "no error line names {name}:\n{stderr}");
     }
     assert!(!stderr.contains("good.json"), "{stderr}");
     assert!(stderr.contains("invalid JSON"), "{stderr}");
     assert!(stderr.contains("gzip"), "{stderr}");
+    assert!(stderr.contains("the file is empty"), "{stderr}");
     let summary = text(&output.stdout);
-    assert!(summary.contains("3 failed"), "{summary}");
+    assert!(summary.contains("4 failed"), "{summary}");
 
     let count = keyward(
         &store,

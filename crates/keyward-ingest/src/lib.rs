@@ -453,6 +453,14 @@ fn read_file(
     options: &ReadOptions,
     sink: &mut dyn FnMut(&Event),
 ) -> Result<FileSummary, String> {
+    // A gzip file has at least a header and a trailer, so an empty one was
+    // cut off, as an interrupted download leaves it.
+    let size = content
+        .as_ref()
+        .map_or(file.size, |content| content.len() as u64);
+    if size == 0 && file.id.to_ascii_lowercase().ends_with(".gz") {
+        return Err("invalid gzip file: the file is empty; download it again".to_owned());
+    }
     if !is_parquet(&file.id) {
         if let Some(content) = content {
             return Ok(read_log_bytes(&content, options, sink));
