@@ -417,3 +417,33 @@ fn usage_records_failed_rotation() {
         "{csv}"
     );
 }
+
+#[test]
+fn long_partition_values_stored() {
+    let work = tempfile::tempdir().unwrap();
+    let region = "\u{e9}".repeat(150);
+    let account = "1".repeat(300);
+    let records = [
+        record(1, 1).replace("us-east-1", &region),
+        record(2, 1).replace("111122223333", &account),
+        record(3, 1),
+    ];
+    let file = work.path().join("long.json");
+    std::fs::write(&file, format!("{{\"Records\":[{}]}}", records.join(","))).unwrap();
+
+    let store = work.path().join("store");
+    let output = keyward(&store, &["ingest", "--no-progress", file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let sql = "SELECT cloud_region, cloud_account_uid FROM events ORDER BY metadata_uid";
+    let rows = keyward(&store, &["sql", "--format", "jsonl", sql]);
+    assert!(rows.status.success(), "{}", text(&rows.stderr));
+    let rows: Vec<serde_json::Value> = text(&rows.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["cloud_region"], region.as_str());
+    assert_eq!(rows[1]["cloud_account_uid"], account.as_str());
+    assert_eq!(rows[2]["cloud_region"], "us-east-1");
+}

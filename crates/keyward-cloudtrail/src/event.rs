@@ -700,6 +700,15 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
     use serde_json::Value;
     match value {
         Value::Object(fields) => {
+            // A key cannot be redacted alone, so an object with a PEM private
+            // key as a key is replaced whole.
+            let pem_key = fields
+                .keys()
+                .any(|name| memchr::memmem::find(name.as_bytes(), PEM_PRIVATE_KEY).is_some());
+            if pem_key {
+                *value = Value::String(REDACTED.to_owned());
+                return true;
+            }
             let mut changed = false;
             for (name, field) in fields.iter_mut() {
                 let secret = is_secret_name(name);
@@ -1224,6 +1233,13 @@ mod tests {
         let redacted = redact_secrets(text);
         assert!(!redacted.contains("hunter2"), "{redacted}");
         assert_eq!(redacted, format!(r#"{{"note":"{REDACTED}"}}"#));
+    }
+
+    #[test]
+    fn private_key_as_key_redacted() {
+        let text = r#"{"a":{"-----BEGIN PRIVATE KEY----- hunter2 -----END PRIVATE KEY-----":1}}"#;
+        let redacted = redact_secrets(text);
+        assert_eq!(redacted, format!(r#"{{"a":"{REDACTED}"}}"#));
     }
 
     #[test]
