@@ -425,33 +425,21 @@ impl<'a> Cursor<'a> {
         let mut identity = RawIdentity::default();
         let mut seen = Seen::default();
         self.object(|cursor, key| {
-            match key {
-                "type" => {
-                    seen.first(0)?;
-                    identity.kind = cursor.text()?;
-                }
-                "principalId" => {
-                    seen.first(1)?;
-                    identity.principal_id = cursor.text()?;
-                }
-                "arn" => {
-                    seen.first(2)?;
-                    identity.arn = cursor.text()?;
-                }
-                "accountId" => {
-                    seen.first(3)?;
-                    identity.account_id = cursor.text()?;
-                }
-                "invokedBy" => {
-                    seen.first(4)?;
-                    identity.invoked_by = cursor.text()?;
-                }
+            let (bit, field) = match key {
+                "type" => (0, &mut identity.kind),
+                "principalId" => (1, &mut identity.principal_id),
+                "arn" => (2, &mut identity.arn),
+                "accountId" => (3, &mut identity.account_id),
+                "invokedBy" => (4, &mut identity.invoked_by),
                 "sessionContext" => {
                     seen.first(5)?;
                     identity.session_context = cursor.nullable(b'{', Self::session_context)?;
+                    return Some(());
                 }
-                _ => cursor.skip(2)?,
-            }
+                _ => return cursor.skip(2),
+            };
+            seen.first(bit)?;
+            *field = cursor.text()?;
             Some(())
         })?;
         Some(identity)
@@ -493,19 +481,15 @@ impl<'a> Cursor<'a> {
             let mut resource = RawResource::default();
             let mut seen = Seen::default();
             cursor.object(|cursor, key| {
-                match key {
-                    // `arn` is another name of `ARN`, so one of each is a
-                    // repeated field too.
-                    "ARN" | "arn" => {
-                        seen.first(0)?;
-                        resource.arn = cursor.text()?;
-                    }
-                    "type" => {
-                        seen.first(1)?;
-                        resource.kind = cursor.text()?;
-                    }
-                    _ => cursor.skip(3)?,
-                }
+                // `arn` is another name of `ARN`, so one of each is a
+                // repeated field too.
+                let (bit, field) = match key {
+                    "ARN" | "arn" => (0, &mut resource.arn),
+                    "type" => (1, &mut resource.kind),
+                    _ => return cursor.skip(3),
+                };
+                seen.first(bit)?;
+                *field = cursor.text()?;
                 Some(())
             })?;
             resources.push(resource);
