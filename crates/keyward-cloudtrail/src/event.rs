@@ -837,8 +837,8 @@ fn hex_digit(byte: u8) -> Option<u8> {
 /// Reports whether `before`, the text before a colon or an equals sign,
 /// ends with a secret field name and then only separators.
 fn ends_in_secret_field(before: &str) -> bool {
-    // Most names end in a letter that no secret field ends in, right before
-    // the colon or after a quote, and this rejects them without a search.
+    // Most JSON keys end, before their closing quote, in a letter that ends
+    // no secret field name, so they are rejected here before the full check.
     let last = before
         .bytes()
         .rev()

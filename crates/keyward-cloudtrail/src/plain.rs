@@ -59,8 +59,8 @@ const BLOCK: usize = 64;
 
 /// Returns the mask of quotes in a block, one bit per byte with the lowest
 /// bit first, or `None` when the block has a backslash or a byte below
-/// 0x20. Such text has no escape sequence, and its only whitespace is the
-/// space.
+/// 0x20. Text without those has no escape sequence, and its only whitespace
+/// is the space.
 fn block_quotes(block: &[u8; BLOCK]) -> Option<u64> {
     let mut quotes = 0u64;
     let mut other = 0u64;
@@ -103,8 +103,8 @@ enum Field {
     DetailType,
 }
 
-/// Keys whose records serde_json reads: they make the object an envelope,
-/// a digest, an Insights event, a file of records or an OCSF event.
+/// Keys that leave a record to serde_json, because they make the object an
+/// envelope, a digest, an Insights event, a file of records or an OCSF event.
 const LEFT_TO_SERDE: [&str; 6] = [
     "Records",
     "detail",
@@ -149,7 +149,7 @@ impl Field {
 struct Seen(u32);
 
 impl Seen {
-    /// Marks a field as read; returns `None` when it already was.
+    /// Marks a field as read. Returns `None` when it already was.
     fn first(&mut self, bit: u32) -> Option<()> {
         let mask = 1 << bit;
         if self.0 & mask != 0 {
@@ -190,7 +190,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Skips spaces, then `byte`; `None` when another byte comes first.
+    /// Skips spaces, then `byte`. Returns `None` when another byte comes
+    /// first.
     fn expect(&mut self, byte: u8) -> Option<()> {
         self.skip_space();
         (self.peek()? == byte).then(|| self.at += 1)
@@ -514,8 +515,9 @@ mod tests {
         let Some(plain) = parse_plain(text) else {
             return false;
         };
-        let parsed: RawRecord<'_> = serde_json::from_str(text)
-            .unwrap_or_else(|error| panic!("serde_json rejects ({error}) what was read: {text}"));
+        let parsed: RawRecord<'_> = serde_json::from_str(text).unwrap_or_else(|error| {
+            panic!("serde_json rejects the text that was read ({error}): {text}")
+        });
         assert_eq!(format!("{plain:?}"), format!("{parsed:?}"), "{text}");
         true
     }
@@ -576,10 +578,11 @@ mod tests {
     #[test]
     fn fixture_records_match_serde_json() {
         let objects = fixture_objects();
-        let read = objects.iter().filter(|text| read_alike(text)).count();
-        // Records with escapes, such as policies held as JSON strings, and
-        // the envelopes and files of records are left to serde_json.
         assert!(objects.len() > 300, "{} objects", objects.len());
+
+        let read = objects.iter().filter(|text| read_alike(text)).count();
+        // Records with escapes, such as policies stored as JSON strings, and
+        // the envelopes and files of records are left to serde_json.
         assert!(read * 2 > objects.len(), "{read} of {} read", objects.len());
     }
 
@@ -620,7 +623,7 @@ mod tests {
             r#"{"userIdentity":{"arn":"a","arn":"b"}}"#,
             r#"{"resources":[{"ARN":"a","arn":"b"}]}"#,
             r#"{"userIdentity":{"sessionContext":{"sessionIssuer":{"arn":"a","arn":"b"}}}}"#,
-            // Values of another type than the field's.
+            // Values of the wrong type.
             r#"{"eventVersion":1.08}"#,
             r#"{"userIdentity":["Root","p"]}"#,
             r#"{"resources":[null]}"#,
@@ -649,7 +652,6 @@ mod tests {
         ];
         for case in cases {
             assert!(parse_plain(case).is_none(), "{case}");
-            read_alike(case);
         }
     }
 
@@ -713,6 +715,5 @@ mod tests {
         };
         assert!(read_alike(&nested(MAX_DEPTH - 2)));
         assert!(parse_plain(&nested(MAX_DEPTH)).is_none());
-        read_alike(&nested(200));
     }
 }
