@@ -130,6 +130,84 @@ fn bad_files_reported_and_exit_code_partial() {
 }
 
 #[test]
+fn dry_run_stores_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("logs");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::copy(
+        fixture("cloudtrail/kms/ct-decrypt.1.json"),
+        tree.join("good.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("cloudtrail/invalid-as-published/kms/ct-encrypt.1.json"),
+        tree.join("invalid.json"),
+    )
+    .unwrap();
+    let records: Vec<String> = (0..500).map(|i| record(i, 1)).collect();
+    let file = format!("{{\"Records\":[{}]}}", records.join(","));
+    write_gzip(&tree.join("whole.json.gz"), file.as_bytes());
+    let tree = tree.to_str().unwrap();
+    let store = work.path().join("store");
+    let summary_of =
+        |output: &Output| -> serde_json::Value { serde_json::from_slice(&output.stdout).unwrap() };
+
+    let dry = keyward(&store, &["ingest", "--dry-run", "--no-progress", tree]);
+    assert_eq!(dry.status.code(), Some(3), "{}", text(&dry.stderr));
+    assert!(text(&dry.stderr).contains("invalid.json"));
+    assert!(
+        text(&dry.stdout)
+            .starts_with("dry run, nothing stored: 3 files (2 read, 0 unchanged, 1 failed")
+    );
+    assert!(
+        text(&dry.stdout).contains(", 501 crypto events read,"),
+        "{}",
+        text(&dry.stdout)
+    );
+    assert!(!store.exists(), "a dry run created the store");
+
+    let args = ["ingest", "--no-progress", "--summary", "json", tree];
+    let dry_args = [
+        "ingest",
+        "--dry-run",
+        "--no-progress",
+        "--summary",
+        "json",
+        tree,
+    ];
+    let dry = summary_of(&keyward(&store, &dry_args));
+    let ingested = summary_of(&keyward(&store, &args));
+    for field in [
+        "files_ingested",
+        "files_failed",
+        "records_read",
+        "events_read",
+        "errors",
+    ] {
+        assert_eq!(dry[field], ingested[field], "{field}");
+    }
+    assert_eq!(dry["events_stored"], 0);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(ingested["dry_run"], false);
+    assert_eq!(ingested["events_stored"], 501);
+
+    // On a store, the files that an ingest would skip are skipped, and the
+    // store is left as it was.
+    let modified = || -> Vec<_> {
+        walk(&store)
+            .into_iter()
+            .map(|path| (std::fs::metadata(&path).unwrap().modified().unwrap(), path))
+            .collect()
+    };
+    let before = modified();
+    let again = summary_of(&keyward(&store, &dry_args));
+    assert_eq!(again["files_unchanged"], 2);
+    assert_eq!(again["files_failed"], 1);
+    assert_eq!(again["files_ingested"], 0);
+    assert_eq!(modified(), before);
+}
+
+#[test]
 fn query_list_snapshot() {
     let work = tempfile::tempdir().unwrap();
     let output = keyward(work.path(), &["query", "--list"]);

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use keyward_ingest::{IngestOptions, IngestSummary, Source, ingest};
+use keyward_ingest::{IngestOptions, IngestSummary, Source, dry_run, ingest};
 use keyward_store::Store;
 
 use super::counted;
@@ -30,6 +30,12 @@ pub struct Args {
     /// Read files again even when the store has them unchanged.
     #[arg(long)]
     force: bool,
+
+    /// Read and check the files, and report what an ingest would read and
+    /// every problem, but change nothing: no events are stored, no file is
+    /// recorded as ingested, and a missing store is not created.
+    #[arg(long)]
+    dry_run: bool,
 
     /// S3 endpoint URL, for an S3-compatible server; AWS_ENDPOINT_URL also
     /// sets it.
@@ -78,19 +84,30 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         options.threads = usize::from(threads);
     }
 
-    let store = Store::create_or_open(store_path)
-        .with_context(|| format!("failed to open the store at {}", store_path.display()))?;
     let runtime = super::runtime()?;
-    let summary = ingest(
-        &store,
-        &sources,
-        &options,
-        runtime.handle(),
-        &mut |problem| {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "error: {problem}");
-        },
-    )?;
+    let mut report = |problem: &keyward_ingest::Problem| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "error: {problem}");
+    };
+    let open_failed = || format!("failed to open the store at {}", store_path.display());
+    let summary = if args.dry_run {
+        // A dry run reads the manifest of an existing store, to skip the
+        // files that an ingest would skip, and creates none.
+        let store = Store::exists(store_path)
+            .then(|| Store::open(store_path))
+            .transpose()
+            .with_context(open_failed)?;
+        dry_run(
+            store.as_ref(),
+            &sources,
+            &options,
+            runtime.handle(),
+            &mut report,
+        )?
+    } else {
+        let store = Store::create_or_open(store_path).with_context(open_failed)?;
+        ingest(&store, &sources, &options, runtime.handle(), &mut report)?
+    };
     print_summary(&summary, args.summary)?;
     Ok(if summary.is_partial() {
         ExitCode::from(EXIT_PARTIAL)
@@ -117,8 +134,27 @@ pub fn summary_line(summary: &IngestSummary) -> String {
     };
     let skipped = summary.digest_files + summary.insight_files + summary.other_files;
     let not_kept = summary.skipped_records + summary.not_cloudtrail;
+    let (prefix, read_in_full, events) = if summary.dry_run {
+        let events = counted(
+            summary.events_read,
+            "crypto event read",
+            "crypto events read",
+        );
+        ("dry run, nothing stored: ", "read", events)
+    } else {
+        let stored = counted(
+            summary.events_stored,
+            "crypto event stored",
+            "crypto events stored",
+        );
+        let events = format!(
+            "{stored}, {}",
+            counted(summary.duplicates, "duplicate", "duplicates")
+        );
+        ("", "ingested", events)
+    };
     format!(
-        "{} ({} ingested, {} unchanged, {} failed, {} skipped), {}, {}, {}, \
+        "{prefix}{} ({} {read_in_full}, {} unchanged, {} failed, {} skipped), {}, {events}, \
          {} (digests, Insights or not CloudTrail), {}; {megabytes:.1} MB in {:.2} s \
          ({rate:.1} MB/s)",
         counted(summary.files + skipped, "file", "files"),
@@ -127,12 +163,6 @@ pub fn summary_line(summary: &IngestSummary) -> String {
         summary.files_failed,
         skipped,
         counted(summary.records_read, "record read", "records read"),
-        counted(
-            summary.events_stored,
-            "crypto event stored",
-            "crypto events stored"
-        ),
-        counted(summary.duplicates, "duplicate", "duplicates"),
         counted(not_kept, "JSON value skipped", "JSON values skipped"),
         counted(summary.errors, "error", "errors"),
         summary.seconds,

@@ -113,6 +113,8 @@ pub struct IngestSummary {
     pub sources_failed: u64,
     /// CloudTrail records read.
     pub records_read: u64,
+    /// Events of kept services read, second deliveries included.
+    pub events_read: u64,
     /// Events of kept services newly stored.
     pub events_stored: u64,
     /// Events dropped because the store or this run already had them.
@@ -134,6 +136,8 @@ pub struct IngestSummary {
     pub parquet_files: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Whether the run was a dry run, which stores nothing.
+    pub dry_run: bool,
 }
 
 impl IngestSummary {
@@ -177,9 +181,51 @@ pub fn ingest(
     runtime: &Handle,
     on_problem: &mut dyn FnMut(&Problem),
 ) -> Result<IngestSummary, IngestError> {
+    run(Mode::Ingest(store), sources, options, runtime, on_problem)
+}
+
+/// Reads the sources as [`ingest`] does and reports the same counts and
+/// problems, but stores nothing: the events read are dropped, and no file
+/// goes into the manifest.
+///
+/// Of `store`, only the manifest is read, to skip the files that an
+/// ingest would skip. Without a store, every file is read.
+pub fn dry_run(
+    store: Option<&Store>,
+    sources: &[Source],
+    options: &IngestOptions,
+    runtime: &Handle,
+    on_problem: &mut dyn FnMut(&Problem),
+) -> Result<IngestSummary, IngestError> {
+    run(Mode::DryRun(store), sources, options, runtime, on_problem)
+}
+
+/// Destination of the events that a run reads.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// Writes them into the store.
+    Ingest(&'a Store),
+    /// Drops them, and reads only the manifest of the store, if any.
+    DryRun(Option<&'a Store>),
+}
+
+fn run(
+    mode: Mode<'_>,
+    sources: &[Source],
+    options: &IngestOptions,
+    runtime: &Handle,
+    on_problem: &mut dyn FnMut(&Problem),
+) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
-    let _lock = store.lock()?;
-    let mut summary = IngestSummary::default();
+    let (store, writing) = match mode {
+        Mode::Ingest(store) => (Some(store), Some(store)),
+        Mode::DryRun(store) => (store, None),
+    };
+    let _lock = writing.map(Store::lock).transpose()?;
+    let mut summary = IngestSummary {
+        dry_run: writing.is_none(),
+        ..IngestSummary::default()
+    };
 
     let s3 = needs_s3(sources).then(|| match &options.s3_client {
         Some(client) => S3Reader::from_client(client.clone(), runtime.clone()),
@@ -191,7 +237,7 @@ pub fn ingest(
     summary.insight_files = listing.insight_files;
     summary.other_files = listing.other_files;
 
-    let manifest = store.manifest()?;
+    let manifest = store.map(Store::manifest).transpose()?.unwrap_or_default();
     let (pending, unchanged): (Vec<_>, Vec<_>) = listing
         .files
         .into_iter()
@@ -228,10 +274,14 @@ pub fn ingest(
     };
 
     let run_id = run_id();
-    let mut writer = store.writer(run_id.clone());
-    if let Some(bytes) = options.flush_bytes {
-        writer = writer.with_flush_bytes(bytes);
-    }
+    let mut writer = writing.map(|store| {
+        let writer = store.writer(run_id.clone());
+        match options.flush_bytes {
+            Some(bytes) => writer.with_flush_bytes(bytes),
+            None => writer,
+        }
+    });
+    let keep_events = writer.is_some();
     let (sender, receiver) = bounded(QUEUE_LENGTH);
     // Event buffers that the writer has emptied go back to the readers.
     let (spare_sender, spare) = unbounded();
@@ -245,7 +295,9 @@ pub fn ingest(
             let spare = spare.clone();
             let s3 = s3.clone();
             let read = options.read.clone();
-            scope.spawn(move || read_files(&work, &sender, &spare, s3.as_ref(), &read));
+            scope.spawn(move || {
+                read_files(&work, &sender, &spare, s3.as_ref(), &read, keep_events);
+            });
         }
         // The readers hold the only receivers of the work queue, so that
         // the read-ahead thread stops once they have, also after a failure.
@@ -255,14 +307,20 @@ pub fn ingest(
         let written = write_events(
             receiver,
             &spare_sender,
-            &mut writer,
+            writer.as_mut(),
             &mut summary,
             &progress,
             &mut report,
         );
         // Workers stop at their next send once the receiver is gone.
-        written.and_then(|()| writer.finish().map_err(IngestError::from))
-    })?;
+        written.and_then(|()| {
+            writer
+                .map(keyward_store::EventWriter::finish)
+                .transpose()
+                .map_err(IngestError::from)
+        })
+    })?
+    .unwrap_or_default();
     progress.finish_and_clear();
 
     summary.events_stored = stats.stored;
@@ -381,22 +439,26 @@ fn read_small_file(path: &std::path::Path, size: u64) -> Option<Vec<u8>> {
 /// Reads files from the work queue until it is empty or the writer stops.
 ///
 /// Events of consecutive files go to the writer together, up to
-/// [`EVENT_BATCH`], in buffers taken from `spare` when it has one. A file
-/// is reported done only after all its events were sent, because the
-/// writer records it in the manifest once the events sent before are
-/// stored.
+/// [`EVENT_BATCH`], in buffers taken from `spare` when it has one, unless
+/// `keep_events` is false, which drops them. A file is reported done only
+/// after all its events were sent, because the writer records it in the
+/// manifest once the events sent before are stored.
 fn read_files(
     work: &Receiver<Work>,
     sender: &Sender<Message>,
     spare: &Receiver<EventRows>,
     s3: Option<&S3Reader>,
     options: &ReadOptions,
+    keep_events: bool,
 ) {
     let mut events = EventRows::default();
     let mut finished: Vec<Message> = Vec::new();
     for Work { file, content } in work {
         let mut writer_gone = false;
         let summary = read_file(&file, content, s3, options, &mut |event| {
+            if !keep_events {
+                return;
+            }
             events.push(event, &file.id);
             if events.len() == EVENT_BATCH {
                 let full = take_events(&mut events, spare);
@@ -502,12 +564,12 @@ fn open_stream(file: &SourceFile, s3: Option<&S3Reader>) -> Result<Box<dyn Read>
 }
 
 /// Receives the readers' messages, converts their events to Arrow, and
-/// passes them to the store writer. Each emptied event buffer goes to
-/// `spare`, for a reader to fill again.
+/// passes them to the store writer, if there is one. Each emptied event
+/// buffer goes to `spare`, for a reader to fill again.
 fn write_events(
     receiver: Receiver<Message>,
     spare: &Sender<EventRows>,
-    writer: &mut keyward_store::EventWriter<'_>,
+    mut writer: Option<&mut keyward_store::EventWriter<'_>>,
     summary: &mut IngestSummary,
     progress: &ProgressBar,
     report: &mut dyn FnMut(&Problem),
@@ -519,9 +581,11 @@ fn write_events(
     for message in receiver {
         match message {
             Message::Events(mut events) => {
-                batches.push_rows(&mut events);
-                for batch in batches.finish()? {
-                    writer.push_batch(batch)?;
+                if let Some(writer) = writer.as_deref_mut() {
+                    batches.push_rows(&mut events);
+                    for batch in batches.finish()? {
+                        writer.push_batch(batch)?;
+                    }
                 }
                 let _ = spare.send(events);
             }
@@ -544,13 +608,15 @@ fn write_events(
                 }
                 if file_summary.error_count == 0 {
                     summary.files_ingested += 1;
-                    writer.source_done(ManifestEntry {
-                        source: file.id,
-                        fingerprint: file.fingerprint,
-                        ingested_at,
-                        records: file_summary.records,
-                        events: file_summary.crypto_events,
-                    });
+                    if let Some(writer) = writer.as_deref_mut() {
+                        writer.source_done(ManifestEntry {
+                            source: file.id,
+                            fingerprint: file.fingerprint,
+                            ingested_at,
+                            records: file_summary.records,
+                            events: file_summary.crypto_events,
+                        });
+                    }
                 } else {
                     summary.files_failed += 1;
                 }
@@ -573,6 +639,7 @@ fn write_events(
 
 fn add_file_summary(summary: &mut IngestSummary, file: &FileSummary) {
     summary.records_read += file.records;
+    summary.events_read += file.crypto_events;
     summary.other_events += file.other_events;
     summary.skipped_records += file.insight_records + file.digests;
     summary.not_cloudtrail += file.not_cloudtrail;

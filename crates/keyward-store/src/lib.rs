@@ -71,6 +71,11 @@ impl Store {
         Ok(store)
     }
 
+    /// Reports whether `root` holds a store.
+    pub fn exists(root: &Path) -> bool {
+        root.join(FORMAT_FILE).exists()
+    }
+
     /// Opens an existing store for reading.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let store = Self { root: root.into() };
