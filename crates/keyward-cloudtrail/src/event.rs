@@ -7,6 +7,7 @@
 //! as their original text.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use compact_str::CompactString;
 use serde::Deserialize;
@@ -533,7 +534,10 @@ fn build_event(
     *error_code = text(&raw.error_code)
         .filter(|code| !code.is_empty())
         .map(CompactString::from);
-    set_text(error_message, text(&raw.error_message));
+    set_text(
+        error_message,
+        text(&raw.error_message).map(redacted_free_text).as_deref(),
+    );
     *actor_type = identity
         .and_then(|i| text(&i.kind))
         .map(CompactString::from);
@@ -554,7 +558,10 @@ fn build_event(
         .and_then(|i| text(&i.invoked_by))
         .map(CompactString::from);
     *source_ip = text(&raw.source_ip).map(CompactString::from);
-    set_text(user_agent, text(&raw.user_agent));
+    set_text(
+        user_agent,
+        text(&raw.user_agent).map(redacted_free_text).as_deref(),
+    );
     *read_only = raw.read_only.and_then(lenient_bool);
     set_texts(resource_arns, arns());
     set_text(event_resource, resource.as_deref());
@@ -619,12 +626,13 @@ fn json_text(value: Option<&str>) -> Option<Cow<'_, str>> {
 /// Request and response fields that carry secret material. CloudTrail
 /// hides them itself; a log that was altered or exported by another tool
 /// may not, and keyward never stores a secret.
-const SECRET_FIELDS: [&str; 12] = [
+const SECRET_FIELDS: [&str; 18] = [
     "secretstring",
     "secretbinary",
     "plaintext",
     "privatekey",
     "privatekeyplaintext",
+    "privatekeypem",
     "passphrase",
     "password",
     "sessiontoken",
@@ -632,6 +640,11 @@ const SECRET_FIELDS: [&str; 12] = [
     "keymaterial",
     "encryptedkeymaterial",
     "sharedsecret",
+    "clientsecret",
+    "apikey",
+    "accesstoken",
+    "refreshtoken",
+    "authtoken",
 ];
 
 /// For each byte, the [`SECRET_FIELDS`] that end in it, as bit masks.
@@ -646,22 +659,43 @@ const FIELDS_ENDING_IN: [u32; 256] = {
     masks
 };
 
-/// Text that starts or ends a PEM private key, which is secret under any
-/// field name, on several lines or on one.
-const PEM_PRIVATE_KEY: &[u8] = b"PRIVATE KEY-----";
+/// Text inside the first and last lines of a PEM or OpenPGP private key,
+/// which is secret under any field name, on several lines or on one: PEM
+/// armor reads `-----BEGIN RSA PRIVATE KEY-----`, OpenPGP armor
+/// `-----BEGIN PGP PRIVATE KEY BLOCK-----`.
+const PRIVATE_KEY_LABEL: &[u8] = b"PRIVATE KEY";
+
+/// Ends of PEM and OpenPGP armor lines after [`PRIVATE_KEY_LABEL`].
+const PRIVATE_KEY_LABEL_ENDS: [&[u8]; 2] = [b"-----", b" BLOCK-----"];
+
+/// The start of the first line of a PuTTY private key file, a format of
+/// PuTTY's own.
+const PUTTY_PRIVATE_KEY: &[u8] = b"PuTTY-User-Key-File-";
+
+/// Reports whether text has the first or last line of a private key's
+/// armor, or the first line of a PuTTY private key file.
+fn has_private_key(bytes: &[u8]) -> bool {
+    let armored = memchr::memmem::find_iter(bytes, PRIVATE_KEY_LABEL).any(|at| {
+        let rest = &bytes[at + PRIVATE_KEY_LABEL.len()..];
+        PRIVATE_KEY_LABEL_ENDS
+            .iter()
+            .any(|end| rest.starts_with(end))
+    });
+    armored || memchr::memmem::find(bytes, PUTTY_PRIVATE_KEY).is_some()
+}
 
 /// The value that replaces secret material.
 pub const REDACTED: &str = "REDACTED_BY_KEYWARD";
 
 /// Replaces the value of every [`SECRET_FIELDS`] key, at any depth, by
 /// [`REDACTED`]. Text that names none of them is returned unchanged. A
-/// string value that holds JSON, or text that gives one a value
-/// (`name=value`, `name: value`), is redacted too.
+/// string value of JSON text is redacted the same way, and one with other
+/// secret material (see [`holds_secret`]) is replaced whole.
 ///
 /// Text that may name one but that `serde_json::Value` cannot hold (a lone
 /// surrogate escape, a number out of range, nesting past the parser's
-/// limit) is replaced whole by [`REDACTED`] as a JSON string, because its
-/// secrets cannot be found.
+/// limit, a key given twice in one object) is replaced whole by
+/// [`REDACTED`] as a JSON string, because its secrets cannot be found.
 pub fn redact_secrets(text: &str) -> String {
     redacted(text).into_owned()
 }
@@ -671,7 +705,7 @@ fn redacted(text: &str) -> Cow<'_, str> {
     if !may_name_secret_field(text) {
         return Cow::Borrowed(text);
     }
-    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
+    let Some(mut value) = parse_without_repeated_keys(text) else {
         return Cow::Owned(format!("\"{REDACTED}\""));
     };
     if redact_value(&mut value) {
@@ -682,17 +716,99 @@ fn redacted(text: &str) -> Cow<'_, str> {
 }
 
 /// Reports whether JSON text may give a [`SECRET_FIELDS`] field a value or
-/// contain a PEM private key. That is so when it assigns one (see
-/// [`assigns_secret_field`]), has an escape sequence, which could spell one
-/// in a way that a plain search misses, or has the text of a PEM private
-/// key's first or last line. It is also so when the text is a string rather
-/// than an object, because [`redact_text`] reads strings.
+/// hold other secret material. That is so when it holds any that
+/// [`holds_secret`] finds in plain text, or has an escape sequence, which
+/// could spell one in a way that a plain search misses. It is also so when
+/// the text is a string rather than an object, because [`redact_text`]
+/// reads strings.
 fn may_name_secret_field(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memchr(b'\\', bytes).is_some()
-        || bytes.first() == Some(&b'"')
-        || memchr::memmem::find(bytes, PEM_PRIVATE_KEY).is_some()
-        || assigns_secret_field(text)
+    memchr::memchr(b'\\', bytes).is_some() || bytes.first() == Some(&b'"') || holds_secret(text)
+}
+
+/// Parses JSON text, or returns `None` when it is invalid or an object in
+/// it gives a key twice. `serde_json::Value` keeps only the last value of a
+/// repeated key, so a secret given first and then `null` would otherwise be
+/// judged by the `null` and stored.
+fn parse_without_repeated_keys(text: &str) -> Option<serde_json::Value> {
+    serde_json::from_str::<UniqueKeys>(text)
+        .ok()
+        .map(|parsed| parsed.0)
+}
+
+/// A JSON value whose objects give each key once.
+struct UniqueKeys(serde_json::Value);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor).map(Self)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON value whose objects give each key once")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut items: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(UniqueKeys(value)) = items.next_element()? {
+            values.push(value);
+        }
+        Ok(values.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut fields: A,
+    ) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(name) = fields.next_key::<String>()? {
+            let UniqueKeys(value) = fields.next_value()?;
+            if object.contains_key(&name) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {name:?} is given twice"
+                )));
+            }
+            object.insert(name, value);
+        }
+        Ok(object.into())
+    }
 }
 
 /// Redacts in place; returns whether anything was replaced.
@@ -702,9 +818,7 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
         Value::Object(fields) => {
             // A key cannot be redacted alone, so an object with a PEM private
             // key as a key is replaced whole.
-            let pem_key = fields
-                .keys()
-                .any(|name| memchr::memmem::find(name.as_bytes(), PEM_PRIVATE_KEY).is_some());
+            let pem_key = fields.keys().any(|name| has_private_key(name.as_bytes()));
             if pem_key {
                 *value = Value::String(REDACTED.to_owned());
                 return true;
@@ -739,35 +853,132 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
 fn redact_text(text: &mut String) -> bool {
     let trimmed = text.trim_start();
     let json = trimmed.starts_with('{') || trimmed.starts_with('[');
-    if json && let Ok(mut nested) = serde_json::from_str::<serde_json::Value>(text) {
+    if json && let Some(mut nested) = parse_without_repeated_keys(text) {
         if !redact_value(&mut nested) {
             return false;
         }
         *text = nested.to_string();
         return true;
     }
-    let pem = memchr::memmem::find(text.as_bytes(), PEM_PRIVATE_KEY).is_some();
-    if !pem && !assigns_secret_field(text) {
+    if !holds_secret(text) {
         return false;
     }
     *text = REDACTED.to_owned();
     true
 }
 
+/// Returns free text, such as an error message or a user agent, or
+/// [`REDACTED`] in its place when it holds secret material: see
+/// [`holds_secret`].
+fn redacted_free_text(text: &str) -> Cow<'_, str> {
+    if holds_secret(text) {
+        Cow::Borrowed(REDACTED)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Reports whether text that is not JSON holds secret material: a private
+/// key's armor, a [`SECRET_FIELDS`] field given a value (see
+/// [`assigns_secret_field`]), as an XML element (`<password>`) or as a
+/// command-line option (`--password value`), or a URL with a password
+/// (`postgres://user:password@host`).
+fn holds_secret(text: &str) -> bool {
+    has_private_key(text.as_bytes())
+        || assigns_secret_field(text)
+        || opens_secret_element(text)
+        || passes_secret_option(text)
+        || has_url_password(text)
+}
+
+/// Reports whether text opens an XML element named by a [`SECRET_FIELDS`]
+/// name, such as `<password>` or `<db:masterUserPassword>`.
+fn opens_secret_element(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'>', bytes).any(|at| {
+        let name_len = bytes[..at]
+            .iter()
+            .rev()
+            .take(MAX_NAME_LEN + 1)
+            .take_while(|byte| is_name_byte(**byte) || matches!(byte, b':' | b'.'))
+            .count();
+        let start = at - name_len;
+        (1..=MAX_NAME_LEN).contains(&name_len)
+            && start > 0
+            && bytes[start - 1] == b'<'
+            && is_secret_name(&text[start..at])
+    })
+}
+
+/// Maximum length of the names that [`opens_secret_element`] and
+/// [`passes_secret_option`] read, so that text of many `>` or `-` takes
+/// time in proportion to its length.
+const MAX_NAME_LEN: usize = 128;
+
+/// Reports whether a byte may be part of a field name in free text: an
+/// ASCII letter or digit, an underscore or a hyphen.
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-')
+}
+
+/// Reports whether text passes a value to a command-line option named by a
+/// [`SECRET_FIELDS`] name, as `--password value` does. The form
+/// `--password=value` is found by [`assigns_secret_field`].
+fn passes_secret_option(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memmem::find_iter(bytes, b"--").any(|at| {
+        let start = at + 2;
+        let name_len = bytes[start..]
+            .iter()
+            .take(MAX_NAME_LEN + 1)
+            .take_while(|byte| is_name_byte(**byte))
+            .count();
+        let end = start + name_len;
+        let after = &text[end..];
+        let value = after.trim_start();
+        (1..=MAX_NAME_LEN).contains(&name_len)
+            && value.len() < after.len()
+            && !value.is_empty()
+            && !value.starts_with('-')
+            && is_secret_name(&text[start..end])
+    })
+}
+
+/// Reports whether text holds a URL whose authority has a password:
+/// `scheme://user:password@host`.
+fn has_url_password(text: &str) -> bool {
+    memchr::memmem::find_iter(text.as_bytes(), b"://").any(|at| {
+        let rest = &text[at + 3..];
+        let authority_end = rest
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>')
+            })
+            .unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        authority.rfind('@').is_some_and(|user_end| {
+            authority[..user_end]
+                .split_once(':')
+                .is_some_and(|(_, password)| !password.is_empty())
+        })
+    })
+}
+
 /// Reports whether text gives a value to a field whose name ends in a
 /// [`SECRET_FIELDS`] name (see [`is_secret_name`]): the name, then only
 /// separators, then a colon or an equals sign. That is a key of JSON, of JSON
 /// inside a string, or of `name=value` text. Separators are spaces of any
-/// kind, quotes, backslashes and `+`. Full-width and other lookalike colons
-/// and equals signs count, and so does text that is URL-encoded, even twice
-/// (`SecretString%3Dvalue`). A name that is only mentioned does not count.
+/// kind, control and invisible characters, quotes, backslashes, `+`, `;`,
+/// `,` and `.`. Full-width and other lookalike colons and equals signs
+/// count, and so do their [`ESCAPED_ASSIGNMENTS`] and text that is
+/// URL-encoded, even twice (`SecretString%3Dvalue`). A name that is only
+/// mentioned does not count.
 fn assigns_secret_field(text: &str) -> bool {
     let mut decoded = Cow::Borrowed(text);
-    for _ in 0..=MAX_PERCENT_DECODES {
+    for _ in 0..=MAX_DECODES {
         if assigns_unencoded(&decoded) {
             return true;
         }
-        match percent_decoded(&decoded) {
+        match percent_decoded(&decoded).or_else(|| assignments_decoded(&decoded)) {
             Some(text) => decoded = Cow::Owned(text),
             None => return false,
         }
@@ -775,8 +986,55 @@ fn assigns_secret_field(text: &str) -> bool {
     false
 }
 
-/// Times that [`assigns_secret_field`] decodes URL-encoded text.
-const MAX_PERCENT_DECODES: usize = 3;
+/// Times that [`assigns_secret_field`] decodes URL-encoded text or escaped
+/// colons and equals signs.
+const MAX_DECODES: usize = 3;
+
+/// Escaped spellings of colons and equals signs, in lowercase: JSON and
+/// JavaScript escapes written out as text, JavaScript's `%u` escapes, and
+/// HTML character references.
+const ESCAPED_ASSIGNMENTS: [(&str, char); 12] = [
+    ("\\u003d", '='),
+    ("\\u003a", ':'),
+    ("\\x3d", '='),
+    ("\\x3a", ':'),
+    ("%u003d", '='),
+    ("%u003a", ':'),
+    ("&#61;", '='),
+    ("&#58;", ':'),
+    ("&#x3d;", '='),
+    ("&#x3a;", ':'),
+    ("&equals;", '='),
+    ("&colon;", ':'),
+];
+
+/// Replaces the [`ESCAPED_ASSIGNMENTS`] in text, in any letter case, by the
+/// characters they spell, or returns `None` when it has none.
+fn assignments_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = String::new();
+    let mut copied = 0;
+    for at in memchr::memchr3_iter(b'\\', b'%', b'&', bytes) {
+        if at < copied {
+            continue;
+        }
+        let rest = &bytes[at..];
+        let escape = ESCAPED_ASSIGNMENTS.iter().find(|(escape, _)| {
+            rest.get(..escape.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(escape.as_bytes()))
+        });
+        if let Some((escape, character)) = escape {
+            decoded.push_str(&text[copied..at]);
+            decoded.push(*character);
+            copied = at + escape.len();
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    decoded.push_str(&text[copied..]);
+    Some(decoded)
+}
 
 /// Colons and equals signs that are not ASCII: full-width, small, and other
 /// lookalikes.
@@ -850,19 +1108,28 @@ fn ends_in_secret_field(before: &str) -> bool {
     }
     let rest = before.trim_end_matches(|c: char| {
         c.is_whitespace()
-            || matches!(
-                c,
-                '"' | '\'' | '\\' | '+' | '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}'
-            )
+            || c.is_control()
+            || is_invisible(c)
+            || matches!(c, '"' | '\'' | '\\' | '+' | ';' | ',' | '.')
     });
-    // The name is the run of letters, digits, underscores and hyphens
-    // before the separators. It is read from its end only as far as a
-    // secret name could still match.
+    // The name is the run of letters, digits, underscores, hyphens and
+    // invisible characters before the separators. It is read from its end
+    // only as far as a secret name could still match.
     let name = rest
-        .bytes()
+        .chars()
         .rev()
-        .take_while(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-'));
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-') || is_invisible(*c))
+        .filter_map(|c| u8::try_from(c).ok());
     ends_in_secret_name(name)
+}
+
+/// Reports whether a character is one that text shows as nothing: the soft
+/// hyphen, zero-width spaces and joiners, and the like.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}' | '\u{34f}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}'
+    )
 }
 
 /// Reports whether a field name ends in a [`SECRET_FIELDS`] name, in any
@@ -953,7 +1220,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for FieldValues {
 impl<'de> serde::de::Visitor<'de> for FieldValues {
     type Value = [Option<&'de RawValue>; MAX_FIELDS];
 
-    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a JSON object")
     }
 
@@ -988,7 +1255,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for FieldIndex {
 impl<'de> serde::de::Visitor<'de> for FieldIndex {
     type Value = Option<usize>;
 
-    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("an object key")
     }
 
@@ -1192,6 +1459,14 @@ mod tests {
             "AWS_SECRET_ACCESS_KEY=hunter2",
             "aws_session_token = hunter2",
             "password1=hunter2",
+            "password&#61;hunter2",
+            "password&#X3D;hunter2",
+            "password\u{0}=hunter2",
+            "password;=hunter2",
+            "password.=hunter2",
+            "password%u003dhunter2",
+            "password\\u003dhunter2",
+            "password\\u003Ahunter2",
         ];
         for case in cases {
             let text = serde_json::json!({ "note": case }).to_string();
@@ -1240,6 +1515,97 @@ mod tests {
         let text = r#"{"a":{"-----BEGIN PRIVATE KEY----- hunter2 -----END PRIVATE KEY-----":1}}"#;
         let redacted = redact_secrets(text);
         assert_eq!(redacted, format!(r#"{{"a":"{REDACTED}"}}"#));
+    }
+
+    #[test]
+    fn repeated_key_never_keeps_a_secret() {
+        let cases = [
+            r#"{"keyId":"k","password":"hunter2","password":null}"#,
+            r#"{"password":"hunter2","password":"REDACTED_BY_KEYWARD"}"#,
+            r#"{"a":{"SecretString":"hunter2","SecretString":null}}"#,
+            r#"{"data":"{\"password\":\"hunter2\",\"password\":null}"}"#,
+            r#"{"pass\u0077ord":"hunter2","password":null}"#,
+        ];
+        for text in cases {
+            let redacted = redact_secrets(text);
+            assert!(!redacted.contains("hunter2"), "{text} gave {redacted}");
+        }
+    }
+
+    #[test]
+    fn repeated_key_without_secret_kept() {
+        let text = r#"{"keyId":"a","keyId":"b"}"#;
+        assert_eq!(redact_secrets(text), text);
+    }
+
+    #[test]
+    fn pgp_private_key_redacted() {
+        let text = r#"{"note":"-----BEGIN PGP PRIVATE KEY BLOCK----- hunter2 -----END PGP PRIVATE KEY BLOCK-----"}"#;
+        assert_eq!(redact_secrets(text), format!(r#"{{"note":"{REDACTED}"}}"#));
+        let text = r#"{"note":"the PRIVATE KEY of the signer"}"#;
+        assert_eq!(redact_secrets(text), text);
+    }
+
+    #[test]
+    fn token_and_api_key_fields_redacted() {
+        let text = serde_json::json!({
+            "apiKey": "hunter2",
+            "clientSecret": "hunter2",
+            "accessToken": "hunter2",
+            "refresh_token": "hunter2",
+            "privateKeyPem": "hunter2",
+            "clientRequestToken": "token-1",
+            "GrantTokens": ["grant-1"],
+        })
+        .to_string();
+        let redacted = redact_secrets(&text);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(redacted.contains("token-1"), "{redacted}");
+        assert!(redacted.contains("grant-1"), "{redacted}");
+    }
+
+    #[test]
+    fn secret_in_free_text_redacted() {
+        let cases = [
+            "password=hunter2 was rejected",
+            "pass\u{ad}word=hunter2",
+            "<db:masterUserPassword>hunter2</db:masterUserPassword>",
+            "run with --password hunter2",
+            "postgres://admin:hunter2@db.example.com:5432/app",
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+            "PuTTY-User-Key-File-3: ssh-rsa\nPrivate-Lines: 1\nhunter2",
+        ];
+        for case in cases {
+            assert_eq!(redacted_free_text(case), REDACTED, "{case}");
+            let json = serde_json::json!({ "note": case }).to_string();
+            let redacted = redact_secrets(&json);
+            assert!(!redacted.contains("hunter2"), "{json} gave {redacted}");
+        }
+    }
+
+    #[test]
+    fn free_text_without_secret_kept() {
+        let cases = [
+            "User: arn:aws:iam::111122223333:role/app is not authorized to perform: kms:Decrypt",
+            "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.amzn.2 prompt/off command/kms.decrypt",
+            "see https://docs.aws.amazon.com/kms/latest/developerguide/",
+            "https://user@example.com/ has no password",
+            "<password/> and </password> open no element",
+            "--password --other-flag",
+            "--password",
+            "The secret's password rotation failed",
+        ];
+        for case in cases {
+            assert_eq!(redacted_free_text(case), case);
+        }
+    }
+
+    #[test]
+    fn long_runs_of_markers_kept() {
+        for marker in [">", "-", "<a", "://", "=", "<password"] {
+            let text = marker.repeat(100_000);
+            assert_eq!(redacted_free_text(&text), text, "{marker}");
+        }
     }
 
     #[test]
