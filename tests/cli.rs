@@ -208,6 +208,34 @@ fn dry_run_stores_nothing() {
 }
 
 #[test]
+fn reading_commands_create_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let store = store_with_dataset(work.path());
+    let entries = || -> Vec<_> {
+        walkdir::WalkDir::new(&store)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|entry| entry.unwrap().into_path())
+            .collect()
+    };
+    let before = entries();
+
+    for args in [
+        &["query", "kms-access-denied"][..],
+        &["sql", "SELECT count(*) FROM findings"],
+    ] {
+        let output = keyward(&store, args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+
+    assert_eq!(entries(), before);
+}
+
+#[test]
 fn query_list_snapshot() {
     let work = tempfile::tempdir().unwrap();
     let output = keyward(work.path(), &["query", "--list"]);

@@ -8,7 +8,7 @@ use anyhow::bail;
 use clap::ValueEnum;
 use keyward_store::Store;
 use keyward_store::query::output::write_batches;
-use keyward_store::query::{open_session, run_sql};
+use keyward_store::query::{open_read_only_session, run_sql};
 
 use super::Format;
 
@@ -149,7 +149,7 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let sql = inventory_sql(&args)?;
     let runtime = super::runtime()?;
     let batches = runtime.block_on(async {
-        let session = open_session(&store).await?;
+        let session = open_read_only_session(&store).await?;
         run_sql(&session, &sql).await
     })?;
     let mut stdout = std::io::stdout().lock();

@@ -8,7 +8,7 @@ use keyward_store::Store;
 use keyward_store::query::athena::{LakeTable, LakeTables, athena_sql, table_read};
 use keyward_store::query::catalog::{QUESTIONS, Question, question};
 use keyward_store::query::output::write_batches;
-use keyward_store::query::{QuestionFilters, TimeWindow, open_session, run_sql};
+use keyward_store::query::{QuestionFilters, TimeWindow, open_read_only_session, run_sql};
 
 use super::Format;
 use crate::time_args::{now_micros, parse_duration, parse_instant};
@@ -140,7 +140,7 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let store = Store::open(store_path)?;
     let runtime = super::runtime()?;
     let batches = runtime.block_on(async {
-        let session = open_session(&store).await?;
+        let session = open_read_only_session(&store).await?;
         run_sql(&session, &sql).await
     });
     let batches = batches.with_context(|| format!("question {name} failed"))?;

@@ -202,6 +202,43 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Returns each Parquet file under `dir`, at any depth, whose footer cannot
+/// be read, with the reason. Hidden files and folders are skipped, as the
+/// store's tables skip them.
+pub fn unreadable_parquet_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut unreadable = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                folders.push(path);
+            } else if name.ends_with(".parquet")
+                && let Err(reason) = read_footer(&path)
+            {
+                unreadable.push((path, reason));
+            }
+        }
+    }
+    unreadable.sort();
+    unreadable
+}
+
+/// Reads a Parquet file's footer, or returns why it cannot be read.
+fn read_footer(path: &Path) -> std::result::Result<(), String> {
+    let file = File::open(path).map_err(|error| error.to_string())?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .map(drop)
+        .map_err(|error| error.to_string())
+}
+
 /// Reads the named columns of a Parquet file as batches.
 pub fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).map_err(|e| StoreError::io("open", path, e))?;

@@ -31,6 +31,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::Store;
@@ -66,7 +67,8 @@ enum Access {
 async fn open_session_with(store: &Store, access: Access) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_information_schema(true)
-        .with_default_catalog_and_schema("keyward", "store");
+        .with_default_catalog_and_schema("keyward", "store")
+        .with_extension(Arc::new(StoreRoot(store.root().to_path_buf())));
     let context = SessionContext::new_with_config(config);
 
     let partitions: Vec<(String, DataType)> = PARTITION_COLUMNS
@@ -392,12 +394,42 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
         .with_allow_statements(false);
     let frame = context.sql_with_options(sql, options).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
-    let mut batches = frame.collect().await?;
+    let mut batches = match frame.collect().await {
+        Ok(batches) => batches,
+        Err(error) => return Err(name_unreadable_files(context, error)),
+    };
     // An empty result still has columns: CSV output writes their header.
     if batches.is_empty() {
         batches.push(RecordBatch::new_empty(schema));
     }
     Ok(batches)
+}
+
+/// The root folder of the store that a session reads, kept in the
+/// session's configuration.
+#[derive(Debug)]
+struct StoreRoot(std::path::PathBuf);
+
+/// Turns an error of a query into the store's error. When a file of the
+/// store cannot be read, the error names it: DataFusion's own message does
+/// not say which file it was reading.
+fn name_unreadable_files(context: &SessionContext, error: DataFusionError) -> StoreError {
+    let Some(root) = context.state().config().get_extension::<StoreRoot>() else {
+        return error.into();
+    };
+    let unreadable = crate::files::unreadable_parquet_files(&root.0);
+    if unreadable.is_empty() {
+        return error.into();
+    }
+    let files: Vec<String> = unreadable
+        .iter()
+        .map(|(path, reason)| format!("{} ({reason})", path.display()))
+        .collect();
+    StoreError::Invalid(format!(
+        "{error}; the store has files that cannot be read: {}. Move them out of the store to \
+         query the rest",
+        files.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -443,6 +475,31 @@ mod tests {
 
         assert_eq!(all, 2);
         assert_eq!(in_account, 2);
+    }
+
+    #[tokio::test]
+    async fn unreadable_file_named_in_error() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(directory.path()).unwrap();
+        {
+            let _lock = store.lock().unwrap();
+            let mut writer = store.writer("run");
+            writer.push(decrypt_event(1, "111111111111")).unwrap();
+            writer.finish().unwrap();
+        }
+        let partition = Partition::of(&decrypt_event(1, "111111111111").event);
+        let folder = store.events_dir().join(partition.relative_path());
+        let damaged = folder.join("damaged.parquet");
+        std::fs::write(&damaged, b"not a Parquet file").unwrap();
+
+        let session = open_read_only_session(&store).await.unwrap();
+        let error = run_sql(&session, "SELECT count(*) FROM events")
+            .await
+            .unwrap_err()
+            .to_string();
+
+        assert!(error.contains(&damaged.display().to_string()), "{error}");
+        assert!(error.contains("Move them out of the store"), "{error}");
     }
 
     #[tokio::test]
