@@ -30,6 +30,23 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Exit code of a run that finished with some input unread.
 pub const EXIT_PARTIAL: u8 = 3;
 
+/// Exit code of an invalid command line.
+const EXIT_USAGE: u8 = 2;
+
+/// An error in the command line that clap's parsing cannot find, such as an
+/// unknown question or an empty time window. It ends the run with exit code
+/// 2, as clap's own errors do.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Inventory and watch the cryptographic assets of an AWS organization:
 /// KMS keys, certificates and secrets.
 #[derive(Debug, Parser)]
@@ -41,7 +58,8 @@ struct Cli {
         long,
         global = true,
         env = "KEYWARD_STORE",
-        default_value = "keyward-data"
+        default_value = "keyward-data",
+        value_parser = parse_store
     )]
     store: PathBuf,
 
@@ -112,9 +130,25 @@ fn main() -> ExitCode {
         Err(error) => {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "error: {}", error_chain(&error));
-            ExitCode::FAILURE
+            if error.chain().any(|cause| cause.is::<UsageError>()) {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// Parses `--store`, a local folder. A URL is rejected, because it would
+/// become a folder named after it.
+fn parse_store(text: &str) -> Result<PathBuf, String> {
+    if text.contains("://") {
+        return Err(format!(
+            "{text} is a URL, and the store is a local folder; to keep a store in S3, \
+             deploy the ingest Lambda function (docs/lambda-ingest.md)"
+        ));
+    }
+    Ok(PathBuf::from(text))
 }
 
 /// Joins an error and its causes with `: `, leaving out a cause whose text

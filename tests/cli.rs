@@ -208,6 +208,25 @@ fn dry_run_stores_nothing() {
 }
 
 #[test]
+fn store_url_rejected() {
+    let work = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .current_dir(work.path())
+        .args(["--store", "s3://bucket/store", "sql", "SELECT 1"])
+        .env_remove("KEYWARD_STORE")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("is a URL"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(std::fs::read_dir(work.path()).unwrap().next().is_none());
+}
+
+#[test]
 fn reading_commands_create_nothing() {
     let work = tempfile::tempdir().unwrap();
     let store = store_with_dataset(work.path());
@@ -247,7 +266,7 @@ fn query_list_snapshot() {
 fn unknown_question_fails_with_hint() {
     let work = tempfile::tempdir().unwrap();
     let output = keyward(work.path(), &["query", "kms-nothing"]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("keyward query --list"));
 }
 
@@ -436,11 +455,20 @@ fn demo_keeps_foreign_folder() {
 #[test]
 fn invalid_option_values_exit_2() {
     let work = tempfile::tempdir().unwrap();
-    let cases: [&[&str]; 4] = [
+    let cases: [&[&str]; 6] = [
         &["ingest", "--threads", "0", "x"],
         &["query", "kms-operation", "--since", "30x"],
         &["query", "kms-operation", "--since", "99999999999999d"],
         &["query", "kms-operation", "--from", "2022-13-01"],
+        &[
+            "query",
+            "kms-operation",
+            "--from",
+            "2022-12-03",
+            "--to",
+            "2022-12-01",
+        ],
+        &["ingest", "s3:///AWSLogs/"],
     ];
     for args in cases {
         let output = keyward(work.path(), args);

@@ -11,7 +11,7 @@ use keyward_ingest::{IngestOptions, IngestSummary, Source, dry_run, ingest};
 use keyward_store::Store;
 
 use super::counted;
-use crate::EXIT_PARTIAL;
+use crate::{EXIT_PARTIAL, UsageError};
 
 /// Arguments of `keyward ingest`.
 #[derive(Debug, clap::Args)]
@@ -71,7 +71,7 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let sources = args
         .sources
         .iter()
-        .map(|text| Source::parse(text))
+        .map(|text| Source::parse(text).map_err(|error| UsageError(error.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     let mut options = IngestOptions {
         endpoint_url: args.endpoint_url,

@@ -11,6 +11,7 @@ use keyward_store::query::output::write_batches;
 use keyward_store::query::{QuestionFilters, TimeWindow, open_read_only_session, run_sql};
 
 use super::Format;
+use crate::UsageError;
 use crate::time_args::{now_micros, parse_duration, parse_instant};
 
 /// Arguments of `keyward query`.
@@ -105,7 +106,9 @@ impl FilterArgs {
         if let (Some(from), Some(to)) = (from, to)
             && from >= to
         {
-            bail!("the window is empty: --from must be before --to");
+            return Err(
+                UsageError("the window is empty: --from must be before --to".to_owned()).into(),
+            );
         }
         Ok(QuestionFilters {
             window: TimeWindow { from, to },
@@ -124,7 +127,10 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
     let name = args.name.unwrap_or_default();
     let Some(question) = question(&name) else {
-        bail!("unknown question {name:?}; `keyward query --list` shows the built-in questions");
+        let message = format!(
+            "unknown question {name:?}; `keyward query --list` shows the built-in questions"
+        );
+        return Err(UsageError(message).into());
     };
     let filters = args.filters.to_filters()?;
     if args.athena.athena {

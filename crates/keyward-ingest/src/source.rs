@@ -162,7 +162,8 @@ pub struct Listing {
     pub digest_files: u64,
     /// Insights files skipped.
     pub insight_files: u64,
-    /// Files skipped because their name is not a log file's.
+    /// Files skipped because their name is not a log file's, and entries
+    /// that are neither files nor folders, such as pipes and devices.
     pub other_files: u64,
     /// Entries of a tree that could not be listed or read, with the error;
     /// the rest of the tree is listed.
@@ -182,7 +183,8 @@ impl Listing {
 
 /// Lists a local file or tree. A file named directly is always read,
 /// whatever its name; files in a tree are read by the rules of
-/// [`classify_path`].
+/// [`classify_path`]. A path named directly that is neither a file nor a
+/// folder fails; in a tree, such an entry is skipped and counted.
 pub fn list_local(path: &Path, listing: &mut Listing) -> Result<(), IngestError> {
     let metadata = std::fs::metadata(path).map_err(|source| IngestError::Io {
         action: "read",
@@ -193,6 +195,12 @@ pub fn list_local(path: &Path, listing: &mut Listing) -> Result<(), IngestError>
         let file = local_file(path, &metadata)?;
         listing.add(PathKind::Log, file);
         return Ok(());
+    }
+    if !metadata.is_dir() {
+        return Err(IngestError::InvalidSource(format!(
+            "{}: not a file or a folder (a device, a pipe or a socket)",
+            path.display()
+        )));
     }
     let walker = walkdir::WalkDir::new(path)
         .follow_links(true)
@@ -208,7 +216,11 @@ pub fn list_local(path: &Path, listing: &mut Listing) -> Result<(), IngestError>
                 continue;
             }
         };
+        if entry.file_type().is_dir() {
+            continue;
+        }
         if !entry.file_type().is_file() {
+            listing.other_files += 1;
             continue;
         }
         let relative = entry.path().strip_prefix(path).unwrap_or(entry.path());
@@ -270,6 +282,31 @@ mod tests {
                 prefix: String::new()
             }
         );
+    }
+
+    #[test]
+    fn device_named_directly_rejected() {
+        let error = list_local(Path::new("/dev/null"), &mut Listing::default()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("/dev/null: not a file or a folder"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn socket_in_tree_skipped_and_counted() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::write(tree.path().join("a.json"), "{}").unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(tree.path().join("b.json")).unwrap();
+        let mut listing = Listing::default();
+
+        list_local(tree.path(), &mut listing).unwrap();
+
+        assert_eq!(listing.files.len(), 1);
+        assert_eq!(listing.other_files, 1);
+        assert!(listing.unreadable.is_empty());
     }
 
     #[test]
