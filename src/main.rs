@@ -129,7 +129,9 @@ fn main() -> ExitCode {
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "error: {}", error_chain(&error));
+            let message = error_chain(&error);
+            let message = keyward_store::query::output::escape_for_terminal(&message);
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             if error.chain().any(|cause| cause.is::<UsageError>()) {
                 ExitCode::from(EXIT_USAGE)
             } else {

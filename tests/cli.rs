@@ -255,6 +255,26 @@ fn reading_commands_create_nothing() {
 }
 
 #[test]
+fn error_lines_escape_file_names() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("logs");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("a\nerror: forged\u{1b}[31m.json"), b"{bad").unwrap();
+
+    let output = keyward(
+        &work.path().join("store"),
+        &["ingest", "--no-progress", tree.to_str().unwrap()],
+    );
+
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(r"a\nerror: forged\u{1b}[31m.json"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn query_list_snapshot() {
     let work = tempfile::tempdir().unwrap();
     let output = keyward(work.path(), &["query", "--list"]);

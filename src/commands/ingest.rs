@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use keyward_ingest::{IngestOptions, IngestSummary, Source, dry_run, ingest};
 use keyward_store::Store;
+use keyward_store::query::output::escape_for_terminal;
 
 use super::counted;
 use crate::{EXIT_PARTIAL, UsageError};
@@ -87,7 +88,8 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let runtime = super::runtime()?;
     let mut report = |problem: &keyward_ingest::Problem| {
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "error: {problem}");
+        let line = escape_for_terminal(&problem.to_string()).into_owned();
+        let _ = writeln!(std::io::stderr(), "error: {line}");
     };
     let open_failed = || format!("failed to open the store at {}", store_path.display());
     let summary = if args.dry_run {

@@ -120,8 +120,20 @@ pub enum RecordError {
     #[error("record has no {0}")]
     Missing(&'static str),
     /// `eventTime` is not a date and time.
-    #[error("invalid eventTime {0:?}")]
+    #[error("invalid eventTime {0}")]
     InvalidTime(String),
+}
+
+/// Characters of a value that an error message repeats.
+const MAX_EXCERPT_CHARS: usize = 64;
+
+/// Returns a value to repeat in an error message, quoted: the whole value,
+/// or its first [`MAX_EXCERPT_CHARS`] characters and its length.
+pub(crate) fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(MAX_EXCERPT_CHARS) {
+        None => format!("{text:?}"),
+        Some((end, _)) => format!("{:?}... ({} bytes)", &text[..end], text.len()),
+    }
 }
 
 /// The fields of a record that keyward reads. OCSF events are turned into
@@ -453,7 +465,7 @@ fn build_event(
                 .or(raw.logstash_time.as_deref())
                 .ok_or(RecordError::Missing("eventTime"))?;
             parse_event_time(time_text)
-                .ok_or_else(|| RecordError::InvalidTime(time_text.to_owned()))?
+                .ok_or_else(|| RecordError::InvalidTime(excerpt(time_text)))?
         }
     };
     let source = raw
@@ -1515,6 +1527,16 @@ mod tests {
         let text = r#"{"a":{"-----BEGIN PRIVATE KEY----- hunter2 -----END PRIVATE KEY-----":1}}"#;
         let redacted = redact_secrets(text);
         assert_eq!(redacted, format!(r#"{{"a":"{REDACTED}"}}"#));
+    }
+
+    #[test]
+    fn long_value_shortened_in_messages() {
+        assert_eq!(excerpt("2026-13-01"), r#""2026-13-01""#);
+        let long = "9".repeat(1000);
+        assert_eq!(
+            excerpt(&long),
+            format!("{:?}... (1000 bytes)", "9".repeat(64))
+        );
     }
 
     #[test]

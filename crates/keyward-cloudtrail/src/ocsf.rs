@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::event::{
     Classified, Event, Parsed, RawIdentity, RawRecord, RawResource, RawSessionContext,
-    RawSessionIssuer, RecordError, classify,
+    RawSessionIssuer, RecordError, classify, excerpt,
 };
 
 /// `class_uid` of API Activity in OCSF 1.0.0 and later.
@@ -94,11 +94,11 @@ fn record_fields(event: &Value, rc2: bool) -> Result<RawRecord<'_>, RecordError>
         Some(Value::Number(number)) => {
             let millis = number
                 .as_i64()
-                .ok_or_else(|| RecordError::InvalidTime(number.to_string()))?;
+                .ok_or_else(|| RecordError::InvalidTime(excerpt(&number.to_string())))?;
             Some(millis.saturating_mul(1000))
         }
         Some(Value::Null) | None => None,
-        Some(other) => return Err(RecordError::InvalidTime(other.to_string())),
+        Some(other) => return Err(RecordError::InvalidTime(excerpt(&other.to_string()))),
     };
     let event_time = text_at(event, "/time_dt").map(Cow::Borrowed);
     if time_micros.is_none() && event_time.is_none() {

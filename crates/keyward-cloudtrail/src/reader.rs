@@ -473,6 +473,74 @@ impl<R: Read> Buffer<R> {
         }
     }
 
+    /// Moves past the value that starts at `pos`, which is not an object: a
+    /// string, an array, a number or a literal. Returns `false`, leaving
+    /// `pos` where it was, when the value is cut off by the end of input,
+    /// is longer than `max_bytes`, or starts with a byte that starts no
+    /// value.
+    fn skip_other_value(&mut self, max_bytes: usize) -> io::Result<bool> {
+        let scalar = match self.data.get(self.pos) {
+            Some(b'"' | b'[') => false,
+            Some(b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => true,
+            _ => return Ok(false),
+        };
+        let mut at = self.pos;
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut escaped = false;
+        loop {
+            if at == self.len {
+                let start = self.pos;
+                match self.fill(start)? {
+                    Some(shift) => at -= shift,
+                    None if scalar => break,
+                    None => return Ok(false),
+                }
+                continue;
+            }
+            if at - self.pos > max_bytes {
+                return Ok(false);
+            }
+            let byte = self.data[at];
+            if scalar {
+                if matches!(byte, b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n') {
+                    break;
+                }
+            } else if in_string {
+                if escaped {
+                    escaped = false;
+                } else if byte == b'\\' {
+                    escaped = true;
+                } else if byte == b'"' {
+                    in_string = false;
+                    if depth == 0 {
+                        at += 1;
+                        break;
+                    }
+                }
+            } else {
+                match byte {
+                    b'"' => in_string = true,
+                    b'[' | b'{' => depth += 1,
+                    b']' | b'}' => {
+                        let Some(outer) = depth.checked_sub(1) else {
+                            return Ok(false);
+                        };
+                        depth = outer;
+                        if depth == 0 {
+                            at += 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            at += 1;
+        }
+        self.advance(at);
+        Ok(true)
+    }
+
     /// Scans the object that starts at `pos` to its closing brace.
     ///
     /// Brace depth alone finds the end: arrays and strings inside a valid
@@ -1192,18 +1260,25 @@ impl<'a, R: Read> FileReader<'a, R> {
                 self.push_truncated(index);
                 return Ok(false);
             };
-            if byte != b'{' {
+            if byte == b'{' {
+                self.element_syntax_error = false;
+                if !self.read_element(kind, index)? {
+                    return Ok(false);
+                }
+            } else {
                 let position = self.element_position(index);
-                let message = format!(
-                    "record is not a JSON object (starts with {:?}), so the rest of the file is skipped",
-                    char::from(byte)
-                );
+                let first = char::from(byte);
+                if !self.buffer.skip_other_value(self.options.max_value_bytes)? {
+                    let message = format!(
+                        "record is not a JSON object (starts with {first:?}), so the rest of the file is skipped"
+                    );
+                    self.summary.push_error(position, message);
+                    return Ok(false);
+                }
+                let message =
+                    format!("record is not a JSON object (starts with {first:?}) and was skipped");
                 self.summary.push_error(position, message);
-                return Ok(false);
-            }
-            self.element_syntax_error = false;
-            if !self.read_element(kind, index)? {
-                return Ok(false);
+                self.summary.not_cloudtrail += 1;
             }
             index += 1;
             match self.buffer.peek_non_space()? {
@@ -1578,6 +1653,52 @@ mod tests {
             self.0 = rest;
             Ok(1)
         }
+    }
+
+    #[test]
+    fn other_values_in_records_skipped() {
+        let records = [
+            record("kms.amazonaws.com", "Decrypt", "a"),
+            r#""a string with ] and \" inside""#.to_owned(),
+            "-12.5e3".to_owned(),
+            r#"[1, {"eventSource": "kms.amazonaws.com"}, "]"]"#.to_owned(),
+            "null".to_owned(),
+            record("kms.amazonaws.com", "Encrypt", "b"),
+        ];
+        let file = format!("{{\"Records\":[{}]}}", records.join(" , "));
+        let mut trickled = Vec::new();
+        let summary = read_log(
+            Trickle(file.as_bytes()),
+            &ReadOptions::default(),
+            &mut |event| trickled.push(event.clone()),
+        );
+        for (summary, events) in [read_all(file.as_bytes()), (summary, trickled)] {
+            let ids: Vec<_> = events.iter().map(|e| e.event_id.clone().unwrap()).collect();
+            assert_eq!(ids, ["a", "b"]);
+            assert_eq!(summary.not_cloudtrail, 4);
+            assert_eq!(summary.error_count, 4);
+            assert!(
+                summary.errors[0].message.contains("was skipped"),
+                "{:?}",
+                summary.errors
+            );
+        }
+    }
+
+    #[test]
+    fn cut_off_value_in_records_ends_file() {
+        let file = format!(
+            "{{\"Records\":[{},\"never closed",
+            record("kms.amazonaws.com", "Decrypt", "a")
+        );
+        let (summary, events) = read_all(file.as_bytes());
+        assert_eq!(events.len(), 1);
+        assert_eq!(summary.error_count, 1);
+        assert!(
+            summary.errors[0]
+                .message
+                .contains("rest of the file is skipped")
+        );
     }
 
     fn records_file() -> String {

@@ -179,7 +179,8 @@ impl Encoder for Csv {
 
 /// Prefixes a cell that a spreadsheet would read as a formula with `'`.
 fn neutralize_formula(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let start = cell.trim_start();
+    if cell.starts_with(['\t', '\r']) || start.starts_with(['=', '+', '-', '@']) {
         format!("'{cell}")
     } else {
         cell.to_owned()
@@ -287,13 +288,13 @@ mod tests {
     fn csv_cells_never_start_a_formula() {
         let finding = FindingRecord {
             cause: "=HYPERLINK(\"http://example.invalid\",\"x\")".into(),
-            suppressed_by: Some("@SUM(1)".into()),
+            suppressed_by: Some(" @SUM(1)".into()),
             ..new_failure()
         };
         let text = render(&Csv, &[finding]);
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(&record[11], "'=HYPERLINK(\"http://example.invalid\",\"x\")");
-        assert_eq!(&record[14], "'@SUM(1)");
+        assert_eq!(&record[14], "' @SUM(1)");
     }
 }

@@ -188,27 +188,53 @@ fn map_text(batch: &RecordBatch, change: fn(&str) -> String) -> Result<RecordBat
     )?)
 }
 
-/// Replaces control characters with escapes such as `\n` and `\u{1b}`, so
-/// that a printed value cannot move the cursor or start a new row.
 fn escape_text(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
+    escape_for_terminal(text).into_owned()
+}
+
+/// Replaces control characters, and format characters that reorder or hide
+/// text, with escapes such as `\n`, `\u{1b}` and `\u{202e}`. Printed text
+/// from AWS or from a file name then cannot move the cursor, start a new
+/// line or show itself in another order.
+pub fn escape_for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(changes_display) {
+        return std::borrow::Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
     for character in text.chars() {
         if character.is_control() {
             escaped.extend(character.escape_default());
+        } else if changes_display(character) {
+            escaped.extend(character.escape_unicode());
         } else {
             escaped.push(character);
         }
     }
-    escaped
+    std::borrow::Cow::Owned(escaped)
+}
+
+/// Reports whether a character is a control character, or a format
+/// character that reorders or hides text: bidirectional marks and
+/// overrides, zero-width spaces and joiners, and the soft hyphen.
+fn changes_display(character: char) -> bool {
+    character.is_control()
+        || matches!(
+            character,
+            '\u{ad}'
+                | '\u{61c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        )
 }
 
 /// Prefixes with `'` a value that a spreadsheet would run as a formula.
-/// Text from AWS, such as a caller's user agent, may start with `=`.
+/// Text from AWS, such as a caller's user agent, may start with `=`, also
+/// after spaces or line breaks, which spreadsheets skip.
 fn neutralize_formula(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let start = text.trim_start();
+    if text.starts_with(['\t', '\r']) || start.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {
         text.to_owned()
@@ -278,8 +304,10 @@ mod tests {
             Some("@SUM(A1)"),
             Some("aws-cli/2.15"),
             None,
+            Some(" =1+1"),
+            Some("\n=1+1"),
         ]);
-        let counts = datafusion::arrow::array::Int64Array::from(vec![-3, 1, 2, 3, 4, 5]);
+        let counts = datafusion::arrow::array::Int64Array::from(vec![-3, 1, 2, 3, 4, 5, 6, 7]);
         let batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
                 Field::new("user_agent", DataType::Utf8, true),
@@ -298,6 +326,15 @@ mod tests {
         assert_eq!(lines[4], "'@SUM(A1),3");
         assert_eq!(lines[5], "aws-cli/2.15,4");
         assert_eq!(lines[6], ",5");
+        assert_eq!(lines[7], "' =1+1,6");
+        assert!(csv.contains("\"'\n=1+1\",7"), "{csv}");
+    }
+
+    #[test]
+    fn terminal_text_escapes_reordering_characters() {
+        let text = "file\u{202e}txt.exe\u{200b}";
+        assert_eq!(escape_for_terminal(text), "file\\u{202e}txt.exe\\u{200b}");
+        assert_eq!(escape_for_terminal("plain text"), "plain text");
     }
 
     #[test]
