@@ -160,7 +160,7 @@ fn dry_run_stores_nothing() {
             .starts_with("dry run, nothing stored: 3 files (2 read, 0 unchanged, 1 failed")
     );
     assert!(
-        text(&dry.stdout).contains(", 501 crypto events read,"),
+        text(&dry.stdout).contains("; 501 records read: 501 crypto events, 0 of other services,"),
         "{}",
         text(&dry.stdout)
     );

@@ -77,11 +77,11 @@ fn check_ingest_summary(stdout: &str, truth: &Truth) {
     let counts = &truth.trail;
     let expected = [
         format!("{} files (", counts.files),
-        format!(", {} skipped)", counts.skipped_files),
-        format!(", {} records read", counts.records),
-        format!(", {} crypto events stored", counts.crypto_events),
-        format!(", {} duplicates", counts.duplicates),
-        ", 0 errors".to_owned(),
+        format!(", {} skipped);", counts.skipped_files),
+        format!("; {} records read:", counts.records),
+        format!(": {} crypto events stored,", counts.crypto_events),
+        format!(", {} duplicates,", counts.duplicates),
+        "; 0 errors;".to_owned(),
     ];
     for part in expected {
         assert!(summary.contains(&part), "{part:?} not in {summary}");

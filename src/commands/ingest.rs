@@ -135,13 +135,9 @@ pub fn summary_line(summary: &IngestSummary) -> String {
         0.0
     };
     let skipped = summary.digest_files + summary.insight_files + summary.other_files;
-    let not_kept = summary.skipped_records + summary.not_cloudtrail;
+    let not_records = summary.digests + summary.not_cloudtrail;
     let (prefix, read_in_full, events) = if summary.dry_run {
-        let events = counted(
-            summary.events_read,
-            "crypto event read",
-            "crypto events read",
-        );
+        let events = counted(summary.events_read, "crypto event", "crypto events");
         ("dry run, nothing stored: ", "read", events)
     } else {
         let stored = counted(
@@ -156,16 +152,26 @@ pub fn summary_line(summary: &IngestSummary) -> String {
         ("", "ingested", events)
     };
     format!(
-        "{prefix}{} ({} {read_in_full}, {} unchanged, {} failed, {} skipped), {}, {events}, \
-         {} (digests, Insights or not CloudTrail), {}; {megabytes:.1} MB in {:.2} s \
-         ({rate:.1} MB/s)",
+        "{prefix}{} ({} {read_in_full}, {} unchanged, {} failed, {} skipped); {}: {events}, \
+         {} of other services, {}; {} (digests or not CloudTrail); {}; \
+         {megabytes:.1} MB in {:.2} s ({rate:.1} MB/s)",
         counted(summary.files + skipped, "file", "files"),
         summary.files_ingested,
         summary.files_unchanged,
         summary.files_failed,
         skipped,
         counted(summary.records_read, "record read", "records read"),
-        counted(not_kept, "JSON value skipped", "JSON values skipped"),
+        summary.other_events,
+        counted(
+            summary.insight_records,
+            "Insights record",
+            "Insights records"
+        ),
+        counted(
+            not_records,
+            "other JSON value skipped",
+            "other JSON values skipped"
+        ),
         counted(summary.errors, "error", "errors"),
         summary.seconds,
     )

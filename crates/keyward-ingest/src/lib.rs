@@ -123,6 +123,10 @@ pub struct IngestSummary {
     pub other_events: u64,
     /// Insights records and digest documents found inside files.
     pub skipped_records: u64,
+    /// Insights records found inside files, counted in `records_read`.
+    pub insight_records: u64,
+    /// Digest documents found inside files, not counted in `records_read`.
+    pub digests: u64,
     /// JSON values that are not CloudTrail records.
     pub not_cloudtrail: u64,
     /// Problems found: unreadable files, invalid JSON, records of the wrong
@@ -642,6 +646,8 @@ fn add_file_summary(summary: &mut IngestSummary, file: &FileSummary) {
     summary.events_read += file.crypto_events;
     summary.other_events += file.other_events;
     summary.skipped_records += file.insight_records + file.digests;
+    summary.insight_records += file.insight_records;
+    summary.digests += file.digests;
     summary.not_cloudtrail += file.not_cloudtrail;
     summary.errors += file.error_count;
     summary.bytes_uncompressed += file.bytes;
