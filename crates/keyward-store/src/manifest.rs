@@ -3,7 +3,9 @@
 //! Each entry records a source's fingerprint (size and modification time on
 //! disk, ETag in S3). A later run skips a source whose fingerprint is
 //! unchanged. Entries are appended in batches as Parquet segments, each
-//! written only after the events of its sources are on disk.
+//! written only after the events of its sources are on disk. Once there are
+//! more than [`MAX_SEGMENTS`], a finished write merges them into one that
+//! keeps the latest entry of each source.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,7 +17,7 @@ use datafusion::arrow::array::{
 };
 
 use crate::error::{Result, StoreError};
-use crate::files::{parquet_files, read_columns};
+use crate::files::{parquet_files, read_all_columns, read_columns, write_parquet_atomic};
 use crate::schema::{MANIFEST_SCHEMA, UTC};
 
 /// One source file that was ingested in full.
@@ -74,6 +76,83 @@ impl Manifest {
     }
 }
 
+/// Segments beyond which [`compact`] merges the manifest.
+pub const MAX_SEGMENTS: usize = 32;
+
+/// Merges the segments in `dir` into one named `file_name`, with the latest
+/// entry of each source, when there are more than [`MAX_SEGMENTS`]. Returns
+/// whether it did.
+///
+/// The merged segment is in place before the others are removed, so a
+/// failure in between leaves entries twice, which [`Manifest::load`] reads
+/// as once.
+pub(crate) fn compact(dir: &Path, temp_dir: &Path, file_name: &str) -> Result<bool> {
+    let segments = parquet_files(dir)?;
+    if segments.len() <= MAX_SEGMENTS {
+        return Ok(false);
+    }
+    let mut latest: HashMap<String, ManifestEntry> = HashMap::new();
+    for path in &segments {
+        for batch in read_all_columns(path)? {
+            for entry in batch_entries(&batch, path)? {
+                match latest.get(&entry.source) {
+                    Some(kept) if kept.ingested_at > entry.ingested_at => {}
+                    _ => {
+                        latest.insert(entry.source.clone(), entry);
+                    }
+                }
+            }
+        }
+    }
+    let mut entries: Vec<ManifestEntry> = latest.into_values().collect();
+    entries.sort_by(|a, b| a.source.cmp(&b.source));
+    let merged = dir.join(file_name);
+    write_parquet_atomic(&entries_to_batch(&entries)?, &merged, temp_dir)?;
+    for path in segments {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(StoreError::io("remove", &path, error)),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads the entries of a manifest segment's batch.
+fn batch_entries(batch: &RecordBatch, path: &Path) -> Result<Vec<ManifestEntry>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{TimestampMicrosecondType, UInt64Type};
+    let invalid = || {
+        StoreError::Invalid(format!(
+            "{}: a manifest column has the wrong type",
+            path.display()
+        ))
+    };
+    let sources = string_column(batch, 0, path)?;
+    let fingerprints = string_column(batch, 1, path)?;
+    let times = batch
+        .column(2)
+        .as_primitive_opt::<TimestampMicrosecondType>()
+        .ok_or_else(invalid)?;
+    let records = batch
+        .column(3)
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(invalid)?;
+    let events = batch
+        .column(4)
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(invalid)?;
+    Ok((0..batch.num_rows())
+        .map(|row| ManifestEntry {
+            source: sources.value(row).to_owned(),
+            fingerprint: fingerprints.value(row).to_owned(),
+            ingested_at: times.value(row),
+            records: records.value(row),
+            events: events.value(row),
+        })
+        .collect())
+}
+
 fn string_column<'a>(batch: &'a RecordBatch, index: usize, path: &Path) -> Result<&'a StringArray> {
     batch
         .column(index)
@@ -109,4 +188,77 @@ pub fn entries_to_batch(entries: &[ManifestEntry]) -> Result<RecordBatch> {
         Arc::new(events.finish()),
     ];
     Ok(RecordBatch::try_new(MANIFEST_SCHEMA.clone(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(source: &str, fingerprint: &str, ingested_at: i64) -> ManifestEntry {
+        ManifestEntry {
+            source: source.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            ingested_at,
+            records: 1,
+            events: 1,
+        }
+    }
+
+    fn write_segment(dir: &Path, temp_dir: &Path, name: &str, entries: &[ManifestEntry]) {
+        let batch = entries_to_batch(entries).unwrap();
+        write_parquet_atomic(&batch, &dir.join(name), temp_dir).unwrap();
+    }
+
+    #[test]
+    fn many_segments_merged_into_latest_entries() {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, temp_dir) = (root.path().join("manifest"), root.path().join(".tmp"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&temp_dir).unwrap();
+        for run in 0..=MAX_SEGMENTS {
+            let time = i64::try_from(run).unwrap();
+            let entries = [
+                entry("s3://trail/a.json.gz", &format!("etag-{run}"), time),
+                entry(&format!("/logs/{run}.json.gz"), "size-1", time),
+            ];
+            write_segment(
+                &dir,
+                &temp_dir,
+                &format!("manifest-{run:03}.parquet"),
+                &entries,
+            );
+        }
+
+        assert!(compact(&dir, &temp_dir, "manifest-merged.parquet").unwrap());
+
+        assert_eq!(
+            parquet_files(&dir).unwrap(),
+            [dir.join("manifest-merged.parquet")]
+        );
+        let manifest = Manifest::load(&dir).unwrap();
+        assert_eq!(manifest.len(), MAX_SEGMENTS + 2);
+        assert!(manifest.contains("s3://trail/a.json.gz", &format!("etag-{MAX_SEGMENTS}")));
+        assert!(manifest.contains("/logs/0.json.gz", "size-1"));
+        let rows: usize = read_all_columns(&dir.join("manifest-merged.parquet"))
+            .unwrap()
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum();
+        assert_eq!(rows, MAX_SEGMENTS + 2);
+    }
+
+    #[test]
+    fn few_segments_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, temp_dir) = (root.path().join("manifest"), root.path().join(".tmp"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&temp_dir).unwrap();
+        write_segment(&dir, &temp_dir, "manifest-1.parquet", &[entry("a", "1", 1)]);
+
+        assert!(!compact(&dir, &temp_dir, "manifest-merged.parquet").unwrap());
+        assert_eq!(
+            parquet_files(&dir).unwrap(),
+            [dir.join("manifest-1.parquet")]
+        );
+    }
 }

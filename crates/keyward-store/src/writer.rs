@@ -29,7 +29,7 @@ use std::thread::JoinHandle;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use keyward_cloudtrail::{NameBinding, name_bindings};
 use std::sync::mpsc::{SyncSender, sync_channel};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::Store;
 use crate::batch::{EventBatch, Selected, event_keys, merge_by_time};
@@ -540,6 +540,9 @@ impl FileWriter {
             let sources = std::mem::take(&mut self.sources);
             self.write_manifest(sources)?;
         }
+        if job.last {
+            self.compact_manifest();
+        }
         if self.known_count > MAX_CACHED_KEYS {
             debug!(
                 keys = self.known_count,
@@ -704,6 +707,18 @@ impl FileWriter {
         let batch = names_to_batch(&names)?;
         let path = self.store.names_dir().join(self.next_file_name("names"));
         write_parquet_atomic(&batch, &path, &self.store.temp_dir())
+    }
+
+    /// Merges the manifest's segments once there are many. A failure leaves
+    /// the manifest readable, so it is logged and the write goes on.
+    fn compact_manifest(&mut self) {
+        let file_name = self.next_file_name("manifest");
+        let dir = self.store.manifest_dir();
+        match crate::manifest::compact(&dir, &self.store.temp_dir(), &file_name) {
+            Ok(true) => debug!(folder = %dir.display(), "merged the manifest's segments"),
+            Ok(false) => {}
+            Err(error) => warn!(%error, "failed to merge the manifest's segments"),
+        }
     }
 
     fn write_manifest(&mut self, entries: Vec<ManifestEntry>) -> Result<()> {
