@@ -1372,15 +1372,24 @@ fn event_key(event: &Event) -> u128 {
 }
 
 /// Adds the content of a record without `eventID` to its key, so that two
-/// different id-less events at the same time are both kept.
+/// different id-less events at the same time are both kept. The request and
+/// response count by their JSON values, so that two deliveries of one event
+/// that differ only in spacing or key order share a key.
 fn hash_optional_fields(hasher: &mut Xxh3, event: &Event) {
+    let canonical = |text: Option<&str>| -> Option<String> {
+        let text = text?;
+        let value = serde_json::from_str::<serde_json::Value>(text).ok();
+        Some(value.map_or_else(|| text.to_owned(), |value| value.to_string()))
+    };
+    let request = canonical(event.request_parameters.as_deref());
+    let response = canonical(event.response_elements.as_deref());
     let fields = [
         event.account.as_deref(),
         event.region.as_deref(),
         event.actor_arn.as_deref(),
         event.actor_principal_id.as_deref(),
-        event.request_parameters.as_deref(),
-        event.response_elements.as_deref(),
+        request.as_deref(),
+        response.as_deref(),
         event.error_code.as_deref(),
         event.source_ip.as_deref(),
     ];
@@ -1527,6 +1536,27 @@ mod tests {
         let text = r#"{"a":{"-----BEGIN PRIVATE KEY----- hunter2 -----END PRIVATE KEY-----":1}}"#;
         let redacted = redact_secrets(text);
         assert_eq!(redacted, format!(r#"{{"a":"{REDACTED}"}}"#));
+    }
+
+    #[test]
+    fn id_less_deliveries_differing_in_spacing_share_a_key() {
+        let record = |parameters: &str| {
+            format!(
+                r#"{{"eventTime":"2024-05-01T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","awsRegion":"us-east-1","recipientAccountId":"111122223333","requestParameters":{parameters}}}"#
+            )
+        };
+        let key = |text: &str| {
+            let mut event = Event::default();
+            parse_record(text.as_bytes(), &mut event).unwrap();
+            event.key
+        };
+        let compact = key(&record(r#"{"keyId":"k","encryptionContext":{"a":"1"}}"#));
+        let spaced = key(&record(
+            r#"{ "encryptionContext": { "a": "1" }, "keyId": "k" }"#,
+        ));
+        let other = key(&record(r#"{"keyId":"other"}"#));
+        assert_eq!(compact, spaced);
+        assert_ne!(compact, other);
     }
 
     #[test]
