@@ -61,6 +61,12 @@ impl Store {
     /// empty.
     pub fn create_or_open(root: impl Into<PathBuf>) -> Result<Self> {
         let store = Self { root: root.into() };
+        if store.root.exists() && !store.root.is_dir() {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a folder; the store is a folder of Parquet files",
+                store.root.display()
+            )));
+        }
         fs::create_dir_all(&store.root).map_err(|e| StoreError::io("create", &store.root, e))?;
         let format_path = store.root.join(FORMAT_FILE);
         if !format_path.exists() {
@@ -158,5 +164,21 @@ impl Store {
     /// Starts writing events. Hold [`Store::lock`] while writing.
     pub fn writer(&self, run_id: impl Into<String>) -> EventWriter<'_> {
         EventWriter::new(self, run_id.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_as_store_rejected() {
+        let directory = tempfile::tempdir().unwrap();
+        let file = directory.path().join("store");
+        fs::write(&file, "not a store").unwrap();
+
+        let error = Store::create_or_open(&file).unwrap_err().to_string();
+
+        assert!(error.contains("is not a folder"), "{error}");
     }
 }
