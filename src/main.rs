@@ -141,10 +141,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parses `--store`, a local folder. A URL is rejected, because it would
-/// become a folder named after it.
+/// Parses `--store`, a local folder. A URL, or a path that starts like an
+/// S3 URL, is rejected, because it would become a folder named after it.
 fn parse_store(text: &str) -> Result<PathBuf, String> {
-    if text.contains("://") {
+    let s3_like = text
+        .get(..3)
+        .is_some_and(|start| start.eq_ignore_ascii_case("s3:"));
+    if text.contains("://") || s3_like {
         return Err(format!(
             "{text} is a URL, and the store is a local folder; to keep a store in S3, \
              deploy the ingest Lambda function (docs/lambda-ingest.md)"

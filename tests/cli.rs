@@ -205,6 +205,12 @@ fn dry_run_stores_nothing() {
     assert_eq!(again["files_failed"], 1);
     assert_eq!(again["files_ingested"], 0);
     assert_eq!(modified(), before);
+
+    let file = work.path().join("file");
+    std::fs::write(&file, "not a store").unwrap();
+    let on_file = keyward(&file, &["ingest", "--dry-run", tree]);
+    assert_eq!(on_file.status.code(), Some(1));
+    assert!(text(&on_file.stderr).contains("is not a folder"));
 }
 
 #[test]
@@ -223,6 +229,14 @@ fn store_url_rejected() {
         "{}",
         text(&output.stderr)
     );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .current_dir(work.path())
+        .args(["--store", "s3:bucket", "sql", "SELECT 1"])
+        .env_remove("KEYWARD_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
     assert!(std::fs::read_dir(work.path()).unwrap().next().is_none());
 }
 

@@ -671,14 +671,17 @@ const FIELDS_ENDING_IN: [u32; 256] = {
     masks
 };
 
-/// Text inside the first and last lines of a PEM or OpenPGP private key,
-/// which is secret under any field name, on several lines or on one: PEM
-/// armor reads `-----BEGIN RSA PRIVATE KEY-----`, OpenPGP armor
-/// `-----BEGIN PGP PRIVATE KEY BLOCK-----`.
-const PRIVATE_KEY_LABEL: &[u8] = b"PRIVATE KEY";
-
-/// Ends of PEM and OpenPGP armor lines after [`PRIVATE_KEY_LABEL`].
-const PRIVATE_KEY_LABEL_ENDS: [&[u8]; 2] = [b"-----", b" BLOCK-----"];
+/// Labels inside the first and last lines of a private key's armor, which
+/// is secret under any field name, on several lines or on one, each with the
+/// text that may follow it: PEM armor reads
+/// `-----BEGIN RSA PRIVATE KEY-----`, OpenPGP armor
+/// `-----BEGIN PGP PRIVATE KEY BLOCK-----` or
+/// `-----BEGIN PGP SECRET KEY BLOCK-----`, and SSH2 armor
+/// `---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----`.
+const PRIVATE_KEY_ARMOR: [(&[u8], &[&[u8]]); 2] = [
+    (b"PRIVATE KEY", &[b"-----", b" BLOCK-----", b" ----"]),
+    (b"SECRET KEY BLOCK", &[b"-----"]),
+];
 
 /// The start of the first line of a PuTTY private key file, a format of
 /// PuTTY's own.
@@ -687,11 +690,11 @@ const PUTTY_PRIVATE_KEY: &[u8] = b"PuTTY-User-Key-File-";
 /// Reports whether text has the first or last line of a private key's
 /// armor, or the first line of a PuTTY private key file.
 fn has_private_key(bytes: &[u8]) -> bool {
-    let armored = memchr::memmem::find_iter(bytes, PRIVATE_KEY_LABEL).any(|at| {
-        let rest = &bytes[at + PRIVATE_KEY_LABEL.len()..];
-        PRIVATE_KEY_LABEL_ENDS
-            .iter()
-            .any(|end| rest.starts_with(end))
+    let armored = PRIVATE_KEY_ARMOR.iter().any(|(label, ends)| {
+        memchr::memmem::find_iter(bytes, label).any(|at| {
+            let rest = &bytes[at + label.len()..];
+            ends.iter().any(|end| rest.starts_with(end))
+        })
     });
     armored || memchr::memmem::find(bytes, PUTTY_PRIVATE_KEY).is_some()
 }
@@ -729,14 +732,22 @@ fn redacted(text: &str) -> Cow<'_, str> {
 
 /// Reports whether JSON text may give a [`SECRET_FIELDS`] field a value or
 /// hold other secret material. That is so when it holds any that
-/// [`holds_secret`] finds in plain text, or has an escape sequence, which
-/// could spell one in a way that a plain search misses. It is also so when
-/// the text is a string rather than an object, because [`redact_text`]
-/// reads strings.
+/// [`holds_secret`] finds in plain text, has an escape sequence, which
+/// could spell one in a way that a plain search misses, or has a key of a
+/// name and value pair (see [`PAIR_VALUE_KEYS`]). It is also so when the
+/// text is a string rather than an object, because [`redact_text`] reads
+/// strings.
 fn may_name_secret_field(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memchr(b'\\', bytes).is_some() || bytes.first() == Some(&b'"') || holds_secret(text)
+    memchr::memchr(b'\\', bytes).is_some()
+        || bytes.first() == Some(&b'"')
+        || memchr::memmem::find(bytes, PAIR_VALUE_KEY_END).is_some()
+        || holds_secret(text)
 }
+
+/// The end of every [`PAIR_VALUE_KEYS`] key as JSON writes it, in either
+/// letter case of its `V`: text with one may hold a pair named secret.
+const PAIR_VALUE_KEY_END: &[u8] = b"alue\"";
 
 /// Parses JSON text, or returns `None` when it is invalid or an object in
 /// it gives a key twice. `serde_json::Value` keeps only the last value of a
@@ -823,21 +834,38 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
     }
 }
 
+/// Keys that name the other member of a name and value pair.
+const PAIR_NAME_KEYS: [&str; 5] = ["key", "name", "tagkey", "parameterkey", "parametername"];
+
+/// Keys that hold the value of a name and value pair.
+const PAIR_VALUE_KEYS: [&str; 3] = ["value", "tagvalue", "parametervalue"];
+
 /// Redacts in place; returns whether anything was replaced.
 fn redact_value(value: &mut serde_json::Value) -> bool {
     use serde_json::Value;
     match value {
         Value::Object(fields) => {
-            // A key cannot be redacted alone, so an object with a PEM private
-            // key as a key is replaced whole.
-            let pem_key = fields.keys().any(|name| has_private_key(name.as_bytes()));
-            if pem_key {
+            // A key cannot be redacted alone, so an object with secret
+            // material in a key is replaced whole.
+            if fields.keys().any(|name| holds_secret(name)) {
                 *value = Value::String(REDACTED.to_owned());
                 return true;
             }
+            // A pair such as {"Key": "password", "Value": "..."}, as tags and
+            // parameters are written, gives its value a secret name.
+            let pair_named_secret = fields.iter().any(|(name, field)| {
+                PAIR_NAME_KEYS
+                    .iter()
+                    .any(|key| name.eq_ignore_ascii_case(key))
+                    && field.as_str().is_some_and(is_secret_name)
+            });
             let mut changed = false;
             for (name, field) in fields.iter_mut() {
-                let secret = is_secret_name(name);
+                let secret = is_secret_name(name)
+                    || (pair_named_secret
+                        && PAIR_VALUE_KEYS
+                            .iter()
+                            .any(|key| name.eq_ignore_ascii_case(key)));
                 if secret && !field.is_null() && field.as_str() != Some(REDACTED) {
                     *field = Value::String(REDACTED.to_owned());
                     changed = true;
@@ -865,12 +893,23 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
 fn redact_text(text: &mut String) -> bool {
     let trimmed = text.trim_start();
     let json = trimmed.starts_with('{') || trimmed.starts_with('[');
-    if json && let Some(mut nested) = parse_without_repeated_keys(text) {
-        if !redact_value(&mut nested) {
-            return false;
+    if json {
+        match parse_without_repeated_keys(text) {
+            Some(mut nested) => {
+                if !redact_value(&mut nested) {
+                    return false;
+                }
+                *text = nested.to_string();
+                return true;
+            }
+            // Its keys may be spelled with escapes that the checks of plain
+            // text do not read, so it is replaced whole.
+            None if text.contains('\\') => {
+                *text = REDACTED.to_owned();
+                return true;
+            }
+            None => {}
         }
-        *text = nested.to_string();
-        return true;
     }
     if !holds_secret(text) {
         return false;
@@ -904,21 +943,23 @@ fn holds_secret(text: &str) -> bool {
 }
 
 /// Reports whether text opens an XML element named by a [`SECRET_FIELDS`]
-/// name, such as `<password>` or `<db:masterUserPassword>`.
+/// name, such as `<password>`, `<db:masterUserPassword>` or
+/// `<Password type="plain">`.
 fn opens_secret_element(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memchr_iter(b'>', bytes).any(|at| {
-        let name_len = bytes[..at]
+    memchr::memchr_iter(b'<', bytes).any(|at| {
+        let start = at + 1;
+        let name_len = bytes[start..]
             .iter()
-            .rev()
             .take(MAX_NAME_LEN + 1)
             .take_while(|byte| is_name_byte(**byte) || matches!(byte, b':' | b'.'))
             .count();
-        let start = at - name_len;
+        let end = start + name_len;
         (1..=MAX_NAME_LEN).contains(&name_len)
-            && start > 0
-            && bytes[start - 1] == b'<'
-            && is_secret_name(&text[start..at])
+            && bytes
+                .get(end)
+                .is_some_and(|byte| *byte == b'>' || byte.is_ascii_whitespace())
+            && is_secret_name(&text[start..end])
     })
 }
 
@@ -934,12 +975,20 @@ fn is_name_byte(byte: u8) -> bool {
 }
 
 /// Reports whether text passes a value to a command-line option named by a
-/// [`SECRET_FIELDS`] name, as `--password value` does. The form
-/// `--password=value` is found by [`assigns_secret_field`].
+/// [`SECRET_FIELDS`] name, as `--password value` and `-Password value` do.
+/// The form `--password=value` is found by [`assigns_secret_field`].
 fn passes_secret_option(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memmem::find_iter(bytes, b"--").any(|at| {
-        let start = at + 2;
+    memchr::memchr_iter(b'-', bytes).any(|at| {
+        // An option starts a word: `non-password` names none.
+        if at > 0 && is_name_byte(bytes[at - 1]) {
+            return false;
+        }
+        let start = if bytes.get(at + 1) == Some(&b'-') {
+            at + 2
+        } else {
+            at + 1
+        };
         let name_len = bytes[start..]
             .iter()
             .take(MAX_NAME_LEN + 1)
@@ -962,9 +1011,7 @@ fn has_url_password(text: &str) -> bool {
     memchr::memmem::find_iter(text.as_bytes(), b"://").any(|at| {
         let rest = &text[at + 3..];
         let authority_end = rest
-            .find(|c: char| {
-                c.is_whitespace() || matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>')
-            })
+            .find(|c: char| c.is_whitespace() || matches!(c, '/' | '"' | '\'' | '<' | '>'))
             .unwrap_or(rest.len());
         let authority = &rest[..authority_end];
         authority.rfind('@').is_some_and(|user_end| {
@@ -981,48 +1028,39 @@ fn has_url_password(text: &str) -> bool {
 /// inside a string, or of `name=value` text. Separators are spaces of any
 /// kind, control and invisible characters, quotes, backslashes, `+`, `;`,
 /// `,` and `.`. Full-width and other lookalike colons and equals signs
-/// count, and so do their [`ESCAPED_ASSIGNMENTS`] and text that is
-/// URL-encoded, even twice (`SecretString%3Dvalue`). A name that is only
-/// mentioned does not count.
+/// count, and so do escaped ones (see [`escapes_decoded`]) and text that is
+/// URL-encoded, even several times (`SecretString%253Dvalue`). A colon
+/// inside an ARN does not count, and neither does a name that is only
+/// mentioned. Text still URL-encoded after [`MAX_PERCENT_DECODES`] rounds
+/// counts, because it cannot be checked.
 fn assigns_secret_field(text: &str) -> bool {
+    let assigns = |text: &str| {
+        assigns_unencoded(text)
+            || escapes_decoded(text).is_some_and(|decoded| assigns_unencoded(&decoded))
+    };
     let mut decoded = Cow::Borrowed(text);
-    for _ in 0..=MAX_DECODES {
-        if assigns_unencoded(&decoded) {
+    for _ in 0..MAX_PERCENT_DECODES {
+        if assigns(&decoded) {
             return true;
         }
-        match percent_decoded(&decoded).or_else(|| assignments_decoded(&decoded)) {
+        match percent_decoded(&decoded) {
             Some(text) => decoded = Cow::Owned(text),
             None => return false,
         }
     }
-    false
+    // Text still URL-encoded after that many rounds cannot be checked.
+    assigns(&decoded) || percent_decoded(&decoded).is_some()
 }
 
-/// Times that [`assigns_secret_field`] decodes URL-encoded text or escaped
-/// colons and equals signs.
-const MAX_DECODES: usize = 3;
+/// Times that [`assigns_secret_field`] decodes URL-encoded text.
+const MAX_PERCENT_DECODES: usize = 8;
 
-/// Escaped spellings of colons and equals signs, in lowercase: JSON and
-/// JavaScript escapes written out as text, JavaScript's `%u` escapes, and
-/// HTML character references.
-const ESCAPED_ASSIGNMENTS: [(&str, char); 12] = [
-    ("\\u003d", '='),
-    ("\\u003a", ':'),
-    ("\\x3d", '='),
-    ("\\x3a", ':'),
-    ("%u003d", '='),
-    ("%u003a", ':'),
-    ("&#61;", '='),
-    ("&#58;", ':'),
-    ("&#x3d;", '='),
-    ("&#x3a;", ':'),
-    ("&equals;", '='),
-    ("&colon;", ':'),
-];
-
-/// Replaces the [`ESCAPED_ASSIGNMENTS`] in text, in any letter case, by the
-/// characters they spell, or returns `None` when it has none.
-fn assignments_decoded(text: &str) -> Option<String> {
+/// Decodes the escapes of single characters in text: JSON and JavaScript
+/// escapes written out as text (`\u003d`, `\x3d`), JavaScript's `%u`
+/// escapes (`%u003d`), and HTML character references (`&#61;`, `&#x3d;`,
+/// `&equals;`, `&colon;`, the `;` optional for numbers). Returns `None`
+/// when text has none.
+fn escapes_decoded(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut decoded = String::new();
     let mut copied = 0;
@@ -1030,15 +1068,10 @@ fn assignments_decoded(text: &str) -> Option<String> {
         if at < copied {
             continue;
         }
-        let rest = &bytes[at..];
-        let escape = ESCAPED_ASSIGNMENTS.iter().find(|(escape, _)| {
-            rest.get(..escape.len())
-                .is_some_and(|start| start.eq_ignore_ascii_case(escape.as_bytes()))
-        });
-        if let Some((escape, character)) = escape {
+        if let Some((character, len)) = escape_at(&bytes[at..]) {
             decoded.push_str(&text[copied..at]);
-            decoded.push(*character);
-            copied = at + escape.len();
+            decoded.push(character);
+            copied = at + len;
         }
     }
     if copied == 0 {
@@ -1048,10 +1081,63 @@ fn assignments_decoded(text: &str) -> Option<String> {
     Some(decoded)
 }
 
+/// Reads the escape at the start of `bytes`, if there is one, as the
+/// character it spells and its length.
+fn escape_at(bytes: &[u8]) -> Option<(char, usize)> {
+    let hex = |digits: &[u8]| -> Option<u32> {
+        let digits = std::str::from_utf8(digits).ok()?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let lower = |start: usize, len: usize| -> Option<Vec<u8>> {
+        Some(bytes.get(start..start + len)?.to_ascii_lowercase())
+    };
+    let (code, len) = match bytes.first()? {
+        b'\\' => match bytes.get(1)?.to_ascii_lowercase() {
+            b'u' => (hex(bytes.get(2..6)?)?, 6),
+            b'x' => (hex(bytes.get(2..4)?)?, 4),
+            _ => return None,
+        },
+        b'%' if bytes.get(1)?.eq_ignore_ascii_case(&b'u') => (hex(bytes.get(2..6)?)?, 6),
+        b'&' if bytes.get(1) == Some(&b'#') => {
+            let is_hex = bytes
+                .get(2)
+                .is_some_and(|byte| byte.eq_ignore_ascii_case(&b'x'));
+            let start = if is_hex { 3 } else { 2 };
+            let digits = bytes[start..]
+                .iter()
+                .take(8)
+                .take_while(|byte| {
+                    if is_hex {
+                        byte.is_ascii_hexdigit()
+                    } else {
+                        byte.is_ascii_digit()
+                    }
+                })
+                .count();
+            let text = std::str::from_utf8(bytes.get(start..start + digits)?).ok()?;
+            let code = u32::from_str_radix(text, if is_hex { 16 } else { 10 }).ok()?;
+            let end = start + digits;
+            (
+                code,
+                if bytes.get(end) == Some(&b';') {
+                    end + 1
+                } else {
+                    end
+                },
+            )
+        }
+        b'&' if lower(0, 8).as_deref() == Some(b"&equals;") => (u32::from('='), 8),
+        b'&' if lower(0, 7).as_deref() == Some(b"&colon;") => (u32::from(':'), 7),
+        _ => return None,
+    };
+    Some((char::from_u32(code)?, len))
+}
+
 /// Colons and equals signs that are not ASCII: full-width, small, and other
 /// lookalikes.
-const LOOKALIKE_ASSIGNMENTS: [char; 7] = [
-    '\u{ff1a}', '\u{ff1d}', '\u{fe55}', '\u{fe66}', '\u{fe13}', '\u{a789}', '\u{2236}',
+const LOOKALIKE_ASSIGNMENTS: [char; 14] = [
+    '\u{ff1a}', '\u{ff1d}', '\u{fe55}', '\u{fe66}', '\u{fe13}', '\u{a789}', '\u{2236}', '\u{a78a}',
+    '\u{207c}', '\u{208c}', '\u{2d0}', '\u{2f8}', '\u{2254}', '\u{5c3}',
 ];
 
 /// Does what [`assigns_secret_field`] does, for text as it is.
@@ -1064,8 +1150,32 @@ fn assigns_unencoded(text: &str) -> bool {
         .flatten();
     ascii
         .chain(lookalikes)
-        .any(|at| ends_in_secret_field(&text[..at]))
+        .any(|at| ends_in_secret_field(&text[..at]) && !(bytes[at] == b':' && in_arn(bytes, at)))
 }
+
+/// Reports whether the byte at `at` is inside an ARN, whose parts are
+/// separated by colons: `arn:aws:lambda:...:function:rotate-password:1`
+/// names a function and gives no field a value.
+fn in_arn(bytes: &[u8], at: usize) -> bool {
+    let window = at.saturating_sub(MAX_ARN_LEN);
+    let start = bytes[window..at]
+        .iter()
+        .rposition(|byte| {
+            byte.is_ascii_whitespace()
+                || matches!(
+                    byte,
+                    b'"' | b'\'' | b',' | b'(' | b'[' | b'{' | b'=' | b'<' | b'>'
+                )
+        })
+        .map(|found| window + found + 1);
+    match start {
+        Some(start) => bytes[start..].starts_with(b"arn:"),
+        None => window == 0 && bytes.starts_with(b"arn:"),
+    }
+}
+
+/// Maximum length of an ARN.
+const MAX_ARN_LEN: usize = 2048;
 
 /// Decodes the `%` escapes of URL-encoded text, or returns `None` when it
 /// has none. Bytes that do not form UTF-8 become U+FFFD.
@@ -1122,17 +1232,59 @@ fn ends_in_secret_field(before: &str) -> bool {
         c.is_whitespace()
             || c.is_control()
             || is_invisible(c)
-            || matches!(c, '"' | '\'' | '\\' | '+' | ';' | ',' | '.')
+            || matches!(
+                c,
+                '"' | '\'' | '\\' | '+' | ';' | ',' | '.' | '[' | ']' | '(' | ')'
+            )
     });
     // The name is the run of letters, digits, underscores, hyphens and
-    // invisible characters before the separators. It is read from its end
-    // only as far as a secret name could still match.
+    // invisible characters before the separators, full-width letters read
+    // as ASCII. It is read from its end only as far as a secret name could
+    // still match.
     let name = rest
         .chars()
         .rev()
+        .map(ascii_of_full_width)
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-') || is_invisible(*c))
         .filter_map(|c| u8::try_from(c).ok());
-    ends_in_secret_name(name)
+    ends_in_secret_name(name) && !names_operation(rest)
+}
+
+/// API operations whose names end in a [`SECRET_FIELDS`] name. Error
+/// messages name them before a colon, as in
+/// `GenerateDataKeyWithoutPlaintext: the key usage is not ENCRYPT_DECRYPT`.
+const OPERATIONS_NAMED_LIKE_SECRETS: [&str; 10] = [
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "DeriveSharedSecret",
+    "GetRandomPassword",
+    "ChangePassword",
+    "GetSessionToken",
+    "CreateApiKey",
+    "GetApiKey",
+    "UpdateApiKey",
+    "DeleteApiKey",
+];
+
+/// Reports whether text ends in the name of one of the
+/// [`OPERATIONS_NAMED_LIKE_SECRETS`].
+fn names_operation(text: &str) -> bool {
+    let start = text
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphanumeric())
+        .last()
+        .map_or(text.len(), |(at, _)| at);
+    OPERATIONS_NAMED_LIKE_SECRETS.contains(&&text[start..])
+}
+
+/// Returns the ASCII character that a full-width one (U+FF01 to U+FF5E)
+/// stands for, or the character itself.
+fn ascii_of_full_width(c: char) -> char {
+    match c {
+        '\u{ff01}'..='\u{ff5e}' => char::from_u32(u32::from(c) - 0xfee0).unwrap_or(c),
+        _ => c,
+    }
 }
 
 /// Reports whether a character is one that text shows as nothing: the soft
@@ -1140,7 +1292,22 @@ fn ends_in_secret_field(before: &str) -> bool {
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{ad}' | '\u{34f}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}'
+        '\u{ad}'
+            | '\u{34f}'
+            | '\u{61c}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{e0000}'..='\u{e007f}'
     )
 }
 
@@ -1372,9 +1539,10 @@ fn event_key(event: &Event) -> u128 {
 }
 
 /// Adds the content of a record without `eventID` to its key, so that two
-/// different id-less events at the same time are both kept. The request and
-/// response count by their JSON values, so that two deliveries of one event
-/// that differ only in spacing or key order share a key.
+/// different id-less events at the same time are both kept. The request,
+/// response and additional data count by their JSON values, so that two
+/// deliveries of one event that differ only in spacing or key order share a
+/// key.
 fn hash_optional_fields(hasher: &mut Xxh3, event: &Event) {
     let canonical = |text: Option<&str>| -> Option<String> {
         let text = text?;
@@ -1383,6 +1551,7 @@ fn hash_optional_fields(hasher: &mut Xxh3, event: &Event) {
     };
     let request = canonical(event.request_parameters.as_deref());
     let response = canonical(event.response_elements.as_deref());
+    let additional = canonical(event.additional_event_data.as_deref());
     let fields = [
         event.account.as_deref(),
         event.region.as_deref(),
@@ -1390,11 +1559,20 @@ fn hash_optional_fields(hasher: &mut Xxh3, event: &Event) {
         event.actor_principal_id.as_deref(),
         request.as_deref(),
         response.as_deref(),
+        additional.as_deref(),
         event.error_code.as_deref(),
+        event.error_message.as_deref(),
         event.source_ip.as_deref(),
+        event.user_agent.as_deref(),
+        event.vpc_endpoint_id.as_deref(),
+        event.resource.as_deref(),
     ];
     for field in fields {
         hasher.update(field.unwrap_or_default().as_bytes());
+        hasher.update(&[0]);
+    }
+    for arn in &event.resource_arns {
+        hasher.update(arn.as_bytes());
         hasher.update(&[0]);
     }
 }
@@ -1557,6 +1735,11 @@ mod tests {
         let other = key(&record(r#"{"keyId":"other"}"#));
         assert_eq!(compact, spaced);
         assert_ne!(compact, other);
+
+        let on_key = |arn: &str| key(&record(&format!(r#"{{}},"resources":[{{"ARN":"{arn}"}}]"#)));
+        assert_ne!(on_key("key/a"), on_key("key/b"));
+        let with_agent = |agent: &str| key(&record(&format!(r#"{{}},"userAgent":"{agent}""#)));
+        assert_ne!(with_agent("aws-cli"), with_agent("boto3"));
     }
 
     #[test]
@@ -1577,6 +1760,47 @@ mod tests {
             r#"{"a":{"SecretString":"hunter2","SecretString":null}}"#,
             r#"{"data":"{\"password\":\"hunter2\",\"password\":null}"}"#,
             r#"{"pass\u0077ord":"hunter2","password":null}"#,
+        ];
+        for text in cases {
+            let redacted = redact_secrets(text);
+            assert!(!redacted.contains("hunter2"), "{text} gave {redacted}");
+        }
+    }
+
+    #[test]
+    fn secret_in_a_key_replaces_its_object() {
+        let cases = [
+            r#"{"a":{"password=hunter2":1},"keyId":"k"}"#,
+            r#"{"a":{"postgres://admin:hunter2@db/app":{}}}"#,
+            r#"{"a":{"--password hunter2":true}}"#,
+            r#"{"a":"{\"password=hunter2\":1}"}"#,
+        ];
+        for text in cases {
+            let redacted = redact_secrets(text);
+            assert!(!redacted.contains("hunter2"), "{text} gave {redacted}");
+        }
+    }
+
+    #[test]
+    fn value_of_pair_named_secret_redacted() {
+        let text = serde_json::json!({
+            "tags": [
+                {"key": "password", "value": "hunter2"},
+                {"TagKey": "team", "TagValue": "crypto"},
+            ],
+            "Parameters": [{"ParameterKey": "DbPassword", "ParameterValue": "hunter2"}],
+        })
+        .to_string();
+        let redacted = redact_secrets(&text);
+        assert!(!redacted.contains("hunter2"), "{redacted}");
+        assert!(redacted.contains("crypto"), "{redacted}");
+    }
+
+    #[test]
+    fn escaped_json_in_string_that_cannot_be_parsed_replaced() {
+        let cases = [
+            r#"{"a":"{\"pass\\u0077ord\":\"hunter2\",\"pass\\u0077ord\":null}"}"#,
+            r#"{"a":"{\"pass\\u0077ord\":\"hunter2\",}"}"#,
         ];
         for text in cases {
             let redacted = redact_secrets(text);
@@ -1626,6 +1850,25 @@ mod tests {
             "postgres://admin:hunter2@db.example.com:5432/app",
             "-----BEGIN PGP PRIVATE KEY BLOCK-----",
             "PuTTY-User-Key-File-3: ssh-rsa\nPrivate-Lines: 1\nhunter2",
+            "-----BEGIN PGP SECRET KEY BLOCK----- hunter2",
+            "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ---- hunter2",
+            "<password type=\"plain\">hunter2</password>",
+            "<Password >hunter2</Password>",
+            "password&#061;hunter2",
+            "password&#x03d;hunter2",
+            "password&#61hunter2",
+            "pass&#119;ord=hunter2",
+            "password\u{2066}=hunter2",
+            "pass\u{fe0f}word=hunter2",
+            "password\u{a78a}hunter2",
+            "password\u{2d0}hunter2",
+            "login failed password&#61;hunter2 ref %25252525",
+            "password%2525252525253Dhunter2",
+            "mysqladmin -Password hunter2 -h db",
+            "postgres://admin:hunter2#x@db.example.com/app",
+            "form password[]=hunter2",
+            "set(password)=hunter2",
+            "\u{ff50}\u{ff41}\u{ff53}\u{ff53}\u{ff57}\u{ff4f}\u{ff52}\u{ff44}=hunter2",
         ];
         for case in cases {
             assert_eq!(redacted_free_text(case), REDACTED, "{case}");
@@ -1646,6 +1889,14 @@ mod tests {
             "--password --other-flag",
             "--password",
             "The secret's password rotation failed",
+            "<password/> is empty",
+            "arn:aws:lambda:us-east-1:111122223333:function:RotateApiKey:3",
+            "Lambda arn:aws:lambda:us-east-1:111122223333:function:rotate-access-token:PROD failed",
+            "100%25 done",
+            "GenerateDataKeyWithoutPlaintext: the key usage is not ENCRYPT_DECRYPT",
+            "KeyUsage must be KEY_AGREEMENT for DeriveSharedSecret: arn:aws:kms:us-east-1:1:key/k",
+            "a non-password field",
+            "- password rotation failed",
         ];
         for case in cases {
             assert_eq!(redacted_free_text(case), case);

@@ -155,9 +155,26 @@ impl FileSummary {
         if self.errors.len() < MAX_ERRORS_KEPT {
             self.errors.push(ReadError {
                 position,
-                message: message.into(),
+                message: shortened_message(message.into()),
             });
         }
+    }
+}
+
+/// Maximum length of an error message kept whole, in characters. The JSON parser's messages repeat a
+/// value of the wrong type, which may be megabytes long.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Returns a message, or its first [`MAX_MESSAGE_CHARS`] characters and its
+/// length when it is longer.
+fn shortened_message(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => message,
+        Some((end, _)) => format!(
+            "{}... (message of {} bytes shortened)",
+            &message[..end],
+            message.len()
+        ),
     }
 }
 
@@ -1653,6 +1670,18 @@ mod tests {
             self.0 = rest;
             Ok(1)
         }
+    }
+
+    #[test]
+    fn long_error_message_shortened() {
+        let value = "x".repeat(100_000);
+        let record = format!(
+            r#"{{"eventTime":"2024-05-01T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":"{value}"}}"#
+        );
+        let (summary, _) = read_all(record.as_bytes());
+        let message = &summary.errors[0].message;
+        assert!(message.len() < 1000, "{} bytes", message.len());
+        assert!(message.ends_with("bytes shortened)"), "{message}");
     }
 
     #[test]

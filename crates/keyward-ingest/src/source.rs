@@ -30,8 +30,15 @@ pub enum Source {
 impl Source {
     /// Parses a command-line argument: an `s3://bucket/prefix` URL or a path.
     pub fn parse(text: &str) -> Result<Self, IngestError> {
-        let Some(rest) = text.strip_prefix("s3://") else {
-            return Ok(Self::Local(PathBuf::from(text)));
+        let scheme = text.split_once("://").map(|(scheme, _)| scheme);
+        let rest = match scheme {
+            None => return Ok(Self::Local(PathBuf::from(text))),
+            Some(scheme) if scheme.eq_ignore_ascii_case("s3") => &text[5..],
+            Some(scheme) => {
+                return Err(IngestError::InvalidSource(format!(
+                    "{text}: {scheme}:// URLs are not read; give a local path or an s3:// URL"
+                )));
+            }
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
@@ -307,6 +314,16 @@ mod tests {
         assert_eq!(listing.files.len(), 1);
         assert_eq!(listing.other_files, 1);
         assert!(listing.unreadable.is_empty());
+    }
+
+    #[test]
+    fn url_schemes_checked() {
+        assert!(matches!(
+            Source::parse("S3://trail/AWSLogs/"),
+            Ok(Source::S3 { .. })
+        ));
+        assert!(Source::parse("https://trail.example/AWSLogs/").is_err());
+        assert!(matches!(Source::parse("./logs"), Ok(Source::Local(_))));
     }
 
     #[test]

@@ -43,7 +43,27 @@ pub struct Manifest {
 
 impl Manifest {
     /// Loads every segment in `dir`.
+    ///
+    /// An ingest that merges the segments removes them while a reader
+    /// without the store's lock, such as a dry run, may be reading them. A
+    /// segment that is gone by the time it is opened makes the load start
+    /// over, since the merged segment that replaced it was written first.
     pub fn load(dir: &Path) -> Result<Self> {
+        let mut attempt = 1;
+        loop {
+            match Self::load_once(dir) {
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound
+                        && attempt < MAX_LOAD_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn load_once(dir: &Path) -> Result<Self> {
         let mut fingerprints = HashMap::new();
         for path in parquet_files(dir)? {
             for batch in read_columns(&path, &["source", "fingerprint"])? {
@@ -75,6 +95,10 @@ impl Manifest {
         self.fingerprints.is_empty()
     }
 }
+
+/// Times that [`Manifest::load`] starts over when a segment is removed
+/// while it reads.
+const MAX_LOAD_ATTEMPTS: usize = 5;
 
 /// Segments beyond which [`compact`] merges the manifest.
 pub const MAX_SEGMENTS: usize = 32;

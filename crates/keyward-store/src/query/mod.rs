@@ -394,15 +394,38 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
         .with_allow_statements(false);
     let frame = context.sql_with_options(sql, options).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
-    let mut batches = match frame.collect().await {
-        Ok(batches) => batches,
-        Err(error) => return Err(name_unreadable_files(context, error)),
+    // An ingest that merges the manifest removes files that a query running
+    // at the same time may have listed. The query then runs again, over the
+    // files there are now.
+    let mut attempt = 1;
+    let mut batches = loop {
+        match frame.clone().collect().await {
+            Ok(batches) => break batches,
+            Err(error) if is_missing_file(&error) && attempt < MAX_QUERY_ATTEMPTS => attempt += 1,
+            Err(error) => return Err(name_unreadable_files(context, error)),
+        }
     };
     // An empty result still has columns: CSV output writes their header.
     if batches.is_empty() {
         batches.push(RecordBatch::new_empty(schema));
     }
     Ok(batches)
+}
+
+/// Times that [`run_sql`] runs a query whose files were removed while it
+/// ran.
+const MAX_QUERY_ATTEMPTS: usize = 3;
+
+/// Reports whether a query failed because a file it listed was gone when it
+/// read it.
+fn is_missing_file(error: &DataFusionError) -> bool {
+    match error.find_root() {
+        DataFusionError::ObjectStore(error) => {
+            matches!(**error, datafusion::object_store::Error::NotFound { .. })
+        }
+        DataFusionError::IoError(error) => error.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
 }
 
 /// The root folder of the store that a session reads, kept in the
