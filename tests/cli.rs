@@ -74,11 +74,11 @@ fn write_tree(tree: &Path, records: usize, day_of: impl Fn(usize) -> u32) -> usi
     index
 }
 
-#[test]
-fn bad_files_reported_and_exit_code_partial() {
-    let work = tempfile::tempdir().unwrap();
-    let tree = work.path().join("logs");
-    std::fs::create_dir_all(&tree).unwrap();
+/// Writes into `tree` a valid published record (`good.json`, one event),
+/// an invalid one (`invalid.json`) and a gzip file of 500 records
+/// (`whole.json.gz`).
+fn write_good_and_invalid(tree: &Path) {
+    std::fs::create_dir_all(tree).unwrap();
     std::fs::copy(
         fixture("cloudtrail/kms/ct-decrypt.1.json"),
         tree.join("good.json"),
@@ -92,6 +92,13 @@ fn bad_files_reported_and_exit_code_partial() {
     let records: Vec<String> = (0..500).map(|i| record(i, 1)).collect();
     let file = format!("{{\"Records\":[{}]}}", records.join(","));
     write_gzip(&tree.join("whole.json.gz"), file.as_bytes());
+}
+
+#[test]
+fn bad_files_reported_and_exit_code_partial() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("logs");
+    write_good_and_invalid(&tree);
     let mut truncated = std::fs::read(tree.join("whole.json.gz")).unwrap();
     truncated.truncate(truncated.len() / 2);
     std::fs::write(tree.join("truncated.json.gz"), truncated).unwrap();
@@ -133,20 +140,7 @@ fn bad_files_reported_and_exit_code_partial() {
 fn dry_run_stores_nothing() {
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("logs");
-    std::fs::create_dir_all(&tree).unwrap();
-    std::fs::copy(
-        fixture("cloudtrail/kms/ct-decrypt.1.json"),
-        tree.join("good.json"),
-    )
-    .unwrap();
-    std::fs::copy(
-        fixture("cloudtrail/invalid-as-published/kms/ct-encrypt.1.json"),
-        tree.join("invalid.json"),
-    )
-    .unwrap();
-    let records: Vec<String> = (0..500).map(|i| record(i, 1)).collect();
-    let file = format!("{{\"Records\":[{}]}}", records.join(","));
-    write_gzip(&tree.join("whole.json.gz"), file.as_bytes());
+    write_good_and_invalid(&tree);
     let tree = tree.to_str().unwrap();
     let store = work.path().join("store");
     let summary_of =
