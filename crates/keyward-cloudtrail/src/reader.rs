@@ -1385,23 +1385,25 @@ impl<'a, R: Read> FileReader<'a, R> {
             Scanned::Failed(error) => return Err(error),
         };
         let bytes = &self.buffer.data[span.start..span.end];
-        // The top-level `eventSource` key that the scanner found decides.
-        // Without one, any key of that name may, such as that of an
-        // EventBridge envelope's `detail`.
-        let crypto = || match span.source_key {
+        // The value of the top-level `eventSource` key that the scanner
+        // found decides. A record with no such key, or with a value that is
+        // not a string, is parsed, so that what it is gets reported: an
+        // EventBridge envelope, or not a CloudTrail record. When the scanner
+        // could not look for the key, any key of that name may decide.
+        let needs_parse = || match span.source_key {
             SourceKey::At(quote) => {
                 names_crypto_source(&self.buffer.data[quote + SOURCE_KEY.len()..span.end])
+                    .unwrap_or(true)
             }
-            SourceKey::NotFound | SourceKey::Unchecked => {
-                mentions_crypto_source(bytes, &self.source_finder)
-            }
+            SourceKey::NotFound => true,
+            SourceKey::Unchecked => mentions_crypto_source(bytes, &self.source_finder),
         };
         // An Insights file is counted without parsing, except for records
         // that name a kept service, which are stored if they are events.
         let must_parse = if self.insight_file {
-            crypto()
+            needs_parse()
         } else {
-            kind == ArrayKind::TopLevel || !self.records_seen || crypto()
+            kind == ArrayKind::TopLevel || !self.records_seen || needs_parse()
         };
         if must_parse {
             let outcome = parse_record(bytes, &mut self.event);
@@ -1616,23 +1618,21 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
 fn mentions_crypto_source(record: &[u8], finder: &memmem::Finder<'_>) -> bool {
     finder
         .find_iter(record)
-        .any(|found| names_crypto_source(&record[found + SOURCE_KEY.len()..]))
+        .any(|found| names_crypto_source(&record[found + SOURCE_KEY.len()..]) == Some(true))
 }
 
 /// Reports whether the value after an `eventSource` key, at the start of
-/// `after_key`, is a kept service.
-fn names_crypto_source(after_key: &[u8]) -> bool {
-    let rest = trim_start(after_key);
-    let Some(rest) = rest.strip_prefix(b":") else {
-        return false;
-    };
-    let Some(rest) = trim_start(rest).strip_prefix(b"\"") else {
-        return false;
-    };
+/// `after_key`, is a kept service, or returns `None` when the value is not
+/// a string.
+fn names_crypto_source(after_key: &[u8]) -> Option<bool> {
+    let rest = trim_start(after_key).strip_prefix(b":")?;
+    let rest = trim_start(rest).strip_prefix(b"\"")?;
     let value = memchr::memchr(b'"', rest).map_or(rest, |end| &rest[..end]);
-    CRYPTO_EVENT_SOURCES
-        .iter()
-        .any(|source| source.as_bytes() == value)
+    Some(
+        CRYPTO_EVENT_SOURCES
+            .iter()
+            .any(|source| source.as_bytes() == value),
+    )
 }
 
 #[cfg(test)]
@@ -1670,6 +1670,23 @@ mod tests {
             self.0 = rest;
             Ok(1)
         }
+    }
+
+    #[test]
+    fn records_without_a_string_source_reported() {
+        let records = [
+            record("kms.amazonaws.com", "Decrypt", "a"),
+            "{}".to_owned(),
+            r#"{"foo":1}"#.to_owned(),
+            r#"{"eventTime":"2024-05-01T10:00:00Z","eventSource":5,"eventName":"X"}"#.to_owned(),
+            record("s3.amazonaws.com", "GetObject", "b"),
+        ];
+        let file = format!("{{\"Records\":[{}]}}", records.join(","));
+        let (summary, events) = read_all(file.as_bytes());
+        assert_eq!(events.len(), 1);
+        assert_eq!(summary.records, 2);
+        assert_eq!(summary.other_events, 1);
+        assert_eq!(summary.error_count, 3, "{:?}", summary.errors);
     }
 
     #[test]
