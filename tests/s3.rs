@@ -151,5 +151,35 @@ fn missing_bucket_is_a_problem_not_a_crash() {
         "{}",
         problems[0].message
     );
+    assert!(
+        problems[0].message.contains("NoSuchBucket"),
+        "{}",
+        problems[0].message
+    );
     assert_eq!(summary.events_stored, 1, "the local file is still ingested");
+}
+
+#[test]
+fn refused_connection_reported_in_plain_words() {
+    let work = tempfile::tempdir().unwrap();
+    let store = Store::create_or_open(work.path()).unwrap();
+    // A port that was free a moment ago refuses connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = IngestOptions {
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        ..IngestOptions::default()
+    };
+    let source = Source::parse("s3://keyward-refused/AWSLogs/").unwrap();
+
+    let (summary, problems) = ingest_sources(&store, &[source], &options);
+
+    assert_eq!(summary.sources_failed, 1);
+    let message = &problems[0].message;
+    assert!(message.contains("ListObjectsV2"), "{message}");
+    assert!(!message.contains("DispatchFailure {"), "{message}");
+    assert!(!message.contains("Some("), "{message}");
 }
