@@ -22,8 +22,8 @@ pub enum Format {
     #[default]
     Table,
     /// CSV with a header row. Text that a spreadsheet would run as a
-    /// formula (starting with =, +, -, @, a tab or a carriage return) gets
-    /// a leading '.
+    /// formula (starting with =, +, -, @, a tab or a carriage return, also
+    /// after spaces or invisible characters) gets a leading '.
     Csv,
     /// A JSON array of row objects.
     Json,

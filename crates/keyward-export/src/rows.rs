@@ -179,7 +179,9 @@ impl Encoder for Csv {
 
 /// Prefixes a cell that a spreadsheet would read as a formula with `'`.
 fn neutralize_formula(cell: &str) -> String {
-    let start = cell.trim_start();
+    let start = cell.trim_start_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}')
+    });
     if cell.starts_with(['\t', '\r']) || start.starts_with(['=', '+', '-', '@']) {
         format!("'{cell}")
     } else {
@@ -287,14 +289,17 @@ mod tests {
     #[test]
     fn csv_cells_never_start_a_formula() {
         let finding = FindingRecord {
-            cause: "=HYPERLINK(\"http://example.invalid\",\"x\")".into(),
+            cause: "\u{feff}=HYPERLINK(\"http://example.invalid\",\"x\")".into(),
             suppressed_by: Some(" @SUM(1)".into()),
             ..new_failure()
         };
         let text = render(&Csv, &[finding]);
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
-        assert_eq!(&record[11], "'=HYPERLINK(\"http://example.invalid\",\"x\")");
+        assert_eq!(
+            &record[11],
+            "'\u{feff}=HYPERLINK(\"http://example.invalid\",\"x\")"
+        );
         assert_eq!(&record[14], "' @SUM(1)");
     }
 }

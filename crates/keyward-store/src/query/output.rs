@@ -231,9 +231,10 @@ fn changes_display(character: char) -> bool {
 
 /// Prefixes with `'` a value that a spreadsheet would run as a formula.
 /// Text from AWS, such as a caller's user agent, may start with `=`, also
-/// after spaces or line breaks, which spreadsheets skip.
+/// after spaces, line breaks or characters that show as nothing, which
+/// spreadsheets skip or hide.
 fn neutralize_formula(text: &str) -> String {
-    let start = text.trim_start();
+    let start = text.trim_start_matches(|c: char| c.is_whitespace() || changes_display(c));
     if text.starts_with(['\t', '\r']) || start.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {
@@ -306,8 +307,9 @@ mod tests {
             None,
             Some(" =1+1"),
             Some("\n=1+1"),
+            Some("\u{200b}=1+1"),
         ]);
-        let counts = datafusion::arrow::array::Int64Array::from(vec![-3, 1, 2, 3, 4, 5, 6, 7]);
+        let counts = datafusion::arrow::array::Int64Array::from(vec![-3, 1, 2, 3, 4, 5, 6, 7, 8]);
         let batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
                 Field::new("user_agent", DataType::Utf8, true),
@@ -328,6 +330,7 @@ mod tests {
         assert_eq!(lines[6], ",5");
         assert_eq!(lines[7], "' =1+1,6");
         assert!(csv.contains("\"'\n=1+1\",7"), "{csv}");
+        assert!(csv.contains("\n'\u{200b}=1+1,8"), "{csv}");
     }
 
     #[test]
