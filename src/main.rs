@@ -129,7 +129,7 @@ fn main() -> ExitCode {
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             use std::io::Write;
-            let message = error_chain(&error);
+            let message = keyward_store::error_chain_text(error.as_ref());
             let message = keyward_store::query::output::escape_for_terminal(&message);
             let _ = writeln!(std::io::stderr(), "error: {message}");
             if error.chain().any(|cause| cause.is::<UsageError>()) {
@@ -154,23 +154,6 @@ fn parse_store(text: &str) -> Result<PathBuf, String> {
         ));
     }
     Ok(PathBuf::from(text))
-}
-
-/// Joins an error and its causes with `: `, leaving out a cause whose text
-/// the message already contains, as when an error prints its source.
-fn error_chain(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let message = cause.to_string();
-        if text.contains(&message) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&message);
-    }
-    text
 }
 
 /// Reports whether output stopped because its reader went away, as when

@@ -95,16 +95,7 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let summary = if args.dry_run {
         // A dry run reads the manifest of an existing store, to skip the
         // files that an ingest would skip, and creates none.
-        if store_path.exists() && !store_path.is_dir() {
-            anyhow::bail!(
-                "{} is not a folder; the store is a folder of Parquet files",
-                store_path.display()
-            );
-        }
-        let store = Store::exists(store_path)
-            .then(|| Store::open(store_path))
-            .transpose()
-            .with_context(open_failed)?;
+        let store = Store::open_if_exists(store_path).with_context(open_failed)?;
         dry_run(
             store.as_ref(),
             &sources,

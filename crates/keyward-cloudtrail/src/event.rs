@@ -725,7 +725,7 @@ static FINDERS: std::sync::LazyLock<Finders> = std::sync::LazyLock::new(|| Finde
 /// Replaces the value of every [`SECRET_FIELDS`] key, at any depth, by
 /// [`REDACTED`]. Text that names none of them is returned unchanged. A
 /// string value of JSON text is redacted the same way, and one with other
-/// secret material (see [`holds_secret`]) is replaced whole.
+/// secret material (see [`contains_secret`]) is replaced whole.
 ///
 /// Text that may name one but that `serde_json::Value` cannot hold (a lone
 /// surrogate escape, a number out of range, nesting past the parser's
@@ -751,22 +751,22 @@ fn redacted(text: &str) -> Cow<'_, str> {
 }
 
 /// Reports whether JSON text may give a [`SECRET_FIELDS`] field a value or
-/// hold other secret material. That is so when it holds any that
-/// [`holds_secret`] finds in plain text, has an escape sequence, which
-/// could spell one in a way that a plain search misses, or has a key of a
-/// name and value pair (see [`PAIR_VALUE_KEYS`]). It is also so when the
-/// text is a string rather than an object, because [`redact_text`] reads
+/// contain other secret material. That is so when [`contains_secret`] finds
+/// some in it as plain text, or when it has a key of a name and value pair
+/// (see [`PAIR_VALUE_KEYS`]). It is so too when the text has an escape
+/// sequence, which could spell a name that a plain search misses, and when
+/// it is a string rather than an object, because [`redact_text`] reads
 /// strings.
 fn may_name_secret_field(text: &str) -> bool {
     let bytes = text.as_bytes();
     memchr::memchr(b'\\', bytes).is_some()
         || bytes.first() == Some(&b'"')
         || FINDERS.pair_value_key_end.find(bytes).is_some()
-        || holds_secret(text)
+        || contains_secret(text)
 }
 
 /// The end of every [`PAIR_VALUE_KEYS`] key as JSON writes it, in either
-/// letter case of its `V`: text with one may hold a pair named secret.
+/// letter case of its `V`: text with one may contain a pair named secret.
 const PAIR_VALUE_KEY_END: &[u8] = b"alue\"";
 
 /// Parses JSON text, or returns `None` when it is invalid or an object in
@@ -857,7 +857,7 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
 /// Keys that name the other member of a name and value pair.
 const PAIR_NAME_KEYS: [&str; 5] = ["key", "name", "tagkey", "parameterkey", "parametername"];
 
-/// Keys that hold the value of a name and value pair.
+/// Keys that contain the value of a name and value pair.
 const PAIR_VALUE_KEYS: [&str; 3] = ["value", "tagvalue", "parametervalue"];
 
 /// Redacts in place; returns whether anything was replaced.
@@ -867,7 +867,7 @@ fn redact_value(value: &mut serde_json::Value) -> bool {
         Value::Object(fields) => {
             // A key cannot be redacted alone, so an object with secret
             // material in a key is replaced whole.
-            if fields.keys().any(|name| holds_secret(name)) {
+            if fields.keys().any(|name| contains_secret(name)) {
                 *value = Value::String(REDACTED.to_owned());
                 return true;
             }
@@ -931,7 +931,7 @@ fn redact_text(text: &mut String) -> bool {
             None => {}
         }
     }
-    if !holds_secret(text) {
+    if !contains_secret(text) {
         return false;
     }
     *text = REDACTED.to_owned();
@@ -939,22 +939,22 @@ fn redact_text(text: &mut String) -> bool {
 }
 
 /// Returns free text, such as an error message or a user agent, or
-/// [`REDACTED`] in its place when it holds secret material: see
-/// [`holds_secret`].
+/// [`REDACTED`] in its place when it contains secret material (see
+/// [`contains_secret`]).
 fn redacted_free_text(text: &str) -> Cow<'_, str> {
-    if holds_secret(text) {
+    if contains_secret(text) {
         Cow::Borrowed(REDACTED)
     } else {
         Cow::Borrowed(text)
     }
 }
 
-/// Reports whether text that is not JSON holds secret material: a private
+/// Reports whether text that is not JSON contains secret material: a private
 /// key's armor, a [`SECRET_FIELDS`] field given a value (see
 /// [`assigns_secret_field`]), as an XML element (`<password>`) or as a
 /// command-line option (`--password value`), or a URL with a password
 /// (`postgres://user:password@host`).
-fn holds_secret(text: &str) -> bool {
+fn contains_secret(text: &str) -> bool {
     has_private_key(text.as_bytes())
         || assigns_secret_field(text)
         || opens_secret_element(text)
@@ -1025,7 +1025,7 @@ fn passes_secret_option(text: &str) -> bool {
     })
 }
 
-/// Reports whether text holds a URL whose authority has a password:
+/// Reports whether text contains a URL whose authority has a password:
 /// `scheme://user:password@host`.
 fn has_url_password(text: &str) -> bool {
     FINDERS.url_scheme_end.find_iter(text.as_bytes()).any(|at| {
@@ -1737,7 +1737,7 @@ mod tests {
     }
 
     #[test]
-    fn id_less_deliveries_differing_in_spacing_share_a_key() {
+    fn id_less_key_ignores_spacing() {
         let record = |parameters: &str| {
             format!(
                 r#"{{"eventTime":"2024-05-01T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","awsRegion":"us-east-1","recipientAccountId":"111122223333","requestParameters":{parameters}}}"#
@@ -1817,7 +1817,7 @@ mod tests {
     }
 
     #[test]
-    fn escaped_json_in_string_that_cannot_be_parsed_replaced() {
+    fn unparsable_escaped_json_replaced() {
         let cases = [
             r#"{"a":"{\"pass\\u0077ord\":\"hunter2\",\"pass\\u0077ord\":null}"}"#,
             r#"{"a":"{\"pass\\u0077ord\":\"hunter2\",}"}"#,

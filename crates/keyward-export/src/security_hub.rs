@@ -89,7 +89,7 @@ pub async fn caller_account(config: &SdkConfig) -> Result<String, String> {
             error
                 .message()
                 .map(str::to_owned)
-                .unwrap_or_else(|| error_chain(&error))
+                .unwrap_or_else(|| keyward_store::error_chain_text(&error))
         })?;
     output
         .account()
@@ -260,7 +260,7 @@ async fn send_batch(
             let message = error
                 .message()
                 .map(str::to_owned)
-                .unwrap_or_else(|| error_chain(&error));
+                .unwrap_or_else(|| keyward_store::error_chain_text(&error));
             tracing::error!(findings = batch.len(), %code, "BatchImportFindings failed: {message}");
             report
                 .failed
@@ -272,17 +272,6 @@ async fn send_batch(
             Vec::new()
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Converts a finding to the SDK's type.

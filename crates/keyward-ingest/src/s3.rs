@@ -72,7 +72,7 @@ impl S3Reader {
                 operation: "ListObjectsV2",
                 bucket: bucket.to_owned(),
                 key: prefix.to_owned(),
-                message: error_text(&error),
+                message: keyward_store::error_chain_text(&error),
             })?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
@@ -104,26 +104,9 @@ impl S3Reader {
                 operation: "GetObject",
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
-                message: error_text(&error),
+                message: keyward_store::error_chain_text(&error),
             })?;
         let body = output.body.into_async_read();
         Ok(SyncIoBridge::new_with_handle(body, self.runtime.clone()))
     }
-}
-
-/// Joins an error's message and those of its causes with `: `, leaving out
-/// a cause whose text is already there. The SDK's own report of the chain
-/// ends with the debug form of the error, which repeats it in Rust syntax.
-fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        let message = error.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        cause = error.source();
-    }
-    text
 }

@@ -74,7 +74,7 @@ impl CallError {
                 Some(status) => format!("HTTP {status} with no error message"),
                 None => "the service returned no message".to_owned(),
             },
-            _ => chain_text(&error),
+            _ => keyward_store::error_chain_text(&error),
         };
         Self {
             operation,
@@ -148,23 +148,6 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
     fn http_status(&self) -> u16 {
         self.status().as_u16()
     }
-}
-
-/// Joins the messages of an error and its sources with `: `, so that the
-/// transport failure (connection refused, timeout) behind the outer message
-/// shows.
-fn chain_text(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let message = inner.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]

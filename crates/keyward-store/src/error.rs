@@ -74,3 +74,20 @@ impl StoreError {
 
 /// The store's result type.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Joins the messages of an error and its sources with `: `, leaving out a
+/// source whose message is already there, so that the failure behind the
+/// outer message (a refused connection, a timeout) shows.
+pub fn error_chain_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let message = inner.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = inner.source();
+    }
+    text
+}

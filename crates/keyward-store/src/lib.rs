@@ -33,7 +33,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 pub use batch::{EventBatch, EventBatchBuilder, EventRows};
-pub use error::{Result, StoreError};
+pub use error::{Result, StoreError, error_chain_text};
 pub use manifest::{Manifest, ManifestEntry};
 pub use partition::{Partition, escape_value, is_plain_value};
 pub use schema::{EVENT_SCHEMA, MANIFEST_SCHEMA, NAME_SCHEMA, StoredEvent};
@@ -61,12 +61,7 @@ impl Store {
     /// empty.
     pub fn create_or_open(root: impl Into<PathBuf>) -> Result<Self> {
         let store = Self { root: root.into() };
-        if store.root.exists() && !store.root.is_dir() {
-            return Err(StoreError::Invalid(format!(
-                "{} is not a folder; the store is a folder of Parquet files",
-                store.root.display()
-            )));
-        }
+        store.check_not_a_file()?;
         fs::create_dir_all(&store.root).map_err(|e| StoreError::io("create", &store.root, e))?;
         let format_path = store.root.join(FORMAT_FILE);
         if !format_path.exists() {
@@ -77,9 +72,26 @@ impl Store {
         Ok(store)
     }
 
-    /// Reports whether `root` holds a store.
-    pub fn exists(root: &Path) -> bool {
-        root.join(FORMAT_FILE).exists()
+    /// Opens the store at `root` for reading, or returns `None` when the
+    /// folder contains no store. Fails when `root` is a file.
+    pub fn open_if_exists(root: impl Into<PathBuf>) -> Result<Option<Self>> {
+        let store = Self { root: root.into() };
+        store.check_not_a_file()?;
+        if !store.root.join(FORMAT_FILE).exists() {
+            return Ok(None);
+        }
+        store.check_format()?;
+        Ok(Some(store))
+    }
+
+    fn check_not_a_file(&self) -> Result<()> {
+        if self.root.exists() && !self.root.is_dir() {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a folder; the store is a folder of Parquet files",
+                self.root.display()
+            )));
+        }
+        Ok(())
     }
 
     /// Opens an existing store for reading.
@@ -178,7 +190,24 @@ mod tests {
         fs::write(&file, "not a store").unwrap();
 
         let error = Store::create_or_open(&file).unwrap_err().to_string();
+        let read_error = Store::open_if_exists(&file).unwrap_err().to_string();
 
         assert!(error.contains("is not a folder"), "{error}");
+        assert!(read_error.contains("is not a folder"), "{read_error}");
+    }
+
+    #[test]
+    fn folder_without_store_opens_as_none() {
+        let directory = tempfile::tempdir().unwrap();
+
+        let store = Store::open_if_exists(directory.path()).unwrap();
+
+        assert!(store.is_none());
+        assert!(
+            std::fs::read_dir(directory.path())
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 }

@@ -96,11 +96,11 @@ impl Manifest {
     }
 }
 
-/// Times that [`Manifest::load`] starts over when a segment is removed
-/// while it reads.
+/// Maximum number of times that [`Manifest::load`] reads the segments,
+/// starting over when one is removed while it reads.
 const MAX_LOAD_ATTEMPTS: usize = 5;
 
-/// Segments beyond which [`compact`] merges the manifest.
+/// Number of segments beyond which [`compact`] merges the manifest.
 pub const MAX_SEGMENTS: usize = 32;
 
 /// Merges the segments in `dir` into one named `file_name`, with the latest
@@ -233,12 +233,18 @@ mod tests {
         write_parquet_atomic(&batch, &dir.join(name), temp_dir).unwrap();
     }
 
+    /// Creates the manifest folder and the temporary folder under `root`.
+    fn manifest_folders(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let (dir, temp_dir) = (root.join("manifest"), root.join(".tmp"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&temp_dir).unwrap();
+        (dir, temp_dir)
+    }
+
     #[test]
     fn many_segments_merged_into_latest_entries() {
         let root = tempfile::tempdir().unwrap();
-        let (dir, temp_dir) = (root.path().join("manifest"), root.path().join(".tmp"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::create_dir_all(&temp_dir).unwrap();
+        let (dir, temp_dir) = manifest_folders(root.path());
         for run in 0..=MAX_SEGMENTS {
             let time = i64::try_from(run).unwrap();
             let entries = [
@@ -274,9 +280,7 @@ mod tests {
     #[test]
     fn few_segments_left_alone() {
         let root = tempfile::tempdir().unwrap();
-        let (dir, temp_dir) = (root.path().join("manifest"), root.path().join(".tmp"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::create_dir_all(&temp_dir).unwrap();
+        let (dir, temp_dir) = manifest_folders(root.path());
         write_segment(&dir, &temp_dir, "manifest-1.parquet", &[entry("a", "1", 1)]);
 
         assert!(!compact(&dir, &temp_dir, "manifest-merged.parquet").unwrap());

@@ -412,8 +412,8 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
     Ok(batches)
 }
 
-/// Times that [`run_sql`] runs a query whose files were removed while it
-/// ran.
+/// Maximum number of times that [`run_sql`] runs a query whose files were
+/// removed while it ran.
 const MAX_QUERY_ATTEMPTS: usize = 3;
 
 /// Reports whether a query failed because a file it listed was gone when it
