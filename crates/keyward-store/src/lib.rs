@@ -203,11 +203,6 @@ mod tests {
         let store = Store::open_if_exists(directory.path()).unwrap();
 
         assert!(store.is_none());
-        assert!(
-            std::fs::read_dir(directory.path())
-                .unwrap()
-                .next()
-                .is_none()
-        );
+        assert!(fs::read_dir(directory.path()).unwrap().next().is_none());
     }
 }
