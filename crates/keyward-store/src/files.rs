@@ -206,6 +206,23 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// be read, with the reason. Hidden files and folders are skipped, as the
 /// store's tables skip them.
 pub fn unreadable_parquet_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    check_parquet_files(dir, read_footer)
+}
+
+/// Returns each Parquet file under `dir`, at any depth, whose footer or
+/// data cannot be read, with the reason. Every file is read whole, so this
+/// takes as long as reading the whole store.
+pub fn damaged_parquet_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    check_parquet_files(dir, read_data)
+}
+
+/// Returns each Parquet file under `dir`, at any depth, that `check`
+/// rejects, with its reason, sorted by path. Hidden files and folders are
+/// skipped, as the store's tables skip them.
+fn check_parquet_files(
+    dir: &Path,
+    check: impl Fn(&Path) -> std::result::Result<(), String>,
+) -> Vec<(PathBuf, String)> {
     let mut unreadable = Vec::new();
     let mut folders = vec![dir.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -221,7 +238,7 @@ pub fn unreadable_parquet_files(dir: &Path) -> Vec<(PathBuf, String)> {
             if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                 folders.push(path);
             } else if name.ends_with(".parquet")
-                && let Err(reason) = read_footer(&path)
+                && let Err(reason) = check(&path)
             {
                 unreadable.push((path, reason));
             }
@@ -237,6 +254,19 @@ fn read_footer(path: &Path) -> std::result::Result<(), String> {
     ParquetRecordBatchReaderBuilder::try_new(file)
         .map(drop)
         .map_err(|error| error.to_string())
+}
+
+/// Reads every row of a Parquet file and drops it, or returns why the file
+/// cannot be read.
+fn read_data(path: &Path) -> std::result::Result<(), String> {
+    let file = File::open(path).map_err(|error| error.to_string())?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.build())
+        .map_err(|error| error.to_string())?;
+    for batch in reader {
+        batch.map_err(|error| error.to_string())?;
+    }
+    Ok(())
 }
 
 /// Reads the named columns of a Parquet file as batches.

@@ -428,6 +428,17 @@ fn is_missing_file(error: &DataFusionError) -> bool {
     }
 }
 
+/// Reports whether a query failed while decoding stored data, rather than
+/// in planning or on a missing file.
+fn is_decoding_error(error: &DataFusionError) -> bool {
+    matches!(
+        error.find_root(),
+        DataFusionError::ParquetError(_)
+            | DataFusionError::ArrowError(..)
+            | DataFusionError::External(_)
+    )
+}
+
 /// The root folder of the store that a session reads, kept in the
 /// session's configuration.
 #[derive(Debug)]
@@ -435,12 +446,17 @@ struct StoreRoot(std::path::PathBuf);
 
 /// Turns an error of a query into the store's error. When a file of the
 /// store cannot be read, the error names it: DataFusion's own message does
-/// not say which file it was reading.
+/// not say which file it was reading. Footers are checked first, because
+/// that is quick. When every footer reads and the query failed while
+/// decoding data, every file is read whole to find the damaged one.
 fn name_unreadable_files(context: &SessionContext, error: DataFusionError) -> StoreError {
     let Some(root) = context.state().config().get_extension::<StoreRoot>() else {
         return error.into();
     };
-    let unreadable = crate::files::unreadable_parquet_files(&root.0);
+    let mut unreadable = crate::files::unreadable_parquet_files(&root.0);
+    if unreadable.is_empty() && is_decoding_error(&error) {
+        unreadable = crate::files::damaged_parquet_files(&root.0);
+    }
     if unreadable.is_empty() {
         return error.into();
     }
@@ -517,6 +533,37 @@ mod tests {
 
         let session = open_read_only_session(&store).await.unwrap();
         let error = run_sql(&session, "SELECT count(*) FROM events")
+            .await
+            .unwrap_err()
+            .to_string();
+
+        assert!(error.contains(&damaged.display().to_string()), "{error}");
+        assert!(error.contains("Move them out of the store"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn damaged_data_file_named_in_error() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(directory.path()).unwrap();
+        {
+            let _lock = store.lock().unwrap();
+            let mut writer = store.writer("run");
+            writer.push(decrypt_event(1, "111111111111")).unwrap();
+            writer.finish().unwrap();
+        }
+        let partition = Partition::of(&decrypt_event(1, "111111111111").event);
+        let folder = store.events_dir().join(partition.relative_path());
+        let damaged = parquet_files(&folder).unwrap().remove(0);
+        // Everything between the leading magic bytes and the footer is
+        // overwritten, so the footer still reads and the data does not.
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        let footer_len = u32::from_le_bytes(bytes[bytes.len() - 8..][..4].try_into().unwrap());
+        let data_end = bytes.len() - 8 - footer_len as usize;
+        bytes[4..data_end].fill(0xff);
+        std::fs::write(&damaged, bytes).unwrap();
+
+        let session = open_read_only_session(&store).await.unwrap();
+        let error = run_sql(&session, "SELECT * FROM events")
             .await
             .unwrap_err()
             .to_string();
