@@ -32,6 +32,8 @@ pub struct Event {
     pub time: i64,
     /// `eventID`.
     pub event_id: Option<String>,
+    /// `requestID`, part of the de-duplication key of records that have no `eventID`.
+    pub request_id: Option<String>,
     /// `eventVersion`.
     pub event_version: Option<CompactString>,
     /// `eventSource`, such as `kms.amazonaws.com`.
@@ -242,6 +244,13 @@ pub(crate) struct RawRecord<'a> {
         deserialize_with = "borrowed_text"
     )]
     pub(crate) event_id: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "requestID",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
+    pub(crate) request_id: Option<Cow<'a, str>>,
     #[serde(rename = "readOnly", borrow, default, deserialize_with = "raw_text")]
     pub(crate) read_only: Option<&'a str>,
     #[serde(borrow, default)]
@@ -508,6 +517,7 @@ fn build_event(
         key: _,
         time: event_time,
         event_id,
+        request_id,
         event_version,
         service,
         operation,
@@ -536,6 +546,7 @@ fn build_event(
     } = event;
     *event_time = time;
     set_text(event_id, text(&raw.event_id));
+    set_text(request_id, text(&raw.request_id));
     *event_version = text(&raw.event_version).map(CompactString::from);
     *service = source.into();
     *operation = name.into();
@@ -1573,6 +1584,7 @@ fn hash_optional_fields(hasher: &mut Xxh3, event: &Event) {
     let response = canonical(event.response_elements.as_deref());
     let additional = canonical(event.additional_event_data.as_deref());
     let fields = [
+        event.request_id.as_deref(),
         event.account.as_deref(),
         event.region.as_deref(),
         event.actor_arn.as_deref(),
@@ -1760,6 +1772,33 @@ mod tests {
         assert_ne!(on_key("key/a"), on_key("key/b"));
         let with_agent = |agent: &str| key(&record(&format!(r#"{{}},"userAgent":"{agent}""#)));
         assert_ne!(with_agent("aws-cli"), with_agent("boto3"));
+    }
+
+    #[test]
+    fn id_less_key_includes_request_id() {
+        let record = |request_id: &str| {
+            format!(
+                r#"{{"eventTime":"2024-05-01T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","requestID":"{request_id}"}}"#
+            )
+        };
+        let key = |text: &str| {
+            let mut event = Event::default();
+            parse_record(text.as_bytes(), &mut event).unwrap();
+            event.key
+        };
+        // The envelope is read by serde_json, the bare record by the plain
+        // parser, so both parsers are checked.
+        let in_envelope = |request_id: &str| {
+            let detail = record(request_id);
+            key(&format!(
+                r#"{{"detail-type":"AWS API Call via CloudTrail","detail":{detail}}}"#
+            ))
+        };
+
+        assert_ne!(key(&record("r-1")), key(&record("r-2")));
+        assert_eq!(key(&record("r-1")), key(&record("r-1")));
+        assert_ne!(in_envelope("r-1"), in_envelope("r-2"));
+        assert_eq!(in_envelope("r-1"), key(&record("r-1")));
     }
 
     #[test]

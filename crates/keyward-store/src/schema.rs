@@ -103,6 +103,7 @@ impl StoredEvent {
             key: _,
             time: _,
             event_id,
+            request_id,
             event_version,
             service,
             operation,
@@ -131,6 +132,7 @@ impl StoredEvent {
         } = &*self.event;
         let long = [
             event_id,
+            request_id,
             error_message,
             actor_principal_id,
             actor_arn,
