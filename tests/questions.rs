@@ -137,3 +137,165 @@ fn usage_index_covers_keys_and_secrets() {
         Some(1)
     );
 }
+
+/// Builds a successful CloudTrail record with the given time, account,
+/// source, operation, request parameters and `resources[]` ARNs.
+fn record(
+    time: &str,
+    account: &str,
+    service: &str,
+    operation: &str,
+    request: Value,
+    resources: &[&str],
+) -> Value {
+    let resources: Vec<Value> = resources
+        .iter()
+        .map(|arn| serde_json::json!({ "ARN": arn }))
+        .collect();
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "eventTime": time,
+        "eventSource": service,
+        "eventName": operation,
+        "awsRegion": "us-east-1",
+        "eventID": format!("{operation}-{time}-{account}"),
+        "recipientAccountId": account,
+        "userIdentity": { "type": "AssumedRole", "arn": format!("arn:aws:sts::{account}:assumed-role/App/s") },
+        "requestParameters": request,
+        "resources": resources,
+    })
+}
+
+/// Ingests records from one log file into a new store and returns
+/// `(day, asset)` of the events named `operation`, in time order.
+fn assets_of(records: &[Value], operation: &str) -> Vec<(String, String)> {
+    let directory = tempfile::tempdir().unwrap();
+    let log = directory.path().join("log.json");
+    let content = serde_json::json!({ "Records": records });
+    std::fs::write(&log, content.to_string()).unwrap();
+    let store = Store::create_or_open(directory.path().join("store")).unwrap();
+    let (_, problems) = ingest_paths(&store, &[log]);
+    assert!(problems.is_empty(), "{problems:?}");
+
+    let rows = query_json(
+        &store,
+        &format!(
+            "SELECT to_char(time, '%Y-%m-%d') AS day, asset FROM crypto_events \
+             WHERE api_operation = '{operation}' ORDER BY time"
+        ),
+    );
+    rows.iter()
+        .map(|row| {
+            let text = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
+            (text("day"), text("asset"))
+        })
+        .collect()
+}
+
+const KMS: &str = "kms.amazonaws.com";
+const SECRETS: &str = "secretsmanager.amazonaws.com";
+const OWNER: &str = "111111111111";
+const K1: &str = "arn:aws:kms:us-east-1:111111111111:key/k1";
+const K2: &str = "arn:aws:kms:us-east-1:111111111111:key/k2";
+
+#[test]
+fn alias_resolves_to_target_at_event_time() {
+    let alias = |operation: &str, time: &str, target: &str| {
+        record(
+            time,
+            OWNER,
+            KMS,
+            operation,
+            serde_json::json!({ "aliasName": "alias/app", "targetKeyId": target }),
+            &[],
+        )
+    };
+    let encrypt = |time: &str| {
+        let request = serde_json::json!({ "keyId": "alias/app" });
+        record(time, OWNER, KMS, "Encrypt", request, &[])
+    };
+    let records = [
+        encrypt("2026-03-20T00:00:00Z"),
+        alias("CreateAlias", "2026-04-01T00:00:00Z", K1),
+        encrypt("2026-05-10T00:00:00Z"),
+        alias("UpdateAlias", "2026-05-20T00:00:00Z", K2),
+        encrypt("2026-05-21T00:00:00Z"),
+        alias("UpdateAlias", "2026-06-01T00:00:00Z", K1),
+        encrypt("2026-06-02T00:00:00Z"),
+    ];
+
+    let assets = assets_of(&records, "Encrypt");
+
+    let expected = [
+        ("2026-03-20", K1),
+        ("2026-05-10", K1),
+        ("2026-05-21", K2),
+        ("2026-06-02", K1),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(day, key)| ((*day).to_owned(), (*key).to_owned()))
+        .collect();
+    assert_eq!(assets, expected);
+}
+
+#[test]
+fn alias_arn_resolves_across_accounts() {
+    let records = [
+        record(
+            "2026-05-01T00:00:00Z",
+            OWNER,
+            KMS,
+            "CreateAlias",
+            serde_json::json!({ "aliasName": "alias/shared", "targetKeyId": "k1" }),
+            &[],
+        ),
+        record(
+            "2026-05-02T00:00:00Z",
+            "222222222222",
+            KMS,
+            "Encrypt",
+            serde_json::json!({ "keyId": "arn:aws:kms:us-east-1:111111111111:alias/shared" }),
+            &[],
+        ),
+    ];
+
+    let assets = assets_of(&records, "Encrypt");
+
+    assert_eq!(assets, [("2026-05-02".to_owned(), K1.to_owned())]);
+}
+
+#[test]
+fn secret_name_and_partial_arn_resolve() {
+    let first = "arn:aws:secretsmanager:us-east-1:111111111111:secret:app-AAAAAA";
+    let second = "arn:aws:secretsmanager:us-east-1:111111111111:secret:app-BBBBBB";
+    let partial = "arn:aws:secretsmanager:us-east-1:111111111111:secret:app";
+    let read = |time: &str, id: &str, resources: &[&str]| {
+        let request = serde_json::json!({ "secretId": id });
+        record(time, OWNER, SECRETS, "GetSecretValue", request, resources)
+    };
+    let records = [
+        read("2026-05-01T00:00:00Z", "app", &[first]),
+        read("2026-05-02T00:00:00Z", "app", &[]),
+        read("2026-05-02T12:00:00Z", partial, &[]),
+        read("2026-05-04T00:00:00Z", "app", &[second]),
+        read("2026-05-05T00:00:00Z", partial, &[]),
+        read("2026-05-06T00:00:00Z", "app-AAAAAA-extra", &[]),
+    ];
+
+    let assets = assets_of(&records, "GetSecretValue");
+
+    let expected = [
+        ("2026-05-01", first),
+        ("2026-05-02", first),
+        ("2026-05-02", first),
+        ("2026-05-04", second),
+        ("2026-05-05", second),
+        ("2026-05-06", "app-AAAAAA-extra"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(day, secret)| ((*day).to_owned(), (*secret).to_owned()))
+        .collect();
+    assert_eq!(assets, expected);
+}

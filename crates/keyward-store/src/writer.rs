@@ -77,6 +77,10 @@ const MAX_CACHED_NAMES: usize = 100_000;
 /// A name binding without its time: account, Region, reference, target.
 type NameKey = (String, String, String, String);
 
+/// The earliest and latest times at which a name binding was seen, in
+/// microseconds since the epoch.
+type TimeRange = (i64, i64);
+
 /// Counts of one writer's work.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteStats {
@@ -509,7 +513,7 @@ struct FileWriter {
     known: HashMap<Partition, HashSet<u128>>,
     known_count: usize,
     /// Latest time of each name binding that this run wrote.
-    written_names: HashMap<NameKey, i64>,
+    written_names: HashMap<NameKey, TimeRange>,
     /// Whether the bindings already in the store were added to
     /// `written_names`, which the first write of names does.
     stored_names_read: bool,
@@ -603,8 +607,8 @@ impl FileWriter {
     }
 
     /// Adds the bindings already in the store to `written_names` with their
-    /// latest time, so that a file read again does not add its bindings a
-    /// second time. Past [`MAX_CACHED_NAMES`] bindings none are kept, and
+    /// earliest and latest times, so that a file read again does not add its
+    /// bindings a second time. Past [`MAX_CACHED_NAMES`] bindings none are kept, and
     /// bindings may then be written again.
     fn read_stored_names(&mut self) -> Result<()> {
         use datafusion::arrow::datatypes::TimestampMicrosecondType;
@@ -638,8 +642,8 @@ impl FileWriter {
                         target.value(row).to_owned(),
                     );
                     let time = times.value(row);
-                    let latest = self.written_names.entry(key).or_insert(time);
-                    *latest = (*latest).max(time);
+                    let range = self.written_names.entry(key).or_insert((time, time));
+                    *range = (range.0.min(time), range.1.max(time));
                 }
                 if self.written_names.len() > MAX_CACHED_NAMES {
                     self.written_names.clear();
@@ -650,31 +654,24 @@ impl FileWriter {
         Ok(())
     }
 
-    fn write_names(&mut self, mut names: Vec<NameBinding>) -> Result<()> {
+    /// Writes the bindings that extend what the store has. Events repeat the
+    /// same binding many times, and queries need only when each binding
+    /// began and when it was last seen. So each binding gets a row at its
+    /// earliest and at its latest time, and none between them. A name moved
+    /// to another target and back keeps both moves.
+    ///
+    /// NOTE: a name moved back and forth more than once loses the moves
+    /// between the first and the latest time of each target.
+    fn write_names(&mut self, names: Vec<NameBinding>) -> Result<()> {
         if names.is_empty() {
             return Ok(());
         }
-        // Events repeat the same binding many times, and queries use only
-        // its latest time, so one row per binding with that time is enough.
-        names.sort_unstable_by(|a, b| {
-            (&a.account, &a.region, &a.reference, &a.target, b.time).cmp(&(
-                &b.account,
-                &b.region,
-                &b.reference,
-                &b.target,
-                a.time,
-            ))
-        });
-        names.dedup_by(|later, kept| {
-            (
-                &later.account,
-                &later.region,
-                &later.reference,
-                &later.target,
-            ) == (&kept.account, &kept.region, &kept.reference, &kept.target)
-        });
-        // A binding that the store or an earlier write of this run has with
-        // the same or a later time is not written again.
+        let mut ranges: HashMap<NameKey, TimeRange> = HashMap::new();
+        for name in names {
+            let key = (name.account, name.region, name.reference, name.target);
+            let range = ranges.entry(key).or_insert((name.time, name.time));
+            *range = (range.0.min(name.time), range.1.max(name.time));
+        }
         if !self.stored_names_read {
             self.stored_names_read = true;
             self.read_stored_names()?;
@@ -682,28 +679,45 @@ impl FileWriter {
         if self.written_names.len() > MAX_CACHED_NAMES {
             self.written_names.clear();
         }
-        names.retain(|name| {
-            let key = (
-                name.account.clone(),
-                name.region.clone(),
-                name.reference.clone(),
-                name.target.clone(),
-            );
+        let mut names = Vec::new();
+        for (key, (first, last)) in ranges {
+            let (mut write_first, mut write_last) = (true, last != first);
             match self.written_names.get_mut(&key) {
-                Some(time) if *time >= name.time => false,
-                Some(time) => {
-                    *time = name.time;
-                    true
+                Some(known) => {
+                    write_first = first < known.0;
+                    write_last = last > known.1;
+                    *known = (known.0.min(first), known.1.max(last));
                 }
                 None => {
-                    self.written_names.insert(key, name.time);
-                    true
+                    self.written_names.insert(key.clone(), (first, last));
                 }
             }
-        });
+            let (account, region, reference, target) = key;
+            let binding = |time: i64| NameBinding {
+                account: account.clone(),
+                region: region.clone(),
+                reference: reference.clone(),
+                target: target.clone(),
+                time,
+            };
+            if write_first {
+                names.push(binding(first));
+            }
+            if write_last {
+                names.push(binding(last));
+            }
+        }
         if names.is_empty() {
             return Ok(());
         }
+        names.sort_unstable_by(|a, b| {
+            (&a.account, &a.region, &a.reference, a.time).cmp(&(
+                &b.account,
+                &b.region,
+                &b.reference,
+                b.time,
+            ))
+        });
         let batch = names_to_batch(&names)?;
         let path = self.store.names_dir().join(self.next_file_name("names"));
         write_parquet_atomic(&batch, &path, &self.store.temp_dir())
@@ -957,7 +971,7 @@ mod tests {
     }
 
     #[test]
-    fn repeated_name_keeps_latest_time() {
+    fn repeated_name_keeps_first_and_latest_time() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create_or_open(dir.path()).unwrap();
         let _lock = store.lock().unwrap();
@@ -967,11 +981,11 @@ mod tests {
         }
         writer.finish().unwrap();
 
-        assert_eq!(name_times(&store), [3_000_000]);
+        assert_eq!(name_times(&store), [1_000_000, 3_000_000]);
     }
 
     #[test]
-    fn name_seen_again_written_only_when_later() {
+    fn name_seen_again_written_only_outside_range() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create_or_open(dir.path()).unwrap();
         let _lock = store.lock().unwrap();
@@ -987,7 +1001,7 @@ mod tests {
         }
         writer.finish().unwrap();
 
-        assert_eq!(name_times(&store), [2_000_000, 3_000_000]);
+        assert_eq!(name_times(&store), [1_000_000, 2_000_000, 3_000_000]);
     }
 
     #[test]

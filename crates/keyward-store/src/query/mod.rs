@@ -110,25 +110,52 @@ async fn open_session_with(store: &Store, access: Access) -> Result<SessionConte
     Ok(context)
 }
 
-/// Resolves aliases and secret names through the latest binding seen, and
-/// names the acting principal: the role of an assumed-role session, else
-/// the caller's ARN, else the AWS service that called, else the principal id.
+/// Resolves aliases and secret names to the target they had at the event's
+/// time: that of the latest binding seen at or before it, else that of the
+/// earliest binding seen after it. An alias ARN resolves whatever account
+/// logged the event, and a secret ARN without its random suffix (a partial
+/// ARN) resolves by the secret's name. Also names the acting principal:
+/// the role of an assumed-role session, else the caller's ARN, else the AWS
+/// service that called, else the principal id.
 const CRYPTO_EVENTS_VIEW: &str = "
 CREATE VIEW crypto_events AS
-SELECT e.*,
+WITH bindings AS (
+    SELECT account, region, reference, time, max(target) AS target
+    FROM names
+    GROUP BY account, region, reference, time
+),
+spans AS (
+    SELECT account, region, reference, target,
+           CASE WHEN row_number() OVER (PARTITION BY account, region, reference ORDER BY time) = 1
+                THEN NULL ELSE time END AS valid_from,
+           lead(time) OVER (PARTITION BY account, region, reference ORDER BY time) AS valid_until
+    FROM bindings
+),
+named AS (
+    SELECT *,
+           resource_uid LIKE 'arn:%:secretsmanager:%:secret:%' AS names_secret
+    FROM events
+),
+referenced AS (
+    SELECT *,
+           CASE WHEN names_secret THEN split_part(resource_uid, ':secret:', 2)
+                ELSE resource_uid END AS name_reference,
+           CASE WHEN names_secret THEN split_part(resource_uid, ':', 5)
+                ELSE cloud_account_uid END AS name_account,
+           CASE WHEN names_secret THEN split_part(resource_uid, ':', 4)
+                ELSE cloud_region END AS name_region
+    FROM named
+)
+SELECT e.* EXCLUDE (names_secret, name_reference, name_account, name_region),
        COALESCE(e.actor_session_issuer, e.actor_user_uid, e.actor_invoked_by,
                 e.actor_user_uid_alt) AS principal,
        COALESCE(n.target, e.resource_uid) AS asset
-FROM events e
-LEFT JOIN (
-    SELECT account, region, reference,
-           first_value(target ORDER BY time DESC) AS target
-    FROM names
-    GROUP BY account, region, reference
-) n
-  ON n.account = e.cloud_account_uid
- AND n.region = e.cloud_region
- AND n.reference = e.resource_uid";
+FROM referenced e
+LEFT JOIN spans n
+  ON n.reference = e.name_reference
+ AND (n.reference LIKE 'arn:%' OR (n.account = e.name_account AND n.region = e.name_region))
+ AND (n.valid_from IS NULL OR e.time >= n.valid_from)
+ AND (n.valid_until IS NULL OR e.time < n.valid_until)";
 
 /// Builds the condition that makes an event a use of its asset.
 fn use_condition() -> String {
