@@ -299,3 +299,33 @@ fn secret_name_and_partial_arn_resolve() {
         .collect();
     assert_eq!(assets, expected);
 }
+
+#[test]
+fn throttled_call_is_not_last_denied() {
+    let failed = |time: &str, error: &str| {
+        let request = serde_json::json!({ "keyId": K1 });
+        let mut failed = record(time, OWNER, KMS, "Decrypt", request, &[]);
+        failed["errorCode"] = Value::from(error);
+        failed
+    };
+    let records = [
+        failed("2026-05-01T00:00:00Z", "AccessDeniedException"),
+        failed("2026-05-02T00:00:00Z", "ThrottlingException"),
+    ];
+    let directory = tempfile::tempdir().unwrap();
+    let log = directory.path().join("log.json");
+    std::fs::write(&log, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let store = Store::create_or_open(directory.path().join("store")).unwrap();
+    ingest_paths(&store, &[log]);
+    let question = QUESTIONS
+        .iter()
+        .find(|q| q.name == "kms-key-usage")
+        .unwrap();
+
+    let rows = query_json(&store, &question.sql(&QuestionFilters::default()));
+
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["last_denied_error"], "AccessDeniedException");
+    assert_eq!(rows[0]["uses"], 0);
+    assert_eq!(rows[0]["uses_by_operation"], Value::Null);
+}

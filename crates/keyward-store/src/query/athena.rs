@@ -18,7 +18,7 @@
 //! the end of an array or for a missing map key where a subscript would
 //! fail the query.
 
-use super::catalog::{Question, QuestionFilters, TimeWindow, quote};
+use super::catalog::{Question, QuestionFilters, TRANSIENT_ERRORS, TimeWindow, quote};
 
 /// The Security Lake tables that the questions read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,7 +206,8 @@ const EVENT_COLUMNS: &str = "time, accountid AS account, cloud.region AS region,
            metadata.uid AS event_id,
            COALESCE(actor.session.issuer, actor.user.uid, actor.invoked_by,
                     actor.user.uid_alt) AS principal,
-           actor.user.uid_alt AS principal_id, actor.user.type AS principal_type";
+           actor.user.uid_alt AS principal_id, actor.user.type AS principal_type,
+           actor.user.account.uid AS principal_account";
 
 /// Numbers the deliveries of one event, so that `delivery = 1` keeps each
 /// event once, as the store does: CloudTrail can deliver an event twice,
@@ -354,20 +355,30 @@ crypto_events AS (
     SELECT e.*, COALESCE(n.target, e.resource) AS asset
     FROM events e
     LEFT JOIN names n
-      ON n.account = e.account AND n.region = e.region AND n.reference = e.resource
+      ON n.reference = CASE WHEN {partial} THEN split_part(e.resource, ':secret:', 2)
+                            ELSE e.resource END
+     AND (n.reference LIKE 'arn:%'
+          OR (n.account = CASE WHEN {partial} THEN split_part(e.resource, ':', 5)
+                               ELSE e.account END
+              AND n.region = CASE WHEN {partial} THEN split_part(e.resource, ':', 4)
+                                  ELSE e.region END))
+     AND (n.valid_from IS NULL OR e.time >= n.valid_from)
+     AND (n.valid_until IS NULL OR e.time < n.valid_until)
 )",
+        partial = "e.resource LIKE 'arn:%:secretsmanager:%:secret:%'",
         condition = scope.condition("accountid", "cloud.region"),
     )
 }
 
-/// Builds the `names` CTE for KMS: each alias with the key of its latest
-/// successful `CreateAlias` or `UpdateAlias`, over all time.
+/// Builds the `names` CTE for KMS: the spans of time in which each alias
+/// pointed to a key, from its successful `CreateAlias` and `UpdateAlias`
+/// calls over all time (see [`NAME_SPANS`]).
 fn alias_names(table: &str, scope: &Scope<'_>) -> String {
     let alias = kms_arn("alias_name", "arn_partition");
     let target = kms_arn("target_key_id", "arn_partition");
     format!(
         "names AS (
-    SELECT account, region, reference, max_by(target, time) AS target
+    {NAME_SPANS}
     FROM (
         SELECT account, region, time,
                {alias} AS reference,
@@ -388,15 +399,17 @@ fn alias_names(table: &str, scope: &Scope<'_>) -> String {
         ) alias_events
         WHERE alias_name IS NOT NULL AND target_key_id IS NOT NULL
     ) bindings
-    GROUP BY account, region, reference
+    GROUP BY account, region, reference, time
+) timed
 )",
         condition = scope.place_condition("accountid", "cloud.region"),
     )
 }
 
-/// Builds the `names` CTE for Secrets Manager: each secret name with the
-/// ARN of the latest successful event that named the secret by name in the
-/// request and by ARN in `resources` or in the response, over all time.
+/// Builds the `names` CTE for Secrets Manager: the spans of time in which
+/// each secret name pointed to an ARN (see [`NAME_SPANS`]). The bindings
+/// come from the successful events, over all time, that named the secret by
+/// name in the request and by ARN in `resources` or in the response.
 fn secret_names(table: &str, scope: &Scope<'_>) -> String {
     let name = json_first(
         "api.request.data",
@@ -405,7 +418,7 @@ fn secret_names(table: &str, scope: &Scope<'_>) -> String {
     let arn = json_first("api.response.data", &["arn", "aRN", "ARN"]);
     format!(
         "names AS (
-    SELECT account, region, reference, max_by(target, time) AS target
+    {NAME_SPANS}
     FROM (
         SELECT time, accountid AS account, cloud.region AS region,
                {name} AS reference,
@@ -419,11 +432,24 @@ fn secret_names(table: &str, scope: &Scope<'_>) -> String {
           AND {condition}
     ) bindings
     WHERE reference IS NOT NULL AND reference NOT LIKE 'arn:%' AND target IS NOT NULL
-    GROUP BY account, region, reference
+    GROUP BY account, region, reference, time
+) timed
 )",
         condition = scope.place_condition("accountid", "cloud.region"),
     )
 }
+
+/// The start of a `names` CTE, which reads the bindings of one name at each
+/// time (`bindings`, grouped by name and time) and gives each target the
+/// span from its binding to the next one. The first span of a name has no
+/// start, so an event before any binding takes the earliest one, and the
+/// last has no end.
+const NAME_SPANS: &str = "SELECT account, region, reference, target,
+           CASE WHEN row_number() OVER (PARTITION BY account, region, reference ORDER BY time) = 1
+                THEN NULL ELSE time END AS valid_from,
+           lead(time) OVER (PARTITION BY account, region, reference ORDER BY time) AS valid_until
+    FROM (
+    SELECT account, region, reference, time, max(target) AS target";
 
 /// The UTC day of an event, as `YYYY-MM-DD`.
 const DAY: &str = "date_format(from_unixtime(time / 1000), '%Y-%m-%d')";
@@ -579,11 +605,11 @@ ORDER BY count DESC, account NULLS FIRST, region NULLS FIRST, service NULLS FIRS
 
 fn key_usage_sql(tables: &LakeTables, scope: &Scope<'_>) -> String {
     format!(
-        "-- Per KMS key: the last successful cryptographic use, the number of uses
--- and principals, and the last failed call.
+        "-- Per KMS key: the last successful cryptographic use, the uses in all and
+-- per operation, the principals and their accounts, and the last refused call.
 WITH {ctes},
 uses AS (
-    SELECT asset, time, operation, event_id, principal, status, error_code
+    SELECT asset, time, operation, event_id, principal, principal_account, status, error_code
     FROM crypto_events
     WHERE asset IS NOT NULL
 ),
@@ -595,23 +621,37 @@ latest_success AS (
 latest_failure AS (
     SELECT asset, time, error_code,
            row_number() OVER (PARTITION BY asset ORDER BY time DESC, event_id DESC) AS rank
-    FROM uses WHERE status = 'Failure'
+    FROM uses
+    WHERE status = 'Failure' AND error_code NOT IN ({TRANSIENT_ERRORS})
+),
+per_operation AS (
+    SELECT asset, operation || '=' || CAST(count(*) AS VARCHAR) AS operation_uses
+    FROM uses WHERE status = 'Success'
+    GROUP BY asset, operation
+),
+operations AS (
+    SELECT asset, array_join(array_sort(array_agg(operation_uses)), ', ') AS uses_by_operation
+    FROM per_operation GROUP BY asset
 ),
 totals AS (
     SELECT asset,
            count(*) FILTER (WHERE status = 'Success') AS uses,
-           count(DISTINCT CASE WHEN status = 'Success' THEN principal END) AS principals
+           count(DISTINCT CASE WHEN status = 'Success' THEN principal END) AS principals,
+           array_join(array_sort(array_agg(DISTINCT principal_account)
+               FILTER (WHERE status = 'Success' AND principal_account IS NOT NULL)), ', ')
+               AS principal_accounts
     FROM uses GROUP BY asset
 )
 SELECT t.asset AS key, split_part(t.asset, ':', 5) AS account,
        split_part(t.asset, ':', 4) AS region,
        from_unixtime(s.time / 1000e0) AS last_used, s.operation AS last_operation,
        s.event_id AS last_event_id, s.principal AS last_principal,
-       t.uses, t.principals,
+       t.uses, o.uses_by_operation, t.principals, t.principal_accounts,
        from_unixtime(f.time / 1000e0) AS last_denied, f.error_code AS last_denied_error
 FROM totals t
 LEFT JOIN latest_success s ON s.asset = t.asset AND s.rank = 1
 LEFT JOIN latest_failure f ON f.asset = t.asset AND f.rank = 1
+LEFT JOIN operations o ON o.asset = t.asset
 ORDER BY key",
         ctes = asset_ctes(tables, scope, AssetService::Kms, Some(KMS_USE_OPERATIONS)),
     )

@@ -54,7 +54,8 @@ pub struct Question {
     pub description: &'static str,
     /// Days covered when no window is given; `None` covers all time.
     pub default_days: Option<i64>,
-    /// The query; `{filter}` is replaced by the filter conditions.
+    /// The query; `{filter}` is replaced by the filter conditions and
+    /// `{transient_errors}` by [`TRANSIENT_ERRORS`].
     sql: &'static str,
 }
 
@@ -67,6 +68,7 @@ impl Question {
         self.sql
             .replace("{filter}", &condition)
             .replace("{findings_filter}", &findings_condition)
+            .replace("{transient_errors}", TRANSIENT_ERRORS)
     }
 
     /// Reports whether the question reads the latest check's findings rather
@@ -148,6 +150,16 @@ fn timestamp(micros: i64) -> String {
 fn day_text(micros: i64) -> String {
     keyward_cloudtrail::format_day(micros).replace('-', "")
 }
+
+/// Error codes of calls that failed for a passing reason, such as
+/// throttling or a fault inside AWS, as an SQL list. Such a call was not
+/// refused, so it is never a key's or a secret's last denied call.
+pub const TRANSIENT_ERRORS: &str =
+    "'ThrottlingException', 'Throttling', 'TooManyRequestsException',
+    'RequestLimitExceeded', 'KMSInternalException', 'DependencyTimeoutException',
+    'InternalServiceError', 'InternalServiceErrorException', 'InternalFailure',
+    'ServiceUnavailable', 'ServiceUnavailableException', 'RequestTimeout',
+    'RequestTimeoutException'";
 
 /// Quotes a value as an SQL string literal.
 pub fn quote(value: &str) -> String {
@@ -312,12 +324,13 @@ ORDER BY count DESC, operation NULLS FIRST, account NULLS FIRST, region NULLS FI
     Question {
         name: "kms-key-usage",
         description: "Per KMS key: last successful cryptographic use (time, operation, event \
-                      id, principal), number of uses and principals, last call refused \
-                      with any error",
+                      id, principal), uses in all and per operation, principals and their \
+                      accounts, last refused call (not throttled or failed inside AWS)",
         default_days: None,
         sql: "
 WITH uses AS (
-    SELECT asset, time, api_operation, metadata_uid, principal, status, api_response_error
+    SELECT asset, time, api_operation, metadata_uid, principal, actor_user_account_uid,
+           status, api_response_error
     FROM crypto_events
     WHERE api_service_name = 'kms.amazonaws.com'
       AND api_operation IN ('Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey',
@@ -335,23 +348,37 @@ latest_success AS (
 latest_failure AS (
     SELECT asset, time, api_response_error,
            row_number() OVER (PARTITION BY asset ORDER BY time DESC, metadata_uid DESC) AS rank
-    FROM uses WHERE status = 'Failure'
+    FROM uses
+    WHERE status = 'Failure' AND api_response_error NOT IN ({transient_errors})
+),
+per_operation AS (
+    SELECT asset, api_operation || '=' || CAST(count(*) AS VARCHAR) AS operation_uses
+    FROM uses WHERE status = 'Success'
+    GROUP BY asset, api_operation
+),
+operations AS (
+    SELECT asset, array_to_string(array_sort(array_agg(operation_uses)), ', ') AS uses_by_operation
+    FROM per_operation GROUP BY asset
 ),
 totals AS (
     SELECT asset,
            count(*) FILTER (WHERE status = 'Success') AS uses,
-           count(DISTINCT CASE WHEN status = 'Success' THEN principal END) AS principals
+           count(DISTINCT CASE WHEN status = 'Success' THEN principal END) AS principals,
+           array_to_string(array_sort(array_agg(DISTINCT actor_user_account_uid)
+               FILTER (WHERE status = 'Success' AND actor_user_account_uid IS NOT NULL)), ', ')
+               AS principal_accounts
     FROM uses GROUP BY asset
 )
 SELECT t.asset AS key, split_part(t.asset, ':', 5) AS account,
        split_part(t.asset, ':', 4) AS region,
        s.time AS last_used, s.api_operation AS last_operation,
        s.metadata_uid AS last_event_id, s.principal AS last_principal,
-       t.uses, t.principals,
+       t.uses, o.uses_by_operation, t.principals, t.principal_accounts,
        f.time AS last_denied, f.api_response_error AS last_denied_error
 FROM totals t
 LEFT JOIN latest_success s ON s.asset = t.asset AND s.rank = 1
 LEFT JOIN latest_failure f ON f.asset = t.asset AND f.rank = 1
+LEFT JOIN operations o ON o.asset = t.asset
 ORDER BY key",
     },
     Question {

@@ -181,7 +181,7 @@ fn use_condition() -> String {
 }
 
 /// Builds the `usage` view: one row per asset with its latest use, counts,
-/// callers, latest failed use and, for secrets, the latest rotation events
+/// callers, latest refused use (see [`catalog::TRANSIENT_ERRORS`]) and, for secrets, the latest rotation events
 /// that Secrets Manager logs. Account and Region come from the asset's ARN,
 /// or from its events for a secret known only by name.
 fn usage_view() -> String {
@@ -203,7 +203,8 @@ latest_use AS (
 latest_denied AS (
     SELECT asset, time, api_operation, principal, api_response_error,
            row_number() OVER (PARTITION BY asset ORDER BY time DESC, metadata_uid DESC) AS rank
-    FROM named WHERE is_use AND status = 'Failure'
+    FROM named
+    WHERE is_use AND status = 'Failure' AND api_response_error NOT IN ({transient})
 ),
 latest_rotation_failure AS (
     SELECT asset, time, metadata_uid,
@@ -246,7 +247,8 @@ LEFT JOIN latest_use u ON u.asset = t.asset AND u.rank = 1
 LEFT JOIN latest_denied d ON d.asset = t.asset AND d.rank = 1
 LEFT JOIN latest_rotation_failure rf ON rf.asset = t.asset AND rf.rank = 1
 LEFT JOIN latest_rotation_success rs ON rs.asset = t.asset",
-        uses = use_condition()
+        uses = use_condition(),
+        transient = catalog::TRANSIENT_ERRORS,
     )
 }
 
