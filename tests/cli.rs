@@ -609,3 +609,25 @@ fn long_partition_values_stored() {
     assert_eq!(rows[1]["cloud_account_uid"], account.as_str());
     assert_eq!(rows[2]["cloud_region"], "us-east-1");
 }
+
+#[test]
+fn invalid_query_filters_rejected() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let cases: [&[&str]; 4] = [
+        &["query", "kms-operation", "--account", "11111111111"],
+        &["query", "kms-operation", "--account", ""],
+        &["query", "kms-operation", "--region", "EU-WEST-1"],
+        &["query", "kms-unused-cmks", "--since", "30d"],
+    ];
+    for args in cases {
+        let output = keyward(&store, args);
+
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("invalid") || stderr.contains("no time window"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -86,15 +86,20 @@ pub struct FilterArgs {
     to: Option<i64>,
 
     /// Keep only this account; repeat for several.
-    #[arg(long = "account", value_name = "ID")]
+    #[arg(long = "account", value_name = "ID", value_parser = super::scan::parse_account)]
     accounts: Vec<String>,
 
     /// Keep only this Region; repeat for several.
-    #[arg(long = "region", value_name = "NAME")]
+    #[arg(long = "region", value_name = "NAME", value_parser = super::scan::parse_region)]
     regions: Vec<String>,
 }
 
 impl FilterArgs {
+    /// Reports whether any of --since, --from and --to is given.
+    fn has_window(&self) -> bool {
+        self.since.is_some() || self.from.is_some() || self.to.is_some()
+    }
+
     /// Checks the options and turns them into query filters.
     pub fn to_filters(&self) -> anyhow::Result<QuestionFilters> {
         let now = now_micros();
@@ -133,6 +138,13 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         return Err(UsageError(message).into());
     };
     let filters = args.filters.to_filters()?;
+    if question.reads_findings() && args.filters.has_window() {
+        let message = format!(
+            "{name} answers from the latest check's findings, which have no time window; \
+             leave out --since, --from and --to"
+        );
+        return Err(UsageError(message).into());
+    }
     if args.athena.athena {
         println!("{}", athena_text(question, &filters, &args.athena)?);
         return Ok(ExitCode::SUCCESS);

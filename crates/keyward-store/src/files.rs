@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -214,6 +214,34 @@ pub fn unreadable_parquet_files(dir: &Path) -> Vec<(PathBuf, String)> {
 /// takes as long as reading the whole store.
 pub fn damaged_parquet_files(dir: &Path) -> Vec<(PathBuf, String)> {
     check_parquet_files(dir, read_data)
+}
+
+/// Returns each Parquet file under `dir`, at any depth, that lacks a column
+/// that `schema` requires: one that is not nullable. A query of the table
+/// fails on such a file, for example a file of another table copied into
+/// this one's folder.
+pub fn files_missing_columns(dir: &Path, schema: &Schema) -> Vec<(PathBuf, String)> {
+    check_parquet_files(dir, |path| {
+        let file = File::open(path).map_err(|error| error.to_string())?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|error| error.to_string())?;
+        let file_schema = builder.schema();
+        let missing: Vec<&str> = schema
+            .fields()
+            .iter()
+            .filter(|field| !field.is_nullable())
+            .map(|field| field.name().as_str())
+            .filter(|name| file_schema.field_with_name(name).is_err())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "lacks the columns {} that this table requires",
+                missing.join(", ")
+            ))
+        }
+    })
 }
 
 /// Returns each Parquet file under `dir`, at any depth, that `check`

@@ -24,7 +24,7 @@ pub mod athena;
 pub mod catalog;
 pub mod output;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -68,8 +68,15 @@ async fn open_session_with(store: &Store, access: Access) -> Result<SessionConte
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("keyward", "store")
-        .with_extension(Arc::new(StoreRoot(store.root().to_path_buf())));
-    let context = SessionContext::new_with_config(config);
+        .with_extension(Arc::new(StoreRoot(store.root().to_path_buf())))
+        .with_extension(Arc::new(StoreTables::default()));
+    // DataFusion caches the file listing of each table for the life of the
+    // session by default. A merge of the manifest, or an ingest while
+    // `keyward serve` runs, changes the files, so every query lists them.
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_object_list_cache_limit(0)
+        .build_arc()?;
+    let context = SessionContext::new_with_config_rt(config, runtime);
 
     let partitions: Vec<(String, DataType)> = PARTITION_COLUMNS
         .iter()
@@ -370,9 +377,13 @@ async fn register_table(
         .with_table_partition_cols(partitions);
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(schema);
+        .with_schema(schema.clone());
     let table = ListingTable::try_new(config)?;
     context.register_table(name, Arc::new(table))?;
+    if let Some(tables) = context.state().config().get_extension::<StoreTables>() {
+        let mut tables = tables.0.lock().unwrap_or_else(PoisonError::into_inner);
+        tables.push((directory.to_path_buf(), schema));
+    }
     Ok(())
 }
 
@@ -421,7 +432,10 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
         .with_allow_ddl(false)
         .with_allow_dml(false)
         .with_allow_statements(false);
-    let frame = context.sql_with_options(sql, options).await?;
+    let frame = context
+        .sql_with_options(sql, options)
+        .await
+        .map_err(explain_rejected_statement)?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
     // An ingest that merges the manifest removes files that a query running
     // at the same time may have listed. The query then runs again, over the
@@ -439,6 +453,27 @@ pub async fn run_sql(context: &SessionContext, sql: &str) -> Result<Vec<RecordBa
         batches.push(RecordBatch::new_empty(schema));
     }
     Ok(batches)
+}
+
+/// Explains the error of a statement that the read-only options rejected:
+/// DataFusion's message names only the statement, not why.
+fn explain_rejected_statement(error: DataFusionError) -> StoreError {
+    let message = error.to_string();
+    let rejected = [
+        "DML not supported",
+        "DDL not supported",
+        "Statement not supported",
+    ]
+    .iter()
+    .any(|text| message.contains(text));
+    if rejected {
+        StoreError::Invalid(format!(
+            "{message}: queries of the store are read-only, so only SELECT, WITH, EXPLAIN, \
+             SHOW and DESCRIBE run"
+        ))
+    } else {
+        error.into()
+    }
 }
 
 /// Maximum number of times that [`run_sql`] runs a query whose files were
@@ -473,16 +508,31 @@ fn is_decoding_error(error: &DataFusionError) -> bool {
 #[derive(Debug)]
 struct StoreRoot(std::path::PathBuf);
 
+/// The folder and file schema of each table that a session reads from the
+/// store, kept in the session's configuration so that a failed query can
+/// check each table's files against its schema.
+#[derive(Debug, Default)]
+struct StoreTables(Mutex<Vec<(std::path::PathBuf, SchemaRef)>>);
+
 /// Turns an error of a query into the store's error. When a file of the
 /// store cannot be read, the error names it: DataFusion's own message does
-/// not say which file it was reading. Footers are checked first, because
-/// that is quick. When every footer reads and the query failed while
-/// decoding data, every file is read whole to find the damaged one.
+/// not say which file it was reading. Footers are checked first, and each
+/// table's files against its schema, because that is quick. When those find
+/// nothing and the query failed while decoding data, every file is read
+/// whole to find the damaged one.
 fn name_unreadable_files(context: &SessionContext, error: DataFusionError) -> StoreError {
     let Some(root) = context.state().config().get_extension::<StoreRoot>() else {
         return error.into();
     };
     let mut unreadable = crate::files::unreadable_parquet_files(&root.0);
+    if unreadable.is_empty()
+        && let Some(tables) = context.state().config().get_extension::<StoreTables>()
+    {
+        let tables = tables.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for (directory, schema) in tables.iter() {
+            unreadable.extend(crate::files::files_missing_columns(directory, schema));
+        }
+    }
     if unreadable.is_empty() && is_decoding_error(&error) {
         unreadable = crate::files::damaged_parquet_files(&root.0);
     }
@@ -599,6 +649,84 @@ mod tests {
 
         assert!(error.contains(&damaged.display().to_string()), "{error}");
         assert!(error.contains("Move them out of the store"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn file_of_another_table_named_in_error() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(directory.path()).unwrap();
+        {
+            let _lock = store.lock().unwrap();
+            let mut writer = store.writer("run");
+            writer.push(decrypt_event(1, "111111111111")).unwrap();
+            writer.source_done(crate::manifest::ManifestEntry {
+                source: "a.json".to_owned(),
+                fingerprint: "f".to_owned(),
+                ingested_at: 0,
+                records: 1,
+                events: 1,
+            });
+            writer.finish().unwrap();
+        }
+        let manifest_file = parquet_files(&store.manifest_dir()).unwrap().remove(0);
+        let partition = Partition::of(&decrypt_event(1, "111111111111").event);
+        let folder = store.events_dir().join(partition.relative_path());
+        let foreign = folder.join("foreign.parquet");
+        std::fs::copy(&manifest_file, &foreign).unwrap();
+
+        let session = open_read_only_session(&store).await.unwrap();
+        let error = run_sql(&session, "SELECT api_service_name FROM events")
+            .await
+            .unwrap_err()
+            .to_string();
+
+        assert!(error.contains(&foreign.display().to_string()), "{error}");
+        assert!(error.contains("lacks the columns"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn session_sees_files_changed_after_a_query() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(directory.path()).unwrap();
+        let write = |key: u128| {
+            let _lock = store.lock().unwrap();
+            let mut writer = store.writer(format!("run-{key}"));
+            writer.push(decrypt_event(key, "111111111111")).unwrap();
+            writer.finish().unwrap();
+        };
+        write(1);
+        let partition = Partition::of(&decrypt_event(1, "111111111111").event);
+        let folder = store.events_dir().join(partition.relative_path());
+        let first = parquet_files(&folder).unwrap().remove(0);
+        let session = open_read_only_session(&store).await.unwrap();
+        assert_eq!(count(&session, "SELECT count(*) FROM events").await, 1);
+
+        write(2);
+        std::fs::remove_file(&first).unwrap();
+
+        assert_eq!(count(&session, "SELECT count(*) FROM events").await, 1);
+        let keys = run_sql(&session, "SELECT event_key FROM events")
+            .await
+            .unwrap();
+        assert_eq!(keys.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+    }
+
+    #[tokio::test]
+    async fn writing_statement_rejected_as_read_only() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(directory.path()).unwrap();
+        let session = open_read_only_session(&store).await.unwrap();
+        let target = directory.path().join("copy.csv");
+        let statements = [
+            format!("COPY (SELECT 1) TO '{}'", target.display()),
+            "CREATE TABLE t AS SELECT 1".to_owned(),
+            "SET datafusion.execution.batch_size = 1".to_owned(),
+        ];
+        for statement in statements {
+            let error = run_sql(&session, &statement).await.unwrap_err().to_string();
+            assert!(error.contains("read-only"), "{statement}: {error}");
+        }
+        assert!(!target.exists());
     }
 
     #[tokio::test]

@@ -192,17 +192,20 @@ fn escape_text(text: &str) -> String {
     escape_for_terminal(text).into_owned()
 }
 
-/// Replaces control characters, and format characters that reorder or hide
-/// text, with escapes such as `\n`, `\u{1b}` and `\u{202e}`. Printed text
-/// from AWS or from a file name then cannot move the cursor, start a new
-/// line or show itself in another order.
+/// Replaces control characters, and characters that reorder text or show as
+/// nothing, with escapes such as `\n`, `\u{1b}` and `\u{202e}`, and doubles
+/// each backslash so that an escape cannot be faked. Printed text from AWS
+/// or from a file name then cannot move the cursor, start a new line, hide
+/// or show itself in another order.
 pub fn escape_for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(changes_display) {
+    if !text.chars().any(|c| c == '\\' || changes_display(c)) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
     for character in text.chars() {
-        if character.is_control() {
+        if character == '\\' {
+            escaped.push_str("\\\\");
+        } else if character.is_control() {
             escaped.extend(character.escape_default());
         } else if changes_display(character) {
             escaped.extend(character.escape_unicode());
@@ -213,19 +216,31 @@ pub fn escape_for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(escaped)
 }
 
-/// Reports whether a character is a control character, or a format
-/// character that reorders or hides text: bidirectional marks and
-/// overrides, zero-width spaces and joiners, and the soft hyphen.
+/// Reports whether a character is a control character, or one that
+/// reorders text or shows as nothing on a terminal. Those are bidirectional
+/// marks and overrides, zero-width spaces and joiners, line and paragraph
+/// separators, the soft hyphen, fillers, variation selectors and tags.
 fn changes_display(character: char) -> bool {
     character.is_control()
         || matches!(
             character,
             '\u{ad}'
+                | '\u{34f}'
                 | '\u{61c}'
+                | '\u{115f}'..='\u{1160}'
+                | '\u{17b4}'..='\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
                 | '\u{200b}'..='\u{200f}'
-                | '\u{202a}'..='\u{202e}'
-                | '\u{2060}'..='\u{2069}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
                 | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fffb}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e007f}'
+                | '\u{e0100}'..='\u{e01ef}'
         )
 }
 
@@ -338,6 +353,28 @@ mod tests {
         let text = "file\u{202e}txt.exe\u{200b}";
         assert_eq!(escape_for_terminal(text), "file\\u{202e}txt.exe\\u{200b}");
         assert_eq!(escape_for_terminal("plain text"), "plain text");
+    }
+
+    #[test]
+    fn terminal_text_escapes_invisible_characters() {
+        let tagged = "ok\u{e0049}\u{e0047}end";
+        assert_eq!(escape_for_terminal(tagged), "ok\\u{e0049}\\u{e0047}end");
+        for invisible in [
+            '\u{2028}', '\u{2029}', '\u{206a}', '\u{fff9}', '\u{180e}', '\u{3164}',
+        ] {
+            let escaped = escape_for_terminal(&format!("a{invisible}b")).into_owned();
+            assert!(!escaped.contains(invisible), "{escaped}");
+        }
+    }
+
+    #[test]
+    fn terminal_text_doubles_backslashes() {
+        let faked = "name\\u{1b}";
+        assert_eq!(escape_for_terminal(faked), "name\\\\u{1b}");
+        assert_ne!(
+            escape_for_terminal(faked),
+            escape_for_terminal("name\u{1b}")
+        );
     }
 
     #[test]
