@@ -329,3 +329,51 @@ fn throttled_call_is_not_last_denied() {
     assert_eq!(rows[0]["uses"], 0);
     assert_eq!(rows[0]["uses_by_operation"], Value::Null);
 }
+
+#[test]
+fn cross_account_call_counts_once() {
+    let encrypt = |account: &str| {
+        let request = serde_json::json!({ "keyId": K1 });
+        let mut encrypt = record(
+            "2026-05-01T00:00:00Z",
+            account,
+            KMS,
+            "Encrypt",
+            request,
+            &[K1],
+        );
+        encrypt["sharedEventID"] = Value::from("shared-1");
+        encrypt["userIdentity"]["accountId"] = Value::from("222222222222");
+        encrypt
+    };
+    // CloudTrail writes one record to the caller's account and one to the
+    // key owner's, with their own eventID and the same sharedEventID.
+    let records = [encrypt("222222222222"), encrypt(OWNER)];
+    let directory = tempfile::tempdir().unwrap();
+    let log = directory.path().join("log.json");
+    std::fs::write(&log, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let store = Store::create_or_open(directory.path().join("store")).unwrap();
+    let (summary, _) = ingest_paths(&store, &[log]);
+    assert_eq!(summary.events_stored, 2, "both records are stored");
+    let question = QUESTIONS
+        .iter()
+        .find(|q| q.name == "kms-key-usage")
+        .unwrap();
+
+    let rows = query_json(&store, &question.sql(&QuestionFilters::default()));
+    let usage = query_json(
+        &store,
+        &format!("SELECT uses FROM usage WHERE asset = '{K1}'"),
+    );
+    let operations = query_json(
+        &store,
+        &format!("SELECT successes FROM usage_by_operation WHERE asset = '{K1}'"),
+    );
+
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["uses"], 1);
+    assert_eq!(rows[0]["uses_by_operation"], "Encrypt=1");
+    assert_eq!(rows[0]["principal_accounts"], "222222222222");
+    assert_eq!(usage[0]["uses"], 1);
+    assert_eq!(operations[0]["successes"], 1);
+}

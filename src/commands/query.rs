@@ -138,16 +138,18 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         return Err(UsageError(message).into());
     };
     let filters = args.filters.to_filters()?;
+    if args.athena.athena {
+        println!("{}", athena_text(question, &filters, &args.athena)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Over Security Lake the window selects findings by time. Over the
+    // store these questions read only the latest check.
     if question.reads_findings() && args.filters.has_window() {
         let message = format!(
             "{name} answers from the latest check's findings, which have no time window; \
              leave out --since, --from and --to"
         );
         return Err(UsageError(message).into());
-    }
-    if args.athena.athena {
-        println!("{}", athena_text(question, &filters, &args.athena)?);
-        return Ok(ExitCode::SUCCESS);
     }
     let sql = question.sql(&filters);
     if args.show_sql {

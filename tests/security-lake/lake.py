@@ -184,7 +184,7 @@ def api_activity(record):
     region = text_or_none(record.get("awsRegion"))
     source_ip = text_or_none(record.get("sourceIPAddress"))
     unmapped = {"eventType": record.get("eventType"), "recipientAccountId": account}
-    for field in ("readOnly", "eventCategory", "managementEvent"):
+    for field in ("readOnly", "eventCategory", "managementEvent", "sharedEventID"):
         if field in record and record[field] is not None:
             unmapped[field] = json.dumps(record[field]).strip('"')
     if record.get("additionalEventData") is not None:

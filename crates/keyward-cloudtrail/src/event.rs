@@ -34,6 +34,9 @@ pub struct Event {
     pub event_id: Option<String>,
     /// `requestID`, part of the de-duplication key of records that have no `eventID`.
     pub request_id: Option<String>,
+    /// `sharedEventID`: the same in the records that CloudTrail writes to
+    /// each account taking part in a cross-account call.
+    pub shared_event_id: Option<String>,
     /// `eventVersion`.
     pub event_version: Option<CompactString>,
     /// `eventSource`, such as `kms.amazonaws.com`.
@@ -251,6 +254,13 @@ pub(crate) struct RawRecord<'a> {
         deserialize_with = "borrowed_text"
     )]
     pub(crate) request_id: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "sharedEventID",
+        borrow,
+        default,
+        deserialize_with = "borrowed_text"
+    )]
+    pub(crate) shared_event_id: Option<Cow<'a, str>>,
     #[serde(rename = "readOnly", borrow, default, deserialize_with = "raw_text")]
     pub(crate) read_only: Option<&'a str>,
     #[serde(borrow, default)]
@@ -518,6 +528,7 @@ fn build_event(
         time: event_time,
         event_id,
         request_id,
+        shared_event_id,
         event_version,
         service,
         operation,
@@ -547,6 +558,7 @@ fn build_event(
     *event_time = time;
     set_text(event_id, text(&raw.event_id));
     set_text(request_id, text(&raw.request_id));
+    set_text(shared_event_id, text(&raw.shared_event_id));
     *event_version = text(&raw.event_version).map(CompactString::from);
     *service = source.into();
     *operation = name.into();

@@ -134,6 +134,7 @@ fn record_fields(event: &Value, rc2: bool) -> Result<RawRecord<'_>, RecordError>
         error_message: borrowed(text_at(event, "/api/response/message")),
         event_id: borrowed(text_at(event, "/metadata/uid")),
         request_id: borrowed(text_at(event, "/api/request/uid")),
+        shared_event_id: unmapped_value(event, "sharedEventID").map(|v| Cow::Owned(plain_text(&v))),
         resources: Some(resources(event)),
         event_type,
         event_category: unmapped_value(event, "eventCategory").map(|v| Cow::Owned(plain_text(&v))),

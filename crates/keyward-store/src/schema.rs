@@ -59,6 +59,7 @@ pub static EVENT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         text("api_response_data"),
         text("additional_event_data"),
         text("vpc_endpoint_id"),
+        text("shared_event_id"),
         text("source_file"),
     ]))
 });
@@ -104,6 +105,7 @@ impl StoredEvent {
             time: _,
             event_id,
             request_id,
+            shared_event_id,
             event_version,
             service,
             operation,
@@ -133,6 +135,7 @@ impl StoredEvent {
         let long = [
             event_id,
             request_id,
+            shared_event_id,
             error_message,
             actor_principal_id,
             actor_arn,
@@ -225,7 +228,7 @@ pub(crate) const SOURCE_FILE_TEXT: usize = TEXT_COLUMNS - 1;
 /// Number of text columns between `event_key` and `read_only`.
 const HEAD_TEXT_COLUMNS: usize = 19;
 /// Number of text columns after `resources_uid`.
-const TAIL_TEXT_COLUMNS: usize = 7;
+const TAIL_TEXT_COLUMNS: usize = 8;
 
 /// Bytes of values in each variable-length column, for sizing builders.
 #[derive(Clone, Debug, Default)]
@@ -406,6 +409,7 @@ pub(crate) fn text_values<'a>(
         event.response_elements.as_deref(),
         event.additional_event_data.as_deref(),
         event.vpc_endpoint_id.as_deref(),
+        event.shared_event_id.as_deref(),
         Some(source_file),
     ]
 }

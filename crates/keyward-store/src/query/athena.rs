@@ -207,7 +207,8 @@ const EVENT_COLUMNS: &str = "time, accountid AS account, cloud.region AS region,
            COALESCE(actor.session.issuer, actor.user.uid, actor.invoked_by,
                     actor.user.uid_alt) AS principal,
            actor.user.uid_alt AS principal_id, actor.user.type AS principal_type,
-           actor.user.account.uid AS principal_account";
+           actor.user.account.uid AS principal_account,
+           element_at(unmapped, 'sharedEventID') AS shared_event_id";
 
 /// Numbers the deliveries of one event, so that `delivery = 1` keeps each
 /// event once, as the store does: CloudTrail can deliver an event twice,
@@ -609,7 +610,8 @@ fn key_usage_sql(tables: &LakeTables, scope: &Scope<'_>) -> String {
 -- per operation, the principals and their accounts, and the last refused call.
 WITH {ctes},
 uses AS (
-    SELECT asset, time, operation, event_id, principal, principal_account, status, error_code
+    SELECT asset, time, operation, event_id, principal, principal_account, status, error_code,
+           shared_event_id
     FROM crypto_events
     WHERE asset IS NOT NULL
 ),
@@ -625,7 +627,9 @@ latest_failure AS (
     WHERE status = 'Failure' AND error_code NOT IN ({TRANSIENT_ERRORS})
 ),
 per_operation AS (
-    SELECT asset, operation || '=' || CAST(count(*) AS VARCHAR) AS operation_uses
+    SELECT asset,
+           operation || '=' || CAST(count(*) FILTER (WHERE shared_event_id IS NULL)
+               + count(DISTINCT shared_event_id) AS VARCHAR) AS operation_uses
     FROM uses WHERE status = 'Success'
     GROUP BY asset, operation
 ),
@@ -635,7 +639,8 @@ operations AS (
 ),
 totals AS (
     SELECT asset,
-           count(*) FILTER (WHERE status = 'Success') AS uses,
+           count(*) FILTER (WHERE status = 'Success' AND shared_event_id IS NULL)
+               + count(DISTINCT shared_event_id) FILTER (WHERE status = 'Success') AS uses,
            count(DISTINCT CASE WHEN status = 'Success' THEN principal END) AS principals,
            array_join(array_sort(array_agg(DISTINCT principal_account)
                FILTER (WHERE status = 'Success' AND principal_account IS NOT NULL)), ', ')

@@ -330,7 +330,7 @@ ORDER BY count DESC, operation NULLS FIRST, account NULLS FIRST, region NULLS FI
         sql: "
 WITH uses AS (
     SELECT asset, time, api_operation, metadata_uid, principal, actor_user_account_uid,
-           status, api_response_error
+           status, api_response_error, shared_event_id
     FROM crypto_events
     WHERE api_service_name = 'kms.amazonaws.com'
       AND api_operation IN ('Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey',
@@ -352,7 +352,9 @@ latest_failure AS (
     WHERE status = 'Failure' AND api_response_error NOT IN ({transient_errors})
 ),
 per_operation AS (
-    SELECT asset, api_operation || '=' || CAST(count(*) AS VARCHAR) AS operation_uses
+    SELECT asset,
+           api_operation || '=' || CAST(count(*) FILTER (WHERE shared_event_id IS NULL)
+               + count(DISTINCT shared_event_id) AS VARCHAR) AS operation_uses
     FROM uses WHERE status = 'Success'
     GROUP BY asset, api_operation
 ),
@@ -362,7 +364,8 @@ operations AS (
 ),
 totals AS (
     SELECT asset,
-           count(*) FILTER (WHERE status = 'Success') AS uses,
+           count(*) FILTER (WHERE status = 'Success' AND shared_event_id IS NULL)
+               + count(DISTINCT shared_event_id) FILTER (WHERE status = 'Success') AS uses,
            count(DISTINCT CASE WHEN status = 'Success' THEN principal END) AS principals,
            array_to_string(array_sort(array_agg(DISTINCT actor_user_account_uid)
                FILTER (WHERE status = 'Success' AND actor_user_account_uid IS NOT NULL)), ', ')

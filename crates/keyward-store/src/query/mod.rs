@@ -198,7 +198,7 @@ CREATE VIEW usage AS
 WITH named AS (
     SELECT asset, api_service_name, api_operation, time, metadata_uid, principal,
            actor_user_account_uid, cloud_account_uid, cloud_region, status,
-           api_response_error, {uses} AS is_use
+           api_response_error, shared_event_id, {uses} AS is_use
     FROM crypto_events
     WHERE asset IS NOT NULL
 ),
@@ -227,7 +227,9 @@ totals AS (
            min(api_service_name) AS service,
            max(cloud_account_uid) AS event_account,
            max(cloud_region) AS event_region,
-           count(*) FILTER (WHERE is_use AND status = 'Success') AS uses,
+           count(*) FILTER (WHERE is_use AND status = 'Success' AND shared_event_id IS NULL)
+               + count(DISTINCT shared_event_id) FILTER (WHERE is_use AND status = 'Success')
+               AS uses,
            count(DISTINCT CASE WHEN is_use AND status = 'Success' THEN principal END)
                AS principals,
            array_agg(DISTINCT actor_user_account_uid)
@@ -264,8 +266,10 @@ fn usage_by_operation_view() -> String {
     "
 CREATE VIEW usage_by_operation AS
 SELECT asset, api_service_name AS service, api_operation AS operation,
-       count(*) FILTER (WHERE status = 'Success') AS successes,
-       count(*) FILTER (WHERE status = 'Failure') AS failures
+       count(*) FILTER (WHERE status = 'Success' AND shared_event_id IS NULL)
+           + count(DISTINCT shared_event_id) FILTER (WHERE status = 'Success') AS successes,
+       count(*) FILTER (WHERE status = 'Failure' AND shared_event_id IS NULL)
+           + count(DISTINCT shared_event_id) FILTER (WHERE status = 'Failure') AS failures
 FROM crypto_events
 WHERE asset IS NOT NULL
 GROUP BY 1, 2, 3"
@@ -682,6 +686,34 @@ mod tests {
 
         assert!(error.contains(&foreign.display().to_string()), "{error}");
         assert!(error.contains("lacks the columns"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn file_without_shared_event_id_reads() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(directory.path()).unwrap();
+        let event = decrypt_event(1, "111111111111");
+        let batch = crate::schema::events_to_batch(std::slice::from_ref(&event)).unwrap();
+        let index = batch.schema().index_of("shared_event_id").unwrap();
+        let kept: Vec<usize> = (0..batch.num_columns()).filter(|i| *i != index).collect();
+        let older = batch.project(&kept).unwrap();
+        let partition = Partition::of(&event.event);
+        let folder = store.events_dir().join(partition.relative_path());
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::create_dir_all(store.temp_dir()).unwrap();
+        crate::files::write_parquet_atomic(
+            &older,
+            &folder.join("older.parquet"),
+            &store.temp_dir(),
+        )
+        .unwrap();
+
+        let session = open_read_only_session(&store).await.unwrap();
+
+        assert_eq!(count(&session, "SELECT count(*) FROM events").await, 1);
+        let sql = "SELECT count(*) FROM events WHERE shared_event_id IS NULL";
+        assert_eq!(count(&session, sql).await, 1);
+        assert_eq!(count(&session, "SELECT count(*) FROM usage").await, 0);
     }
 
     #[tokio::test]
