@@ -68,8 +68,9 @@ pub fn query_json(store: &Store, sql: &str) -> Vec<serde_json::Value> {
 /// The CloudTrail files that the Security Lake tests map to OCSF: the
 /// hand-checked dataset and the published examples of the cryptographic
 /// services.
-pub const CLOUDTRAIL_FIXTURES: [&str; 5] = [
+pub const CLOUDTRAIL_FIXTURES: [&str; 6] = [
     "queries/events.json",
+    "queries/names.json",
     "cloudtrail/kms",
     "cloudtrail/acm",
     "cloudtrail/secretsmanager",
