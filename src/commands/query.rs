@@ -143,13 +143,12 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // Over Security Lake the window selects findings by time. Over the
-    // store these questions read only the latest check.
+    // store these questions read only the latest check, whatever the window.
     if question.reads_findings() && args.filters.has_window() {
-        let message = format!(
-            "{name} answers from the latest check's findings, which have no time window; \
-             leave out --since, --from and --to"
+        eprintln!(
+            "warning: {name} answers from the latest check's findings, so --since, --from \
+             and --to do not apply"
         );
-        return Err(UsageError(message).into());
     }
     let sql = question.sql(&filters);
     if args.show_sql {
