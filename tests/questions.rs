@@ -192,6 +192,14 @@ fn assets_of(records: &[Value], operation: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Copies `(day, asset)` pairs into owned strings.
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(day, asset)| ((*day).to_owned(), (*asset).to_owned()))
+        .collect()
+}
+
 const KMS: &str = "kms.amazonaws.com";
 const SECRETS: &str = "secretsmanager.amazonaws.com";
 const OWNER: &str = "111111111111";
@@ -232,11 +240,7 @@ fn alias_resolves_to_target_at_event_time() {
         ("2026-05-21", K2),
         ("2026-06-02", K1),
     ];
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(day, key)| ((*day).to_owned(), (*key).to_owned()))
-        .collect();
-    assert_eq!(assets, expected);
+    assert_eq!(assets, owned(&expected));
 }
 
 #[test]
@@ -293,11 +297,7 @@ fn secret_name_and_partial_arn_resolve() {
         ("2026-05-05", second),
         ("2026-05-06", "app-AAAAAA-extra"),
     ];
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(day, secret)| ((*day).to_owned(), (*secret).to_owned()))
-        .collect();
-    assert_eq!(assets, expected);
+    assert_eq!(assets, owned(&expected));
 }
 
 #[test]

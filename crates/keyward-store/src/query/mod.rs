@@ -599,26 +599,42 @@ mod tests {
         assert_eq!(in_account, 2);
     }
 
-    #[tokio::test]
-    async fn unreadable_file_named_in_error() {
-        let directory = tempfile::tempdir().unwrap();
-        let store = Store::create_or_open(directory.path()).unwrap();
+    /// Writes one event, with `entry` in the manifest when given, into a
+    /// new store and returns the store with the folder of its partition.
+    fn store_with_one_event(
+        directory: &std::path::Path,
+        entry: Option<crate::manifest::ManifestEntry>,
+    ) -> (Store, std::path::PathBuf) {
+        let store = Store::create_or_open(directory).unwrap();
         {
             let _lock = store.lock().unwrap();
             let mut writer = store.writer("run");
             writer.push(decrypt_event(1, "111111111111")).unwrap();
+            if let Some(entry) = entry {
+                writer.source_done(entry);
+            }
             writer.finish().unwrap();
         }
         let partition = Partition::of(&decrypt_event(1, "111111111111").event);
         let folder = store.events_dir().join(partition.relative_path());
+        (store, folder)
+    }
+
+    /// Runs SQL that is expected to fail over a read-only session of `store`
+    /// and returns the error as text.
+    async fn query_error(store: &Store, sql: &str) -> String {
+        let session = open_read_only_session(store).await.unwrap();
+        run_sql(&session, sql).await.unwrap_err().to_string()
+    }
+
+    #[tokio::test]
+    async fn unreadable_file_named_in_error() {
+        let directory = tempfile::tempdir().unwrap();
+        let (store, folder) = store_with_one_event(directory.path(), None);
         let damaged = folder.join("damaged.parquet");
         std::fs::write(&damaged, b"not a Parquet file").unwrap();
 
-        let session = open_read_only_session(&store).await.unwrap();
-        let error = run_sql(&session, "SELECT count(*) FROM events")
-            .await
-            .unwrap_err()
-            .to_string();
+        let error = query_error(&store, "SELECT count(*) FROM events").await;
 
         assert!(error.contains(&damaged.display().to_string()), "{error}");
         assert!(error.contains("Move them out of the store"), "{error}");
@@ -627,15 +643,7 @@ mod tests {
     #[tokio::test]
     async fn damaged_data_file_named_in_error() {
         let directory = tempfile::tempdir().unwrap();
-        let store = Store::create_or_open(directory.path()).unwrap();
-        {
-            let _lock = store.lock().unwrap();
-            let mut writer = store.writer("run");
-            writer.push(decrypt_event(1, "111111111111")).unwrap();
-            writer.finish().unwrap();
-        }
-        let partition = Partition::of(&decrypt_event(1, "111111111111").event);
-        let folder = store.events_dir().join(partition.relative_path());
+        let (store, folder) = store_with_one_event(directory.path(), None);
         let damaged = parquet_files(&folder).unwrap().remove(0);
         // Everything between the leading magic bytes and the footer is
         // overwritten, so the footer still reads and the data does not.
@@ -645,11 +653,7 @@ mod tests {
         bytes[4..data_end].fill(0xff);
         std::fs::write(&damaged, bytes).unwrap();
 
-        let session = open_read_only_session(&store).await.unwrap();
-        let error = run_sql(&session, "SELECT * FROM events")
-            .await
-            .unwrap_err()
-            .to_string();
+        let error = query_error(&store, "SELECT * FROM events").await;
 
         assert!(error.contains(&damaged.display().to_string()), "{error}");
         assert!(error.contains("Move them out of the store"), "{error}");
@@ -658,31 +662,19 @@ mod tests {
     #[tokio::test]
     async fn file_of_another_table_named_in_error() {
         let directory = tempfile::tempdir().unwrap();
-        let store = Store::create_or_open(directory.path()).unwrap();
-        {
-            let _lock = store.lock().unwrap();
-            let mut writer = store.writer("run");
-            writer.push(decrypt_event(1, "111111111111")).unwrap();
-            writer.source_done(crate::manifest::ManifestEntry {
-                source: "a.json".to_owned(),
-                fingerprint: "f".to_owned(),
-                ingested_at: 0,
-                records: 1,
-                events: 1,
-            });
-            writer.finish().unwrap();
-        }
+        let entry = crate::manifest::ManifestEntry {
+            source: "a.json".to_owned(),
+            fingerprint: "f".to_owned(),
+            ingested_at: 0,
+            records: 1,
+            events: 1,
+        };
+        let (store, folder) = store_with_one_event(directory.path(), Some(entry));
         let manifest_file = parquet_files(&store.manifest_dir()).unwrap().remove(0);
-        let partition = Partition::of(&decrypt_event(1, "111111111111").event);
-        let folder = store.events_dir().join(partition.relative_path());
         let foreign = folder.join("foreign.parquet");
         std::fs::copy(&manifest_file, &foreign).unwrap();
 
-        let session = open_read_only_session(&store).await.unwrap();
-        let error = run_sql(&session, "SELECT api_service_name FROM events")
-            .await
-            .unwrap_err()
-            .to_string();
+        let error = query_error(&store, "SELECT api_service_name FROM events").await;
 
         assert!(error.contains(&foreign.display().to_string()), "{error}");
         assert!(error.contains("lacks the columns"), "{error}");
@@ -719,21 +711,17 @@ mod tests {
     #[tokio::test]
     async fn session_sees_files_changed_after_a_query() {
         let directory = tempfile::tempdir().unwrap();
-        let store = Store::create_or_open(directory.path()).unwrap();
-        let write = |key: u128| {
-            let _lock = store.lock().unwrap();
-            let mut writer = store.writer(format!("run-{key}"));
-            writer.push(decrypt_event(key, "111111111111")).unwrap();
-            writer.finish().unwrap();
-        };
-        write(1);
-        let partition = Partition::of(&decrypt_event(1, "111111111111").event);
-        let folder = store.events_dir().join(partition.relative_path());
+        let (store, folder) = store_with_one_event(directory.path(), None);
         let first = parquet_files(&folder).unwrap().remove(0);
         let session = open_read_only_session(&store).await.unwrap();
         assert_eq!(count(&session, "SELECT count(*) FROM events").await, 1);
 
-        write(2);
+        {
+            let _lock = store.lock().unwrap();
+            let mut writer = store.writer("second");
+            writer.push(decrypt_event(2, "111111111111")).unwrap();
+            writer.finish().unwrap();
+        }
         std::fs::remove_file(&first).unwrap();
 
         assert_eq!(count(&session, "SELECT count(*) FROM events").await, 1);
