@@ -244,6 +244,60 @@ fn alias_resolves_to_target_at_event_time() {
 }
 
 #[test]
+fn alias_moved_back_and_forth_resolves() {
+    let alias = |time: &str, target: &str| {
+        let request = serde_json::json!({ "aliasName": "alias/app", "targetKeyId": target });
+        record(time, OWNER, KMS, "UpdateAlias", request, &[])
+    };
+    let encrypt = |time: &str| {
+        let request = serde_json::json!({ "keyId": "alias/app" });
+        record(time, OWNER, KMS, "Encrypt", request, &[])
+    };
+    let mut records = Vec::new();
+    for (day, key) in [(1, K1), (2, K2), (3, K1), (4, K2), (5, K1)] {
+        records.push(alias(&format!("2026-05-0{day}T00:00:00Z"), key));
+        records.push(encrypt(&format!("2026-05-0{day}T12:00:00Z")));
+    }
+
+    let assets = assets_of(&records, "Encrypt");
+
+    let expected = [
+        ("2026-05-01", K1),
+        ("2026-05-02", K2),
+        ("2026-05-03", K1),
+        ("2026-05-04", K2),
+        ("2026-05-05", K1),
+    ];
+    assert_eq!(assets, owned(&expected));
+}
+
+#[test]
+fn full_secret_arn_not_read_as_a_name() {
+    // Secret `svc` has the ARN ending `svc-AbCdEf`, and another secret is
+    // named `svc-AbCdEf`: that ARN is full, not a partial ARN of the second.
+    let svc = "arn:aws:secretsmanager:us-east-1:111111111111:secret:svc-AbCdEf";
+    let other = "arn:aws:secretsmanager:us-east-1:111111111111:secret:svc-AbCdEf-XyZ123";
+    let read = |time: &str, id: &str, resources: &[&str]| {
+        let request = serde_json::json!({ "secretId": id });
+        record(time, OWNER, SECRETS, "GetSecretValue", request, resources)
+    };
+    let records = [
+        read("2026-05-01T00:00:00Z", "svc", &[svc]),
+        read("2026-05-02T00:00:00Z", "svc-AbCdEf", &[other]),
+        read("2026-05-03T00:00:00Z", svc, &[]),
+    ];
+
+    let assets = assets_of(&records, "GetSecretValue");
+
+    let expected = [
+        ("2026-05-01", svc),
+        ("2026-05-02", other),
+        ("2026-05-03", svc),
+    ];
+    assert_eq!(assets, owned(&expected));
+}
+
+#[test]
 fn alias_arn_resolves_across_accounts() {
     let records = [
         record(
@@ -376,4 +430,35 @@ fn cross_account_call_counts_once() {
     assert_eq!(rows[0]["principal_accounts"], "222222222222");
     assert_eq!(usage[0]["uses"], 1);
     assert_eq!(operations[0]["successes"], 1);
+}
+
+#[test]
+fn empty_shared_event_id_joins_nothing() {
+    let encrypt = |time: &str| {
+        let request = serde_json::json!({ "keyId": K1 });
+        let mut encrypt = record(time, OWNER, KMS, "Encrypt", request, &[K1]);
+        encrypt["sharedEventID"] = Value::from("");
+        encrypt
+    };
+    let records = [
+        encrypt("2026-05-01T00:00:00Z"),
+        encrypt("2026-05-02T00:00:00Z"),
+    ];
+    let directory = tempfile::tempdir().unwrap();
+    let log = directory.path().join("log.json");
+    std::fs::write(&log, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let store = Store::create_or_open(directory.path().join("store")).unwrap();
+    ingest_paths(&store, &[log]);
+
+    let usage = query_json(
+        &store,
+        &format!("SELECT uses FROM usage WHERE asset = '{K1}'"),
+    );
+    let shared = query_json(
+        &store,
+        "SELECT count(*) AS rows FROM events WHERE shared_event_id IS NOT NULL",
+    );
+
+    assert_eq!(usage[0]["uses"], 2);
+    assert_eq!(shared[0]["rows"], 0);
 }

@@ -145,9 +145,9 @@ pub fn run(store_path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     // Over Security Lake the window selects findings by time. Over the
     // store these questions read only the latest check, whatever the window.
     if question.reads_findings() && args.filters.has_window() {
-        eprintln!(
-            "warning: {name} answers from the latest check's findings, so --since, --from \
-             and --to do not apply"
+        tracing::warn!(
+            "{name} answers from the latest check's findings, so --since, --from and --to do \
+             not apply"
         );
     }
     let sql = question.sql(&filters);

@@ -558,7 +558,10 @@ fn build_event(
     *event_time = time;
     set_text(event_id, text(&raw.event_id));
     set_text(request_id, text(&raw.request_id));
-    set_text(shared_event_id, text(&raw.shared_event_id));
+    set_text(
+        shared_event_id,
+        text(&raw.shared_event_id).filter(|id| !id.is_empty()),
+    );
     *event_version = text(&raw.event_version).map(CompactString::from);
     *service = source.into();
     *operation = name.into();

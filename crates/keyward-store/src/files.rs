@@ -309,7 +309,7 @@ pub fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>> {
         .map_err(|e| StoreError::parquet(path, e))?;
     let mut batches = Vec::new();
     for batch in reader {
-        batches.push(batch?);
+        batches.push(batch.map_err(|e| StoreError::parquet(path, e.into()))?);
     }
     Ok(batches)
 }
@@ -322,7 +322,7 @@ pub fn read_all_columns(path: &Path) -> Result<Vec<RecordBatch>> {
         .map_err(|e| StoreError::parquet(path, e))?;
     let mut batches = Vec::new();
     for batch in reader {
-        batches.push(batch?);
+        batches.push(batch.map_err(|e| StoreError::parquet(path, e.into()))?);
     }
     Ok(batches)
 }

@@ -320,6 +320,7 @@ impl<'a> EventWriter<'a> {
             known: HashMap::new(),
             known_count: 0,
             written_names: HashMap::new(),
+            written_alias_times: HashSet::new(),
             stored_names_read: false,
             stats: WriteStats::default(),
         };
@@ -431,6 +432,11 @@ fn write_event_file(file: EventFile, temp_dir: &Path) -> Result<(u64, PendingFil
     Ok((file.events as u64, pending))
 }
 
+/// Reports whether a name binding's reference is an alias ARN.
+fn is_alias(reference: &str) -> bool {
+    reference.contains(":alias/")
+}
+
 /// Returns a mask per batch of the events to write: those whose key is not
 /// in `known`, which gains their keys. Of the events of one hand-off that
 /// share a key, the one from the first source file by name is kept,
@@ -514,6 +520,10 @@ struct FileWriter {
     known_count: usize,
     /// Latest time of each name binding that this run wrote.
     written_names: HashMap<NameKey, TimeRange>,
+    /// Alias bindings written with each of their times: aliases move
+    /// between keys and back, and their events are few, so every time is
+    /// kept.
+    written_alias_times: HashSet<(NameKey, i64)>,
     /// Whether the bindings already in the store were added to
     /// `written_names`, which the first write of names does.
     stored_names_read: bool,
@@ -607,8 +617,8 @@ impl FileWriter {
     }
 
     /// Adds the bindings already in the store to `written_names` with their
-    /// earliest and latest times, so that a file read again does not add its
-    /// bindings a second time. Past [`MAX_CACHED_NAMES`] bindings none are kept, and
+    /// earliest and latest times, and alias bindings to `written_alias_times`,
+    /// so that a file read again does not add its bindings a second time. Past [`MAX_CACHED_NAMES`] bindings none are kept, and
     /// bindings may then be written again.
     fn read_stored_names(&mut self) -> Result<()> {
         use datafusion::arrow::datatypes::TimestampMicrosecondType;
@@ -642,11 +652,16 @@ impl FileWriter {
                         target.value(row).to_owned(),
                     );
                     let time = times.value(row);
+                    if is_alias(&key.2) {
+                        self.written_alias_times.insert((key, time));
+                        continue;
+                    }
                     let range = self.written_names.entry(key).or_insert((time, time));
                     *range = (range.0.min(time), range.1.max(time));
                 }
-                if self.written_names.len() > MAX_CACHED_NAMES {
+                if self.written_names.len() + self.written_alias_times.len() > MAX_CACHED_NAMES {
                     self.written_names.clear();
+                    self.written_alias_times.clear();
                     return Ok(());
                 }
             }
@@ -654,32 +669,45 @@ impl FileWriter {
         Ok(())
     }
 
-    /// Writes the bindings that extend what the store has. Events repeat the
-    /// same binding many times, and queries need only when each binding
-    /// began and when it was last seen. So each binding gets a row at its
-    /// earliest and at its latest time, and none between them. A name moved
-    /// to another target and back keeps both moves.
-    ///
-    /// NOTE: a name moved back and forth more than once loses the moves
-    /// between the first and the latest time of each target.
+    /// Writes the bindings that extend what the store has. An alias binding
+    /// is written at each time it is seen, because an alias may move between
+    /// keys and back many times. A secret name is bound by every call that
+    /// names the secret, and never returns to an ARN it left, because a new
+    /// secret of the same name gets a new ARN. So each secret binding gets a
+    /// row at its earliest and at its latest time, and none between them.
     fn write_names(&mut self, names: Vec<NameBinding>) -> Result<()> {
         if names.is_empty() {
             return Ok(());
-        }
-        let mut ranges: HashMap<NameKey, TimeRange> = HashMap::new();
-        for name in names {
-            let key = (name.account, name.region, name.reference, name.target);
-            let range = ranges.entry(key).or_insert((name.time, name.time));
-            *range = (range.0.min(name.time), range.1.max(name.time));
         }
         if !self.stored_names_read {
             self.stored_names_read = true;
             self.read_stored_names()?;
         }
-        if self.written_names.len() > MAX_CACHED_NAMES {
+        if self.written_names.len() + self.written_alias_times.len() > MAX_CACHED_NAMES {
             self.written_names.clear();
+            self.written_alias_times.clear();
         }
-        let mut names = Vec::new();
+        let mut ranges: HashMap<NameKey, TimeRange> = HashMap::new();
+        let mut written = Vec::new();
+        for name in names {
+            let key = (name.account, name.region, name.reference, name.target);
+            if is_alias(&key.2) {
+                if self.written_alias_times.insert((key.clone(), name.time)) {
+                    let (account, region, reference, target) = key;
+                    written.push(NameBinding {
+                        account,
+                        region,
+                        reference,
+                        target,
+                        time: name.time,
+                    });
+                }
+                continue;
+            }
+            let range = ranges.entry(key).or_insert((name.time, name.time));
+            *range = (range.0.min(name.time), range.1.max(name.time));
+        }
+        let mut names = written;
         for (key, (first, last)) in ranges {
             let (mut write_first, mut write_last) = (true, last != first);
             match self.written_names.get_mut(&key) {

@@ -208,7 +208,7 @@ const EVENT_COLUMNS: &str = "time, accountid AS account, cloud.region AS region,
                     actor.user.uid_alt) AS principal,
            actor.user.uid_alt AS principal_id, actor.user.type AS principal_type,
            actor.user.account.uid AS principal_account,
-           element_at(unmapped, 'sharedEventID') AS shared_event_id";
+           NULLIF(element_at(unmapped, 'sharedEventID'), '') AS shared_event_id";
 
 /// Numbers the deliveries of one event, so that `delivery = 1` keeps each
 /// event once, as the store does: CloudTrail can deliver an event twice,
@@ -352,9 +352,13 @@ events AS (
     WHERE delivery = 1
 ),
 {names},
+known_targets AS (
+    SELECT DISTINCT target FROM names
+),
 crypto_events AS (
     SELECT e.*, COALESCE(n.target, e.resource) AS asset
     FROM events e
+    LEFT JOIN known_targets k ON k.target = e.resource
     LEFT JOIN names n
       ON n.reference = CASE WHEN {partial} THEN split_part(e.resource, ':secret:', 2)
                             ELSE e.resource END
@@ -366,7 +370,7 @@ crypto_events AS (
      AND (n.valid_from IS NULL OR e.time >= n.valid_from)
      AND (n.valid_until IS NULL OR e.time < n.valid_until)
 )",
-        partial = "e.resource LIKE 'arn:%:secretsmanager:%:secret:%'",
+        partial = "e.resource LIKE 'arn:%:secretsmanager:%:secret:%' AND k.target IS NULL",
         condition = scope.condition("accountid", "cloud.region"),
     )
 }
@@ -640,7 +644,8 @@ operations AS (
 totals AS (
     SELECT asset,
            count(*) FILTER (WHERE status = 'Success' AND shared_event_id IS NULL)
-               + count(DISTINCT shared_event_id) FILTER (WHERE status = 'Success') AS uses,
+               + count(DISTINCT operation || ' ' || shared_event_id)
+                   FILTER (WHERE status = 'Success') AS uses,
            count(DISTINCT CASE WHEN status = 'Success' THEN principal END) AS principals,
            array_join(array_sort(array_agg(DISTINCT principal_account)
                FILTER (WHERE status = 'Success' AND principal_account IS NOT NULL)), ', ')

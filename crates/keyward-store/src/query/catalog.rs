@@ -365,7 +365,8 @@ operations AS (
 totals AS (
     SELECT asset,
            count(*) FILTER (WHERE status = 'Success' AND shared_event_id IS NULL)
-               + count(DISTINCT shared_event_id) FILTER (WHERE status = 'Success') AS uses,
+               + count(DISTINCT api_operation || ' ' || shared_event_id)
+                   FILTER (WHERE status = 'Success') AS uses,
            count(DISTINCT CASE WHEN status = 'Success' THEN principal END) AS principals,
            array_to_string(array_sort(array_agg(DISTINCT actor_user_account_uid)
                FILTER (WHERE status = 'Success' AND actor_user_account_uid IS NOT NULL)), ', ')

@@ -121,7 +121,8 @@ async fn open_session_with(store: &Store, access: Access) -> Result<SessionConte
 /// time: that of the latest binding seen at or before it, else that of the
 /// earliest binding seen after it. An alias ARN resolves whatever account
 /// logged the event, and a secret ARN without its random suffix (a partial
-/// ARN) resolves by the secret's name. Also names the acting principal:
+/// ARN) resolves by the secret's name, unless an event bound a name to it,
+/// which makes it a full ARN. Also names the acting principal:
 /// the role of an assumed-role session, else the caller's ARN, else the AWS
 /// service that called, else the principal id.
 const CRYPTO_EVENTS_VIEW: &str = "
@@ -138,10 +139,15 @@ spans AS (
            lead(time) OVER (PARTITION BY account, region, reference ORDER BY time) AS valid_until
     FROM bindings
 ),
+known_targets AS (
+    SELECT DISTINCT target FROM names
+),
 named AS (
-    SELECT *,
-           resource_uid LIKE 'arn:%:secretsmanager:%:secret:%' AS names_secret
-    FROM events
+    SELECT e.*,
+           e.resource_uid LIKE 'arn:%:secretsmanager:%:secret:%' AND k.target IS NULL
+               AS names_secret
+    FROM events e
+    LEFT JOIN known_targets k ON k.target = e.resource_uid
 ),
 referenced AS (
     SELECT *,
@@ -228,7 +234,8 @@ totals AS (
            max(cloud_account_uid) AS event_account,
            max(cloud_region) AS event_region,
            count(*) FILTER (WHERE is_use AND status = 'Success' AND shared_event_id IS NULL)
-               + count(DISTINCT shared_event_id) FILTER (WHERE is_use AND status = 'Success')
+               + count(DISTINCT api_operation || ' ' || shared_event_id)
+                   FILTER (WHERE is_use AND status = 'Success')
                AS uses,
            count(DISTINCT CASE WHEN is_use AND status = 'Success' THEN principal END)
                AS principals,
@@ -496,15 +503,23 @@ fn is_missing_file(error: &DataFusionError) -> bool {
     }
 }
 
-/// Reports whether a query failed while decoding stored data, rather than
-/// in planning or on a missing file.
+/// Reports whether a query failed in the Parquet reader, rather than in
+/// planning, in its own expressions (such as a failed cast) or on a missing
+/// file.
 fn is_decoding_error(error: &DataFusionError) -> bool {
-    matches!(
-        error.find_root(),
-        DataFusionError::ParquetError(_)
-            | DataFusionError::ArrowError(..)
-            | DataFusionError::External(_)
-    )
+    match error.find_root() {
+        DataFusionError::ParquetError(_) => true,
+        DataFusionError::ArrowError(error, _) => {
+            matches!(
+                **error,
+                datafusion::arrow::error::ArrowError::ParquetError(_)
+            )
+        }
+        DataFusionError::External(error) => error
+            .downcast_ref::<parquet::errors::ParquetError>()
+            .is_some(),
+        _ => false,
+    }
 }
 
 /// The root folder of the store that a session reads, kept in the
@@ -654,9 +669,11 @@ mod tests {
         std::fs::write(&damaged, bytes).unwrap();
 
         let error = query_error(&store, "SELECT * FROM events").await;
+        let cast = query_error(&store, "SELECT CAST('x' AS INT)").await;
 
         assert!(error.contains(&damaged.display().to_string()), "{error}");
         assert!(error.contains("Move them out of the store"), "{error}");
+        assert!(!cast.contains("Move them out of the store"), "{cast}");
     }
 
     #[tokio::test]

@@ -40,7 +40,7 @@ pub fn write_batches(
                 // sequences; the table shows them escaped.
                 let printable = batches
                     .iter()
-                    .map(|batch| map_text(&nested_as_json(batch)?, escape_text))
+                    .map(|batch| escape_names(&map_text(&nested_as_json(batch)?, escape_text)?))
                     .collect::<Result<Vec<_>>>()?;
                 let table = pretty_format_batches(&printable)?;
                 writeln!(out, "{table}").map_err(io_error)?;
@@ -153,6 +153,21 @@ fn column_as_json(
 
 /// Returns the batch with every value of its text columns passed through
 /// `change`.
+/// Escapes the column names of a batch for a terminal, since a query's
+/// aliases may hold any text.
+fn escape_names(batch: &RecordBatch) -> Result<RecordBatch> {
+    use datafusion::arrow::datatypes::Schema;
+
+    let fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| field.as_ref().clone().with_name(escape_text(field.name())))
+        .collect();
+    let schema = std::sync::Arc::new(Schema::new(fields));
+    Ok(RecordBatch::try_new(schema, batch.columns().to_vec())?)
+}
+
 fn map_text(batch: &RecordBatch, change: fn(&str) -> String) -> Result<RecordBatch> {
     use std::sync::Arc;
 
@@ -238,9 +253,9 @@ fn changes_display(character: char) -> bool {
                 | '\u{feff}'
                 | '\u{ffa0}'
                 | '\u{fff0}'..='\u{fffb}'
+                | '\u{1bca0}'..='\u{1bca3}'
                 | '\u{1d173}'..='\u{1d17a}'
-                | '\u{e0000}'..='\u{e007f}'
-                | '\u{e0100}'..='\u{e01ef}'
+                | '\u{e0000}'..='\u{e0fff}'
         )
 }
 
@@ -365,6 +380,27 @@ mod tests {
             let escaped = escape_for_terminal(&format!("a{invisible}b")).into_owned();
             assert!(!escaped.contains(invisible), "{escaped}");
         }
+    }
+
+    #[test]
+    fn table_escapes_column_names() {
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "a\u{202e}b\u{1b}",
+                DataType::Int64,
+                false,
+            )])),
+            vec![Arc::new(datafusion::arrow::array::Int64Array::from(vec![
+                1,
+            ]))],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_batches(&[batch], OutputFormat::Table, &mut out).unwrap();
+        let table = String::from_utf8(out).unwrap();
+
+        assert!(!table.contains('\u{202e}'), "{table}");
+        assert!(table.contains("a\\u{202e}b\\u{1b}"), "{table}");
     }
 
     #[test]
