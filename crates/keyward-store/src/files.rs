@@ -276,12 +276,27 @@ fn check_parquet_files(
     unreadable
 }
 
-/// Reads a Parquet file's footer, or returns why it cannot be read.
+/// Reads a Parquet file's footer, and its page index when the footer says
+/// it has one, which queries read before any data. Returns why either
+/// cannot be read.
 fn read_footer(path: &Path) -> std::result::Result<(), String> {
-    let file = File::open(path).map_err(|error| error.to_string())?;
-    ParquetRecordBatchReaderBuilder::try_new(file)
-        .map(drop)
-        .map_err(|error| error.to_string())
+    use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
+    use datafusion::parquet::file::metadata::PageIndexPolicy;
+
+    let open = || File::open(path).map_err(|error| error.to_string());
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| e.to_string())?;
+    let has_page_index = builder.metadata().row_groups().iter().any(|group| {
+        group
+            .columns()
+            .iter()
+            .any(|chunk| chunk.offset_index_offset().is_some())
+    });
+    if has_page_index {
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
+        ParquetRecordBatchReaderBuilder::try_new_with_options(open()?, options)
+            .map_err(|error| error.to_string())?;
+    }
+    Ok(())
 }
 
 /// Reads every row of a Parquet file and drops it, or returns why the file

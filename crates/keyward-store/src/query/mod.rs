@@ -503,6 +503,29 @@ fn is_missing_file(error: &DataFusionError) -> bool {
     }
 }
 
+/// Reports whether a query failed in planning or in evaluating its own
+/// expressions, such as a division by zero or a failed cast, which no file
+/// of the store causes.
+fn is_expression_error(error: &DataFusionError) -> bool {
+    use datafusion::arrow::error::ArrowError;
+
+    match error.find_root() {
+        DataFusionError::ArrowError(error, _) => matches!(
+            **error,
+            ArrowError::DivideByZero
+                | ArrowError::CastError(_)
+                | ArrowError::ArithmeticOverflow(_)
+                | ArrowError::ComputeError(_)
+                | ArrowError::ParseError(_)
+        ),
+        DataFusionError::Plan(_)
+        | DataFusionError::SQL(..)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_) => true,
+        _ => false,
+    }
+}
+
 /// Reports whether a query failed in the Parquet reader, rather than in
 /// planning, in its own expressions (such as a failed cast) or on a missing
 /// file.
@@ -543,6 +566,9 @@ fn name_unreadable_files(context: &SessionContext, error: DataFusionError) -> St
     let Some(root) = context.state().config().get_extension::<StoreRoot>() else {
         return error.into();
     };
+    if is_expression_error(&error) {
+        return error.into();
+    }
     let mut unreadable = crate::files::unreadable_parquet_files(&root.0);
     if unreadable.is_empty()
         && let Some(tables) = context.state().config().get_extension::<StoreTables>()
@@ -650,9 +676,38 @@ mod tests {
         std::fs::write(&damaged, b"not a Parquet file").unwrap();
 
         let error = query_error(&store, "SELECT count(*) FROM events").await;
+        let division = query_error(&store, "SELECT 1 / 0").await;
 
         assert!(error.contains(&damaged.display().to_string()), "{error}");
         assert!(error.contains("Move them out of the store"), "{error}");
+        assert!(
+            !division.contains("Move them out of the store"),
+            "{division}"
+        );
+    }
+
+    #[tokio::test]
+    async fn damaged_page_index_found_by_quick_check() {
+        use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+
+        let directory = tempfile::tempdir().unwrap();
+        let (store, folder) = store_with_one_event(directory.path(), None);
+        let damaged = parquet_files(&folder).unwrap().remove(0);
+        let metadata = ParquetMetaDataReader::new()
+            .with_page_index_policy(PageIndexPolicy::Skip)
+            .parse_and_finish(&std::fs::File::open(&damaged).unwrap())
+            .unwrap();
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        let chunk = metadata.row_group(0).column(0);
+        let start = usize::try_from(chunk.offset_index_offset().unwrap()).unwrap();
+        let len = usize::try_from(chunk.offset_index_length().unwrap()).unwrap();
+        bytes[start..start + len].fill(0xff);
+        std::fs::write(&damaged, bytes).unwrap();
+
+        let unreadable = crate::files::unreadable_parquet_files(&store.events_dir());
+
+        let paths: Vec<&std::path::PathBuf> = unreadable.iter().map(|(path, _)| path).collect();
+        assert_eq!(paths, [&damaged]);
     }
 
     #[tokio::test]
@@ -670,10 +725,15 @@ mod tests {
 
         let error = query_error(&store, "SELECT * FROM events").await;
         let cast = query_error(&store, "SELECT CAST('x' AS INT)").await;
+        let division = query_error(&store, "SELECT 1 / 0").await;
 
         assert!(error.contains(&damaged.display().to_string()), "{error}");
         assert!(error.contains("Move them out of the store"), "{error}");
         assert!(!cast.contains("Move them out of the store"), "{cast}");
+        assert!(
+            !division.contains("Move them out of the store"),
+            "{division}"
+        );
     }
 
     #[tokio::test]
