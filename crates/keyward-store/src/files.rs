@@ -276,9 +276,9 @@ fn check_parquet_files(
     unreadable
 }
 
-/// Reads a Parquet file's footer, and its page index when the footer says
-/// it has one, which queries read before any data. Returns why either
-/// cannot be read.
+/// Reads a Parquet file's footer, and its page index when the footer lists
+/// one, which queries read before any data. Returns why either cannot be
+/// read.
 fn read_footer(path: &Path) -> std::result::Result<(), String> {
     use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
     use datafusion::parquet::file::metadata::PageIndexPolicy;
