@@ -625,7 +625,14 @@ impl FileWriter {
 
         const COLUMNS: [&str; 5] = ["account", "region", "reference", "target", "time"];
         for file in parquet_files(&self.store.names_dir())? {
-            for batch in read_columns(&file, &COLUMNS)? {
+            let batches = read_columns(&file, &COLUMNS).map_err(|error| {
+                StoreError::Invalid(format!(
+                    "{error}; move this names file out of the store and run the ingest again \
+                     (ingest --force of the logs that named its aliases and secrets restores \
+                     their bindings)"
+                ))
+            })?;
+            for batch in batches {
                 let invalid = || {
                     StoreError::Invalid(format!(
                         "invalid names file {}: unexpected column types",
@@ -1048,6 +1055,25 @@ mod tests {
         writer.push(secret_read(3, 3_000_000)).unwrap();
         writer.finish().unwrap();
         assert_eq!(name_times(&store), [2_000_000, 3_000_000]);
+    }
+
+    #[test]
+    fn damaged_names_file_named_with_next_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create_or_open(dir.path()).unwrap();
+        let _lock = store.lock().unwrap();
+        let mut writer = store.writer("one");
+        writer.push(secret_read(1, 1_000_000)).unwrap();
+        writer.finish().unwrap();
+        let names = parquet_files(&store.names_dir()).unwrap().remove(0);
+        std::fs::write(&names, b"not a Parquet file").unwrap();
+
+        let mut writer = store.writer("two");
+        writer.push(secret_read(2, 2_000_000)).unwrap();
+        let error = writer.finish().unwrap_err().to_string();
+
+        assert!(error.contains(&names.display().to_string()), "{error}");
+        assert!(error.contains("move this names file out"), "{error}");
     }
 
     #[test]
