@@ -166,16 +166,23 @@ fn record(
     })
 }
 
-/// Ingests records from one log file into a new store and returns
-/// `(day, asset)` of the events named `operation`, in time order.
-fn assets_of(records: &[Value], operation: &str) -> Vec<(String, String)> {
+/// Ingests records, written as one log file, into a new store. Returns the
+/// temporary folder that contains both, the store and the events stored.
+fn ingested(records: &[Value]) -> (tempfile::TempDir, Store, u64) {
     let directory = tempfile::tempdir().unwrap();
     let log = directory.path().join("log.json");
     let content = serde_json::json!({ "Records": records });
     std::fs::write(&log, content.to_string()).unwrap();
     let store = Store::create_or_open(directory.path().join("store")).unwrap();
-    let (_, problems) = ingest_paths(&store, &[log]);
+    let (summary, problems) = ingest_paths(&store, &[log]);
     assert!(problems.is_empty(), "{problems:?}");
+    (directory, store, summary.events_stored)
+}
+
+/// Ingests records into a new store and returns `(day, asset)` of the
+/// events named `operation`, in time order.
+fn assets_of(records: &[Value], operation: &str) -> Vec<(String, String)> {
+    let (_directory, store, _) = ingested(records);
 
     let rows = query_json(
         &store,
@@ -366,11 +373,7 @@ fn throttled_call_is_not_last_denied() {
         failed("2026-05-01T00:00:00Z", "AccessDeniedException"),
         failed("2026-05-02T00:00:00Z", "ThrottlingException"),
     ];
-    let directory = tempfile::tempdir().unwrap();
-    let log = directory.path().join("log.json");
-    std::fs::write(&log, serde_json::json!({ "Records": records }).to_string()).unwrap();
-    let store = Store::create_or_open(directory.path().join("store")).unwrap();
-    ingest_paths(&store, &[log]);
+    let (_directory, store, _) = ingested(&records);
     let question = QUESTIONS
         .iter()
         .find(|q| q.name == "kms-key-usage")
@@ -403,12 +406,8 @@ fn cross_account_call_counts_once() {
     // CloudTrail writes one record to the caller's account and one to the
     // key owner's, with their own eventID and the same sharedEventID.
     let records = [encrypt("222222222222"), encrypt(OWNER)];
-    let directory = tempfile::tempdir().unwrap();
-    let log = directory.path().join("log.json");
-    std::fs::write(&log, serde_json::json!({ "Records": records }).to_string()).unwrap();
-    let store = Store::create_or_open(directory.path().join("store")).unwrap();
-    let (summary, _) = ingest_paths(&store, &[log]);
-    assert_eq!(summary.events_stored, 2, "both records are stored");
+    let (_directory, store, stored) = ingested(&records);
+    assert_eq!(stored, 2, "both records are stored");
     let question = QUESTIONS
         .iter()
         .find(|q| q.name == "kms-key-usage")
@@ -444,11 +443,7 @@ fn empty_shared_event_id_joins_nothing() {
         encrypt("2026-05-01T00:00:00Z"),
         encrypt("2026-05-02T00:00:00Z"),
     ];
-    let directory = tempfile::tempdir().unwrap();
-    let log = directory.path().join("log.json");
-    std::fs::write(&log, serde_json::json!({ "Records": records }).to_string()).unwrap();
-    let store = Store::create_or_open(directory.path().join("store")).unwrap();
-    ingest_paths(&store, &[log]);
+    let (_directory, store, _) = ingested(&records);
 
     let usage = query_json(
         &store,

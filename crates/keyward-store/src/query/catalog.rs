@@ -151,7 +151,7 @@ fn day_text(micros: i64) -> String {
     keyward_cloudtrail::format_day(micros).replace('-', "")
 }
 
-/// Error codes of calls that failed for a passing reason, such as
+/// Error codes of calls that failed for a transient cause, such as
 /// throttling or a fault inside AWS, as an SQL list. Such a call was not
 /// refused, so it is never a key's or a secret's last denied call.
 pub const TRANSIENT_ERRORS: &str =

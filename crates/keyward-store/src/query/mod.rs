@@ -686,8 +686,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn damaged_page_index_found_by_quick_check() {
+    #[test]
+    fn damaged_page_index_found_by_quick_check() {
         use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 
         let directory = tempfile::tempdir().unwrap();
@@ -764,8 +764,8 @@ mod tests {
         let event = decrypt_event(1, "111111111111");
         let batch = crate::schema::events_to_batch(std::slice::from_ref(&event)).unwrap();
         let index = batch.schema().index_of("shared_event_id").unwrap();
-        let kept: Vec<usize> = (0..batch.num_columns()).filter(|i| *i != index).collect();
-        let older = batch.project(&kept).unwrap();
+        let other_columns: Vec<usize> = (0..batch.num_columns()).filter(|i| *i != index).collect();
+        let older = batch.project(&other_columns).unwrap();
         let partition = Partition::of(&event.event);
         let folder = store.events_dir().join(partition.relative_path());
         std::fs::create_dir_all(&folder).unwrap();

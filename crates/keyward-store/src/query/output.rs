@@ -154,7 +154,7 @@ fn column_as_json(
 /// Returns the batch with every value of its text columns passed through
 /// `change`.
 /// Escapes the column names of a batch for a terminal, since a query's
-/// aliases may hold any text.
+/// aliases may contain any text.
 fn escape_names(batch: &RecordBatch) -> Result<RecordBatch> {
     use datafusion::arrow::datatypes::Schema;
 
